@@ -1,0 +1,56 @@
+"""Time every dashboard query on a big world (the scoring-100k bundle by default).
+
+Usage: .venv/bin/python bench/analytics.py [BUNDLE] [--database-url URL] [--repeat 5]
+Imports the bundle into a fresh database (a temporary SQLite file unless --database-url is given), then runs each
+analytics report as an admin sees it and prints the median time. Target (issue 7): ≤ 100 ms per query.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from fresh_database import use_fresh_database
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "leadforge" / "scoring-100k"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", nargs="?", type=Path, default=DEFAULT_BUNDLE)
+    parser.add_argument("--database-url")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    use_fresh_database(args.database_url, prefix="leadflow-analytics-")
+
+    from leadflow.analytics.reports import REPORTS, run_report
+    from leadflow.analytics.selectors import Scope
+    from leadflow.imports.leadforge import LeadforgeImport
+    from leadflow.leads.models import Lead
+    from leadflow.users.models import Role, User
+
+    if not Lead.objects.exists():
+        started = time.perf_counter()
+        LeadforgeImport(args.bundle).run()
+        print(f"imported {args.bundle.name} in {time.perf_counter() - started:.1f} s")
+    scope = Scope(user=User(role=Role.ADMIN))
+    print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}; {Lead.objects.count():,} leads")
+    print(f"{'report':<18} {'median ms':>10}")
+    worst = 0.0
+    for name in REPORTS:
+        timings = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            run_report(name, scope)
+            timings.append((time.perf_counter() - started) * 1000)
+        median = statistics.median(timings)
+        worst = max(worst, median)
+        print(f"{name:<18} {median:>10.1f}")
+    print(f"slowest: {worst:.1f} ms (target ≤ 100 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Reads of accounts and contacts (shared records: every signed-in user may see them)."""
+
+from django.db.models import Q, QuerySet
+
+from .models import Account, Contact
+
+
+def account_list(*, search: str | None = None) -> QuerySet[Account]:
+    accounts = Account.objects.all()
+    if search:
+        term = search.strip()
+        accounts = accounts.filter(Q(name__icontains=term) | Q(domain__icontains=term))
+    return accounts
+
+
+def contact_list(*, search: str | None = None, account_id: int | None = None) -> QuerySet[Contact]:
+    contacts = Contact.objects.select_related("account")
+    if account_id is not None:
+        contacts = contacts.filter(account_id=account_id)
+    if search:
+        term = search.strip()
+        contacts = contacts.filter(
+            Q(email__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
+        )
+    return contacts

@@ -1,0 +1,64 @@
+"""The named reports, shared by the API, the dashboard's CSV links and `leadflow report`: each turns a scope into
+rows (for tables and CSV) or a document (for JSON)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from leadflow.pipeline.models import Pipeline
+from leadflow.pipeline.selectors import default_pipeline
+
+from . import selectors
+from .selectors import Scope
+
+
+def _flat_kpis(scope: Scope, pipeline: Pipeline) -> list[dict[str, Any]]:
+    figures = selectors.kpis(scope)
+    by_source = figures.pop("by_source")
+    return [{"source": "all", **figures}] + [{"source": source, **row} for source, row in by_source.items()]
+
+
+REPORTS: dict[str, Callable[[Scope, Pipeline], Any]] = {
+    "kpis": lambda scope, pipeline: selectors.kpis(scope),
+    "funnel": lambda scope, pipeline: selectors.funnel(scope),
+    "funnel-by-source": lambda scope, pipeline: selectors.funnel(scope, by="source"),
+    "funnel-by-cohort": lambda scope, pipeline: selectors.funnel(scope, by="cohort"),
+    "funnel-by-owner": lambda scope, pipeline: selectors.funnel(scope, by="owner"),
+    "pipeline": selectors.pipeline_by_stage,
+    "velocity": selectors.velocity,
+    "stale": lambda scope, pipeline: selectors.stale_deals(scope),
+    "forecast": selectors.forecast,
+    "losses": lambda scope, pipeline: selectors.losses(scope),
+}
+# The same reports as tables (one row per line), for CSV.
+TABLES: dict[str, Callable[[Scope, Pipeline], list[dict[str, Any]]]] = {
+    "kpis": _flat_kpis,
+    "funnel": REPORTS["funnel"],
+    "funnel-by-source": REPORTS["funnel-by-source"],
+    "funnel-by-cohort": REPORTS["funnel-by-cohort"],
+    "funnel-by-owner": REPORTS["funnel-by-owner"],
+    "pipeline": selectors.pipeline_by_stage,
+    "velocity": lambda scope, pipeline: selectors.velocity(scope, pipeline)["stages"],
+    "stale": REPORTS["stale"],
+    "forecast": selectors.forecast,
+    "losses": lambda scope, pipeline: selectors.losses(scope)["reasons"],
+}
+
+
+def run_report(name: str, scope: Scope, pipeline: Pipeline | None = None, *, table: bool = False) -> Any:
+    """The report's document (or its table, for CSV)."""
+    registry = TABLES if table else REPORTS
+    if name not in registry:
+        raise KeyError(name)
+    return registry[name](scope, pipeline or default_pipeline())
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()

@@ -1,0 +1,82 @@
+"""The REST API (django-ninja): token auth, one error shape, a router per domain app."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from leadflow.errors import DomainError
+
+from . import accounts, analytics, engagement, exports, leads, pipeline
+from .auth import ActiveSession, BearerToken
+
+api = NinjaAPI(
+    title="leadflow API",
+    version="1",
+    description="Leads, prospects and opportunities. Authenticate with `Authorization: Bearer <token>`.",
+    auth=[BearerToken(), ActiveSession()],
+    urls_namespace="api",
+)
+
+# Services name a related row by its field ("owner"); the API's bodies name it by id ("owner_id").
+FIELD_NAMES = {
+    "owner": "owner_id",
+    "team": "team_id",
+    "account": "account_id",
+    "contact": "contact_id",
+    "pipeline": "pipeline_id",
+}
+
+
+def _error(request: HttpRequest, status: int, detail: str, errors: dict | None = None, **extra) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "errors": errors or {}, **extra}, status=status)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    errors = {FIELD_NAMES.get(field, field): messages for field, messages in exc.errors.items()}
+    return _error(request, exc.status, exc.detail, errors, **exc.extra)
+
+
+@api.exception_handler(ValidationError)
+def invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        # loc is ("body", "payload", "field", ...) or ("query", "field"): keep what names the field.
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "payload")]
+        loc = [part for part in loc if not part.endswith("Params") and part not in ("page", "filters")]
+        errors.setdefault(".".join(loc) or "body", []).append(error.get("msg", "Invalid value."))
+    fields = ", ".join(errors)
+    return _error(request, 422, f"Invalid input: {fields}.", errors)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _error(request, 401, "Authentication required: send Authorization: Bearer <token>.")
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400:
+        return _error(request, 400, f"Malformed request: {exc}.", {"body": [str(exc)]})
+    return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, str(exc) or "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _error(request, 403, str(exc) or "Forbidden.")
+
+
+api.add_router("/", exports.router)  # before the others: /leads/export.csv is not a lead id
+api.add_router("/", accounts.router)
+api.add_router("/", leads.router)
+api.add_router("/", pipeline.router)
+api.add_router("/", engagement.router)
+api.add_router("/", analytics.router)

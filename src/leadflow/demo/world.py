@@ -1,0 +1,472 @@
+"""A reproducible demo world: a sales organisation with a year of leads, deals and activity.
+
+Everything is drawn from one seeded random generator, so the same seed gives the same world (dates are relative to
+today). Rows are written in bulk, but exactly as the services would have left them: every lead's lifecycle history
+follows the lifecycle graph, every deal's stage history leads to its current stage, won deals made their lead a
+customer, lost deals carry a reason.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from leadflow.accounts.models import Account, Contact, EmployeeBand, RevenueBand, Seniority
+from leadflow.leads.lifecycle import is_allowed
+from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage, StageChange
+from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, OpportunityStageChange, Stage
+from leadflow.pipeline.selectors import default_pipeline
+from leadflow.users.models import Role, Team, User
+
+PEOPLE = [  # username, first, last, role, team
+    ("admin", "Ada", "Okafor", Role.ADMIN, None),
+    ("maria", "Maria", "Santos", Role.MANAGER, "East"),
+    ("marcus", "Marcus", "Webb", Role.MANAGER, "West"),
+    ("mia", "Mia", "Tanaka", Role.MARKETING, None),
+    ("sam", "Sam", "Reyes", Role.SALES, "East"),
+    ("sofia", "Sofia", "Brandt", Role.SALES, "East"),
+    ("sean", "Sean", "Murphy", Role.SALES, "East"),
+    ("sara", "Sara", "Lindqvist", Role.SALES, "West"),
+    ("steve", "Steve", "Adeyemi", Role.SALES, "West"),
+    ("selena", "Selena", "Cruz", Role.SALES, "West"),
+]
+FIRST_NAMES = (
+    "Olivia Liam Emma Noah Ava Elijah Sophia James Isabella Lucas Mia Mateo Amelia Ethan Harper Leo Evelyn Jack "
+    "Aria Henry Chloe Levi Layla Daniel Nora Owen Zoe Samuel Hannah Wyatt Priya Arjun Mei Kenji Fatima Omar Ingrid "
+    "Lars Chiara Marco Aisha Kwame Yara Tomasz Zofia Diego Lucia Hiro Sakura Nia"
+).split()
+LAST_NAMES = (
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Wilson Anderson Thomas "
+    "Taylor Moore Jackson Martin Lee Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wright Scott "
+    "Nguyen Patel Kim Chen Novak Rossi Schmidt Dubois Jansen Kowalski Haddad Okoye Silva Costa Berg Larsen"
+).split()
+NAME_PARTS = (
+    "North South Blue Iron Silver Bright Summit Harbor Pioneer Cedar Maple Granite Atlas Vertex Nimbus Orbit Beacon "
+    "Crest Delta Echo Falcon Horizon Keystone Lumen Meridian Nova Pinnacle Quantum Ridge Sterling Titan Union Vista"
+).split()
+NAME_KINDS = (
+    "Logistics Manufacturing Health Partners Foods Freight Systems Industries Supply Holdings Labs Group Works "
+    "Distribution Services Retail Medical Engineering"
+).split()
+INDUSTRIES = ["logistics", "manufacturing", "professional_services", "healthcare_non_clinical", "retail", "software"]
+REGIONS = [("US", "US"), ("UK", "GB"), ("DACH", "DE"), ("Nordics", "SE"), ("Benelux", "NL")]
+S = Seniority
+PERSONAS = [  # role_function, [(job title, seniority)]
+    ("vp_finance", [("VP Finance", S.VP), ("CFO", S.C_SUITE), ("Head of Finance", S.DIRECTOR)]),
+    (
+        "ap_manager",
+        [("AP Manager", S.MANAGER), ("AP Specialist", S.INDIVIDUAL_CONTRIBUTOR), ("Finance Ops Manager", S.MANAGER)],
+    ),
+    ("it_director", [("IT Director", S.DIRECTOR), ("CTO", S.C_SUITE), ("Systems Analyst", S.INDIVIDUAL_CONTRIBUTOR)]),
+    (
+        "procurement_manager",
+        [("Procurement Manager", S.MANAGER), ("Buyer", S.INDIVIDUAL_CONTRIBUTOR), ("VP Procurement", S.VP)],
+    ),
+]
+SOURCES = [  # source, weight, first-touch channel
+    (LeadSource.INBOUND_MARKETING, 45, "website"),
+    (LeadSource.OUTBOUND_PROSPECTING, 25, "sdr_outbound"),
+    (LeadSource.REFERRAL_PARTNER, 12, "partner"),
+    (LeadSource.EVENT_WEBINAR, 10, "webinar"),
+    (LeadSource.PURCHASED_LIST, 5, "list"),
+    (LeadSource.OTHER, 3, "other"),
+]
+UTM = {  # source: [(utm_source, utm_medium)]
+    LeadSource.INBOUND_MARKETING: [
+        ("google", "cpc"),
+        ("google", "organic"),
+        ("linkedin", "paid_social"),
+        ("g2", "review"),
+    ],
+    LeadSource.EVENT_WEBINAR: [("linkedin", "paid_social"), ("newsletter", "email")],
+}
+CAMPAIGNS = ["q1-ap-automation", "spend-visibility-guide", "procurement-webinar", "invoice-roi-calculator"]
+WEBINARS = ["Closing the books faster", "Procurement in a downturn", "AP automation 101"]
+OUTCOMES = {
+    ActivityKind.CALL: ["connected", "left_voicemail", "no_answer", "meeting_set"],
+    ActivityKind.EMAIL: ["sent", "replied", "no_reply"],
+    ActivityKind.MEETING: ["held", "rescheduled"],
+    ActivityKind.DEMO: ["demo_completed", "no_show"],
+    ActivityKind.NOTE: [""],
+}
+SUBJECTS = {
+    ActivityKind.CALL: ["Discovery call", "Follow-up call", "Pricing call"],
+    ActivityKind.EMAIL: ["Follow-up email", "Sent the ROI case", "Intro email"],
+    ActivityKind.MEETING: ["Meeting with the buying team", "Kick-off with finance"],
+    ActivityKind.DEMO: ["Product demo", "Technical deep dive"],
+    ActivityKind.NOTE: ["Note from the account", "Budget cycle notes"],
+}
+TASKS = ["Call back", "Send proposal", "Book a demo", "Check budget", "Follow up", "Send case study"]
+NEEDS = ["Invoices take weeks to approve", "No view of spend", "Manual PO matching", "Audit pain"]
+DISQUALIFY_REASONS = ["Student", "Competitor", "No budget this year", "Too small", "Duplicate", "Wrong persona"]
+RECYCLE_REASONS = ["Budget next fiscal year", "Not now: re-engage in a quarter", "Champion left"]
+PROSPECT_REASONS = ["Asked for pricing", "Requested a demo", "Meets BANT", "ICP fit and engaged"]
+LOST_NOTES = ["Price was the blocker", "Chose an incumbent", "Champion lost influence"]
+WON_NOTES = ["", "Strong champion in finance", "ROI case landed"]
+
+
+@dataclass
+class _World:
+    """Rows being built, held until they are written in bulk."""
+
+    rng: random.Random
+    now: datetime
+    users: dict[str, User] = field(default_factory=dict)
+    teams: dict[str, Team] = field(default_factory=dict)
+    managers: dict[str, User] = field(default_factory=dict)
+    reps_by_team: dict[str, list[User]] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+    lost_reasons: list[LostReason] = field(default_factory=list)
+    deals: list[Opportunity] = field(default_factory=list)
+    changes: list[StageChange] = field(default_factory=list)
+    # Lead changes whose reason names a deal not yet saved: the reason is a format string for the deal's id.
+    deal_reasons: list[tuple[StageChange, Opportunity]] = field(default_factory=list)
+    deal_moves: list[OpportunityStageChange] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+
+
+def _people(world: _World, password: str) -> None:
+    world.teams = {name: Team.objects.get_or_create(name=name)[0] for name in ("East", "West")}
+    template = User(username="admin")
+    template.set_password(password)  # hash once; every demo user shares the password
+    for username, first, last, role, team in PEOPLE:
+        user = User.objects.create(
+            username=username,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@leadflow.example",
+            role=role,
+            team=world.teams[team] if team else None,
+            password=template.password,
+            is_staff=role == Role.ADMIN,
+        )
+        world.users[username] = user
+        if role == Role.MANAGER and team:
+            world.managers[team] = user
+        if role == Role.SALES and team:
+            world.reps_by_team.setdefault(team, []).append(user)
+
+
+def _accounts(world: _World, count: int) -> list[Account]:
+    rng, names, accounts = world.rng, set(), list[Account]()
+    reps = [rep for team in world.reps_by_team.values() for rep in team]
+    while len(accounts) < count:
+        first, second, kind = rng.choice(NAME_PARTS), rng.choice(NAME_PARTS), rng.choice(NAME_KINDS)
+        name = f"{first} {second} {kind}"
+        if name in names or first == second:
+            continue
+        names.add(name)
+        region, country = rng.choice(REGIONS)
+        accounts.append(
+            Account(
+                name=name,
+                domain=f"{first}{second}-{kind}.example".lower(),
+                industry=rng.choice(INDUSTRIES),
+                employee_band=rng.choices(EmployeeBand.values, weights=[4, 8, 14, 20, 18, 10, 6])[0],
+                revenue_band=rng.choices(RevenueBand.values, weights=[6, 24, 34, 24, 12])[0],
+                region=region,
+                country=country,
+                owner=rng.choice(reps) if rng.random() < 0.3 else None,
+            )
+        )
+    return Account.objects.bulk_create(accounts)
+
+
+def _contacts(world: _World, accounts: list[Account], captured: list[datetime]) -> list[Contact]:
+    """One contact per capture time, at a random account (a few with a private mailbox), consenting then."""
+    rng, contacts, emails = world.rng, list[Contact](), set()
+    for at in captured:
+        account = rng.choice(accounts)
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        domain = "gmail.com" if rng.random() < 0.06 else account.domain
+        email = f"{first}.{last}@{domain}".lower()
+        suffix = 2
+        while email in emails:
+            email = f"{first}.{last}{suffix}@{domain}".lower()
+            suffix += 1
+        emails.add(email)
+        persona, titles = rng.choice(PERSONAS)
+        title, seniority = rng.choice(titles)
+        opted_in = rng.random() < 0.55
+        contacts.append(
+            Contact(
+                first_name=first,
+                last_name=last,
+                email=email,
+                phone=f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}" if rng.random() < 0.7 else "",
+                job_title=title,
+                seniority=seniority,
+                role_function=persona,
+                account=account,
+                email_opt_in=opted_in,
+                do_not_contact=rng.random() < 0.02,
+                consent_recorded_at=at if opted_in else None,
+            )
+        )
+    return Contact.objects.bulk_create(contacts)
+
+
+def _date_back() -> None:
+    """Date each contact back to its first lead and each account to its first contact: inserts stamp them today.
+    Every lead in the database is a demo lead (the world is built into an empty database)."""
+    first_lead = Lead.objects.filter(contact=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
+    Contact.objects.filter(leads__isnull=False).update(created_at=Subquery(first_lead))
+    first_contact = Contact.objects.filter(account=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
+    Account.objects.filter(contacts__leads__isnull=False).update(created_at=Subquery(first_contact))
+
+
+def _step(world: _World, lead: Lead, to: str, at: datetime, by: User, reason: str) -> StageChange:
+    current = lead.lifecycle_stage
+    assert is_allowed(current, to), f"demo world broke the lifecycle: {current} → {to}"
+    change = StageChange(lead=lead, from_stage=current, to_stage=to, at=at, by=by, reason=reason)
+    world.changes.append(change)
+    lead.lifecycle_stage = to
+    return change
+
+
+def _later(world: _World, after: datetime, low: float, high: float) -> datetime:
+    return after + timedelta(days=world.rng.uniform(low, high), minutes=world.rng.randrange(0, 600))
+
+
+def _activities(
+    world: _World, lead: Lead, start: datetime, end: datetime, count: int, deal: Opportunity | None = None
+) -> None:
+    """Log `count` finished activities by the lead's owner between start and end."""
+    rng = world.rng
+    for _ in range(count if end > start else 0):
+        kind = rng.choices(list(OUTCOMES), weights=[35, 35, 12, 10, 8])[0]
+        at = start + (end - start) * rng.random()
+        world.activities.append(
+            Activity(
+                kind=kind,
+                subject=rng.choice(SUBJECTS[kind]),
+                is_done=True,
+                done_at=at,
+                created_at=at,
+                outcome=rng.choice(OUTCOMES[kind]),
+                owner=lead.owner,
+                lead=lead,
+                opportunity=deal,
+            )
+        )
+        if lead.last_activity_at is None or at > lead.last_activity_at:
+            lead.last_activity_at = at
+
+
+def _lead_story(world: _World, lead: Lead) -> None:
+    """Walk one lead forward through the lifecycle until its story or today ends."""
+    rng, now = world.rng, world.now
+    assert lead.team is not None
+    at, roll = lead.created_at, rng.random()
+    if roll < 0.12:  # disqualified early, by its owner or, from the queue, by the team's manager
+        _activities(world, lead, at, min(_later(world, at, 2, 30), now), rng.randrange(0, 3) if lead.owner else 0)
+        when = _later(world, at, 1, 25)
+        if when < now:
+            judge = lead.owner or world.managers[lead.team.name]
+            _step(world, lead, LifecycleStage.DISQUALIFIED, when, judge, rng.choice(DISQUALIFY_REASONS))
+            if rng.random() < 0.15 and (back := _later(world, when, 30, 120)) < now:
+                _step(world, lead, LifecycleStage.RECYCLED, back, judge, rng.choice(RECYCLE_REASONS))
+        return
+    if roll < 0.55 and lead.owner is None:  # a rep picks it up from the team's queue to work it
+        lead.owner = rng.choice(world.reps_by_team[lead.team.name])
+    by = lead.owner
+    if by is None:
+        return
+    _activities(world, lead, at, min(_later(world, at, 2, 30), now), rng.randrange(0, 3))
+    at = _later(world, at, 1, 20)
+    if roll > 0.55 or at >= now:
+        return
+    _step(world, lead, LifecycleStage.PROSPECT, at, by, rng.choice(PROSPECT_REASONS))
+    lead.budget_amount = Decimal(rng.randrange(10, 150) * 1000)
+    lead.budget_confirmed = rng.random() < 0.5
+    lead.authority = rng.choice([Authority.DECISION_MAKER, Authority.INFLUENCER, Authority.USER])
+    lead.need = rng.choice(NEEDS)
+    lead.timing_target_date = (at + timedelta(days=rng.randrange(30, 180))).date()
+    second = rng.random()
+    if second < 0.12:
+        when = _later(world, at, 3, 30)
+        if when < now:
+            _step(world, lead, LifecycleStage.RECYCLED, when, by, rng.choice(RECYCLE_REASONS))
+            back = _later(world, when, 20, 90)
+            if back < now and rng.random() < 0.5:
+                _step(world, lead, LifecycleStage.LEAD, back, by, "Re-engaged")
+        return
+    if second < 0.6:
+        _deal(world, lead, by, _later(world, at, 2, 20))
+
+
+def _amount(rng: random.Random) -> Decimal:
+    """A deal size between 5k and 120k, most of them around 30k."""
+    while not 5_000 <= (amount := int(rng.lognormvariate(10.3, 0.55)) // 500 * 500) <= 120_000:
+        pass
+    return Decimal(amount)
+
+
+def _deal(world: _World, lead: Lead, by: User, opened: datetime) -> None:
+    """Open a deal for the lead and move it stage by stage until it closes or today arrives."""
+    rng, now, stages = world.rng, world.now, world.stages
+    if opened >= now:
+        return
+    open_stages = [s for s in stages if not s.is_closed]
+    won = next(s for s in stages if s.is_won)
+    lost = next(s for s in stages if s.is_lost)
+    contact = lead.contact
+    assert contact.account is not None  # every demo contact works somewhere
+    deal = Opportunity(
+        name=f"{contact.account.name}: {rng.choice(['new business', 'AP automation', 'expansion'])}",
+        account=contact.account,
+        contact=contact,
+        lead=lead,
+        owner=lead.owner,
+        team=lead.team,
+        pipeline=stages[0].pipeline,
+        stage=open_stages[0],
+        amount=_amount(rng),
+        currency="USD",
+        expected_close_date=(opened + timedelta(days=rng.randrange(30, 100))).date(),
+        created_at=opened,
+    )
+    world.deals.append(deal)
+    converted = _step(world, lead, LifecycleStage.OPPORTUNITY, opened, by, "Converted to opportunity {}")
+    world.deal_reasons.append((converted, deal))
+    moves: list[tuple[Stage | None, Stage, datetime, str]] = [(None, open_stages[0], opened, "Opened")]
+    at, index = opened, 0
+    fate = rng.random()
+    while True:
+        at = _later(world, at, 4, 21)
+        if at >= now:
+            break
+        if fate < 0.3 and index >= 1 and rng.random() < 0.35:  # lost along the way
+            moves.append((deal.stage, lost, at, "Closed lost"))
+            lost_from, deal.stage, deal.closed_at = deal.stage, lost, at
+            deal.lost_reason = rng.choice(world.lost_reasons)
+            if rng.random() < 0.4:
+                deal.review_note = rng.choice(LOST_NOTES)
+            if rng.random() < 0.06 and (back := _later(world, at, 10, 40)) < now:  # a few come back
+                moves.append((lost, lost_from, back, "Re-opened from Closed lost"))
+                deal.stage, deal.closed_at, deal.lost_reason = lost_from, None, None
+            break
+        if index == len(open_stages) - 1:
+            if fate < 0.75:
+                moves.append((deal.stage, won, at, "Closed won"))
+                deal.stage, deal.closed_at = won, at
+                deal.review_note = rng.choice(WON_NOTES)
+                won_change = _step(world, lead, LifecycleStage.CUSTOMER, at, by, "Opportunity {} closed won")
+                world.deal_reasons.append((won_change, deal))
+            break
+        if fate > 0.85 and index >= 1 and rng.random() < 0.5:  # stalls in its stage
+            break
+        index += 1
+        moves.append((deal.stage, open_stages[index], at, ""))
+        deal.stage = open_stages[index]
+    world.deal_moves += [
+        OpportunityStageChange(opportunity=deal, from_stage=f, to_stage=t, at=a, by=by, reason=r)
+        for f, t, a, r in moves
+    ]
+    _activities(world, lead, opened, deal.closed_at or now, rng.randrange(1, 6), deal=deal)
+
+
+def _open_tasks(world: _World, leads: list[Lead]) -> None:
+    """Plan tasks on the leads and open deals each rep works: some overdue, some due today, most ahead."""
+    rng, now = world.rng, world.now
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    open_deal = {deal.lead_id: deal for deal in world.deals if deal.closed_at is None}
+    worked: dict[int, list[Lead]] = {}
+    for lead in leads:
+        if lead.owner is not None and (lead.lifecycle_stage in ("lead", "prospect") or lead.pk in open_deal):
+            worked.setdefault(lead.owner.pk, []).append(lead)
+    reps = [rep for team in sorted(world.reps_by_team) for rep in world.reps_by_team[team]]
+    for rep in reps:
+        mine = worked.get(rep.pk, [])
+        for i, lead in enumerate(rng.sample(mine, k=min(len(mine), max(4, len(mine) // 5)))):
+            if i == 0:  # every rep has something overdue…
+                due = today - timedelta(days=rng.randrange(1, 4)) + timedelta(hours=rng.uniform(9, 17))
+            elif i == 1:  # …and something due today
+                due = today + timedelta(hours=rng.uniform(9, 17))
+            else:
+                due = now + timedelta(hours=rng.uniform(-3 * 24, 14 * 24))
+            world.activities.append(
+                Activity(
+                    kind=ActivityKind.TASK,
+                    subject=rng.choice(TASKS),
+                    due_at=due,
+                    owner=rep,
+                    lead=lead,
+                    opportunity=open_deal.get(lead.pk),
+                    created_at=min(now, due) - timedelta(days=rng.uniform(0.5, 7)),
+                )
+            )
+
+
+@transaction.atomic
+def build_demo_world(
+    *, seed: int = 42, leads: int = 3000, password: str, progress: Callable[[str], None] | None = None
+) -> dict[str, int | str]:
+    """Build the demo world into an empty database; returns the count of each kind of row and the admin's name."""
+    say = progress or (lambda _: None)
+    world = _World(rng=random.Random(seed), now=timezone.now())
+    world.lost_reasons = list(LostReason.objects.filter(is_active=True).order_by("id"))
+    world.stages = list(default_pipeline().stages.order_by("order"))
+    rng = world.rng
+    say("Teams and users…")
+    _people(world, password)
+    say("Accounts and contacts…")
+    accounts = _accounts(world, max(20, leads // 7))
+    captured = sorted(world.now - timedelta(days=rng.uniform(0, 365)) for _ in range(leads))
+    contacts = _contacts(world, accounts, captured)
+    say("Leads and their stories…")
+    teams = sorted(world.reps_by_team)
+    built: list[Lead] = []
+    # Stories are told on unsaved leads; bulk_create links every row built on them once the leads have ids.
+    for contact, at in zip(contacts, captured, strict=True):
+        source, _, channel = rng.choices(SOURCES, weights=[w for _, w, _ in SOURCES])[0]
+        team = rng.choice(teams)
+        utm = rng.choice(UTM[source]) if source in UTM else ("", "")
+        assert contact.account is not None
+        built.append(
+            Lead(
+                contact=contact,
+                company_name=contact.account.name,
+                source=source,
+                source_detail=rng.choice(WEBINARS) if source == LeadSource.EVENT_WEBINAR else "",
+                first_touch_channel=channel,
+                utm_source=utm[0],
+                utm_medium=utm[1],
+                utm_campaign=rng.choice(CAMPAIGNS) if source in UTM else "",
+                owner=rng.choice(world.reps_by_team[team]) if rng.random() < 0.85 else None,
+                team=world.teams[team],
+                lifecycle_stage=LifecycleStage.LEAD,
+                created_at=at,
+            )
+        )
+        world.changes.append(
+            StageChange(lead=built[-1], from_stage="", to_stage=LifecycleStage.LEAD, at=at, reason="Captured")
+        )
+        _lead_story(world, built[-1])
+    say("Writing leads, deals, histories and activities…")
+    Lead.objects.bulk_create(built, batch_size=1000)
+    _date_back()
+    Opportunity.objects.bulk_create(world.deals, batch_size=1000)
+    for change, deal in world.deal_reasons:
+        change.reason = change.reason.format(deal.pk)
+    StageChange.objects.bulk_create(world.changes, batch_size=2000)
+    OpportunityStageChange.objects.bulk_create(world.deal_moves, batch_size=2000)
+    _open_tasks(world, built)
+    Activity.objects.bulk_create(world.activities, batch_size=2000)
+    return {
+        "teams": len(world.teams),
+        "users": len(world.users),
+        "accounts": len(accounts),
+        "contacts": len(contacts),
+        "leads": len(built),
+        "lead_stage_changes": len(world.changes),
+        "opportunities": len(world.deals),
+        "opportunity_stage_changes": len(world.deal_moves),
+        "activities": len(world.activities),
+        "admin": "admin",
+    }

@@ -1,0 +1,97 @@
+"""Set-based writing for imports: many rows per statement (COPY on PostgreSQL), dates adapted once, ids looked up
+by external id."""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import islice
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+BATCH = 5000
+
+
+def _defaults(model: type[Model], given: Sequence[str]) -> tuple[list[str], tuple[Any, ...]]:
+    """The columns the caller leaves out that need a value, with the value Django would have saved."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.name in given or field.attname in given:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = timezone.now()
+        elif field.has_default() or not field.null:
+            value = field.get_default()
+        else:
+            continue
+        columns.append(field.column)
+        values.append(field.get_db_prep_save(value, connection))
+    return columns, tuple(values)
+
+
+def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """INSERT the rows (values in the order of `fields`, ready for the database; other columns get their
+    defaults) BATCH at a time: COPY on PostgreSQL, executemany elsewhere. Returns how many were written.
+
+    The rows are drawn between statements, so the code that yields them may query the database."""
+    meta = model._meta
+    extra_columns, extra_values = _defaults(model, fields)
+    names = [str(meta.get_field(name).column) for name in fields] + extra_columns  # type: ignore[union-attr]
+    table = connection.ops.quote_name(meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    copy = f"COPY {table} ({columns}) FROM STDIN"
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+    written = 0
+    rows = iter(rows)
+    with connection.cursor() as cursor:
+        while batch := [(*row, *extra_values) for row in islice(rows, BATCH)]:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(copy) as stream:
+                    for row in batch:
+                        stream.write_row(row)
+            else:
+                cursor.executemany(insert, batch)
+            written += len(batch)
+    return written
+
+
+def update_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """UPDATE the given columns of rows named by primary key: each row is (*values in the order of `fields`, pk)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = [str(model._meta.get_field(name).column) for name in fields]  # type: ignore[union-attr]
+    assignments = ", ".join(f"{connection.ops.quote_name(column)} = %s" for column in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", list(rows))
+
+
+def ids_by_external_id(model: type[Model]) -> dict[str, int]:
+    """Every row of the model that has an external id, as {external id: primary key}."""
+    return dict(model._default_manager.exclude(external_id=None).values_list("external_id", "pk"))
+
+
+@lru_cache(maxsize=65536)
+def database_datetime(moment: datetime) -> Any:
+    """A timezone-aware datetime as the database driver takes it (imports repeat the same moments, hence the
+    cache)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+@lru_cache(maxsize=4096)
+def stored_json(items: tuple[tuple[str, Any], ...]) -> Any:
+    """A JSON object, given as its items, as the database driver takes it (imports repeat the same few objects)."""
+    return connection.ops.adapt_json_value(dict(items), None)
+
+
+@lru_cache(maxsize=4096)
+def stored_datetime(text: str) -> Any:
+    """A date or datetime in ISO form, as the database stores a timezone-aware timestamp (midnight UTC for a day)."""
+    return database_datetime(parse_datetime(text))
+
+
+@lru_cache(maxsize=4096)
+def parse_datetime(text: str) -> datetime:
+    """A date or datetime in ISO form as a timezone-aware datetime (UTC when the text names no zone)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

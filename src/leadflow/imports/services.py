@@ -1,0 +1,129 @@
+"""Imports as the app runs them: one entry point for every preset (the command line and the worker both call it),
+and the import jobs of the web app: upload, preview the mapping, queue, and the worker's run."""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.users.models import User
+
+from .labels import import_labels
+from .leadforge import LeadforgeImport
+from .models import ImportJob, JobStatus
+from .readers import check_supported, count_rows, read_rows
+from .report import ImportReport, Progress
+from .spreadsheet import PRESETS as SPREADSHEET_PRESETS
+from .spreadsheet import SpreadsheetImport, check_mapping, check_mapping_fits, detect_mapping
+
+PRESETS = (*SPREADSHEET_PRESETS, "leadforge", "leadforge-labels")
+
+
+def import_path(
+    path: Path,
+    *,
+    preset: str,
+    by: User | None,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a spreadsheet (captured by `by`), a leadforge bundle folder or a leadforge labels file."""
+    if preset == "leadforge":
+        return LeadforgeImport(path, dry_run=dry_run, progress=progress).run()
+    if preset == "leadforge-labels":
+        return import_labels(path, dry_run=dry_run)
+    if preset not in SPREADSHEET_PRESETS:
+        raise InvalidInput.on("preset", f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    if by is None:
+        raise InvalidInput.on("as", "Name the user the imported leads are captured by.")
+    return SpreadsheetImport(path, by=by, preset=preset, mapping=mapping, dry_run=dry_run, progress=progress).run()
+
+
+def _ensure_owns(job: ImportJob, by: User) -> None:
+    if not (by.is_admin or job.created_by_id == by.pk):
+        raise NotAllowed("Only the person who uploaded an import, or an admin, may run it.")
+
+
+def upload_import(*, by: User, file: UploadedFile, preset: str) -> ImportJob:
+    """Keep an uploaded spreadsheet as an import not yet started, with the mapping detected from its headers."""
+    name = Path(file.name or "").name
+    check_supported(name)
+    if preset not in SPREADSHEET_PRESETS:
+        raise InvalidInput.on("preset", f"Choose one of {', '.join(SPREADSHEET_PRESETS)}.")
+    job = ImportJob(created_by=by, preset=preset, file_name=name, status=JobStatus.DRAFT)
+    job.file.save(name, file, save=False)
+    try:
+        headers, rows = read_rows(Path(job.file.path))
+        rows.close()
+        job.mapping = detect_mapping(headers, preset)
+    except InvalidInput:
+        job.file.delete(save=False)
+        raise
+    job.save()
+    return job
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The first rows of an upload, and how its columns map to leadflow's fields."""
+
+    headers: list[str]
+    mapping: dict[str, str]
+    rows: list[list[str]]  # values in the order of the headers
+
+
+def preview_import(job: ImportJob, *, rows: int = 5) -> Preview:
+    """The job's headers, its mapping and its first `rows` rows."""
+    headers, values = read_rows(Path(job.file.path))
+    try:
+        sample = [[row.get(header, "") for header in headers] for row in islice(values, rows)]
+    finally:
+        values.close()
+    return Preview(headers, job.mapping, sample)
+
+
+@transaction.atomic
+def queue_import(job: ImportJob, *, by: User, mapping: dict[str, str]) -> ImportJob:
+    """Start an uploaded import with the mapping the user confirmed; the worker picks it up."""
+    _ensure_owns(job, by)
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.DRAFT:
+        raise Conflict("This import has started already.", errors={"status": [job.get_status_display()]})
+    mapping = check_mapping(mapping)
+    headers, rows = read_rows(Path(job.file.path))
+    rows.close()
+    check_mapping_fits(mapping, headers)
+    job.mapping = mapping
+    job.status = JobStatus.QUEUED
+    job.progress_total = count_rows(Path(job.file.path))
+    job.save()
+    return job
+
+
+def run_import_job(job: ImportJob, progress: Callable[[int], None]) -> str:
+    """Import the job's file as the user who uploaded it, keeping the counts and the invalid rows; returns what
+    it did in a sentence (the worker's runner for import jobs)."""
+    if job.created_by is None or not job.created_by.is_active:
+        raise InvalidInput.on("created_by", "The user who uploaded this import can no longer sign in.")
+    report = import_path(
+        Path(job.file.path),
+        preset=job.preset,
+        by=job.created_by,
+        mapping=job.mapping,
+        progress=lambda table, rows: progress(rows),
+    )
+    job.counts = report.counts()
+    job.error_count = len(report.errors)
+    if report.errors:
+        text = io.StringIO()
+        report.write_errors(text)
+        job.error_file.save(f"import-{job.pk}-errors.csv", ContentFile(text.getvalue().encode()), save=False)
+    job.save(update_fields=["counts", "error_count", "error_file"])
+    return report.sentence()

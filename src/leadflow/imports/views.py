@@ -1,0 +1,83 @@
+"""The import pages: upload a spreadsheet, check how its columns map with a few sample rows, start the import,
+watch its progress (htmx polls every second) and download the rows it refused."""
+
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from leadflow.errors import DomainError
+from leadflow.web.forms import add_domain_errors
+from leadflow.web.views.common import current
+
+from . import selectors, services
+from .forms import MappingForm, UploadForm
+from .models import ImportJob, JobStatus
+
+
+@login_required
+def import_list(request: HttpRequest) -> HttpResponse:
+    """Recent imports and the upload form; an upload leads on to its mapping preview."""
+    user = current(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.upload_import(by=user, file=form.cleaned_data["file"], preset=form.cleaned_data["preset"])
+        except DomainError as error:
+            add_domain_errors(form, error)
+        else:
+            return redirect("web:imports:detail", job.pk)
+    jobs = selectors.import_jobs_visible_to(user)[:20]
+    return render(request, "imports/list.html", {"form": form, "jobs": jobs}, status=422 if form.errors else 200)
+
+
+def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | None = None) -> HttpResponse:
+    context: dict = {"job": job}
+    if job.status == JobStatus.DRAFT:
+        preview = services.preview_import(job)
+        form = form or MappingForm(headers=preview.headers, mapping=preview.mapping)
+        samples = [[row[index] for row in preview.rows] for index in range(len(preview.headers))]
+        context.update(form=form, columns=list(zip(form, samples, strict=True)), sample_rows=len(preview.rows))
+    return render(request, "imports/detail.html", context, status=422 if form is not None and form.errors else 200)
+
+
+@login_required
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Before the start: the mapping with sample values; after: progress, then the counts."""
+    return _detail(request, selectors.get_import_job(current(request), job_id))
+
+
+@login_required
+@require_POST
+def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
+    user = current(request)
+    job = selectors.get_import_job(user, job_id)
+    preview = services.preview_import(job)
+    form = MappingForm(request.POST, headers=preview.headers, mapping=preview.mapping)
+    if form.is_valid():
+        try:
+            services.queue_import(job, by=user, mapping=form.mapping())
+        except DomainError as error:
+            add_domain_errors(form, error)
+        else:
+            return redirect("web:imports:detail", job.pk)
+    return _detail(request, job, form)
+
+
+@login_required
+def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The progress panel (polled while the import runs; it stops polling once the import is over)."""
+    job = selectors.get_import_job(current(request), job_id)
+    return render(request, "imports/_progress.html", {"job": job})
+
+
+@login_required
+def import_errors(request: HttpRequest, job_id: int) -> FileResponse:
+    """The rows the import refused, as CSV: row, column and reason."""
+    job = selectors.get_import_job(current(request), job_id)
+    if not job.error_file:
+        raise Http404("This import refused no rows.")
+    name = f"{Path(job.file_name).name.split('.')[0]}-errors.csv"
+    return FileResponse(job.error_file.open("rb"), as_attachment=True, filename=name, content_type="text/csv")

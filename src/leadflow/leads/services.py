@@ -1,0 +1,311 @@
+"""Writes for leads: capture, edits, lifecycle transitions, assignment and merging."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from django.db import transaction
+from django.db.models import ForeignKey, Model
+from django.utils import timezone
+
+from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
+from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
+from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
+from leadflow.users.models import Team, User
+
+from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
+from .models import Authority, Lead, LeadSource, LifecycleStage, StageChange
+from .selectors import being_worked
+
+CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function"}
+LEAD_FIELDS = {
+    "company_name",
+    "source",
+    "source_detail",
+    "first_touch_channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "budget_amount",
+    "budget_confirmed",
+    "authority",
+    "need",
+    "timing_target_date",
+    "external_id",
+}
+# Stages in which marketing still works a lead; past them it belongs to sales.
+MARKETING_STAGES = (
+    LifecycleStage.LEAD,
+    LifecycleStage.PROSPECT,
+    LifecycleStage.RECYCLED,
+    LifecycleStage.DISQUALIFIED,
+)
+
+
+def ensure_can_change_lead(user: User, lead: Lead) -> None:
+    """Refuse a change the user's role may not make (visibility is the selector's job)."""
+    if user.is_marketing and lead.lifecycle_stage not in MARKETING_STAGES:
+        raise NotAllowed("Marketing cannot change a lead once it is with sales.")
+
+
+def _check_owner(by: User, owner: User | None) -> None:
+    if owner is None:
+        return
+    if not owner.is_active:
+        raise InvalidInput.on("owner", f"{owner.username} is not an active user.")
+    if by.is_admin or by.is_marketing or owner == by:
+        return
+    if by.is_manager and by.team_id is not None and owner.team_id == by.team_id:
+        return
+    raise NotAllowed("You may not assign leads to that user.", errors={"owner": ["Not someone you may assign to."]})
+
+
+def _clean_lead(lead: Lead) -> None:
+    if lead.source not in LeadSource.values:
+        raise InvalidInput.on("source", f"Must be one of: {', '.join(LeadSource.values)}.")
+    if lead.authority not in Authority.values:
+        raise InvalidInput.on("authority", f"Must be one of: {', '.join(Authority.values)}.")
+    if lead.budget_amount is not None:
+        lead.budget_amount = Decimal(lead.budget_amount)
+        if lead.budget_amount < 0:
+            raise InvalidInput.on("budget_amount", "Must not be negative.")
+    lead.external_id = (lead.external_id or "").strip() or None
+    if lead.external_id and Lead.objects.exclude(pk=lead.pk).filter(external_id=lead.external_id).exists():
+        raise Conflict("A lead with that external id exists.", errors={"external_id": ["Already in use."]})
+
+
+def open_lead_for(contact: Contact) -> Lead | None:
+    """The contact's lead that is still being worked, if any."""
+    return being_worked(contact.leads.all()).order_by("created_at", "id").first()
+
+
+def _refuse_second_open_lead(contact: Contact, *, except_lead: Lead | None = None) -> None:
+    existing = open_lead_for(contact)
+    if existing is not None and existing != except_lead:
+        raise Conflict(
+            f"Lead {existing.pk} is already open for {contact}; update or merge it instead.",
+            errors={"email": [f"An open lead (id {existing.pk}) already exists for this contact."]},
+            extra={"existing_lead_id": existing.pk},
+        )
+
+
+def _account_for_email(email: str | None) -> Account | None:
+    domain = email_domain(email)
+    if not domain or domain in FREE_MAIL_DOMAINS:
+        return None
+    return Account.objects.filter(domain=domain).first()
+
+
+@transaction.atomic
+def create_lead(
+    *,
+    by: User | None,
+    email: str | None = None,
+    contact: Contact | None = None,
+    account: Account | None = None,
+    owner: User | None = None,
+    team: Team | None = None,
+    created_at: datetime | None = None,
+    **fields: Any,
+) -> Lead:
+    """Capture a lead: reuse the contact with that email or create one, refuse a second open lead.
+
+    `fields` holds the lead's own fields and the new contact's (first_name, last_name, phone, job_title, ...).
+    A rep's new lead is theirs; anyone else's lands in the team queue unless an owner is given.
+    """
+    unknown = set(fields) - LEAD_FIELDS - CONTACT_INPUT_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    contact_fields = {k: v for k, v in fields.items() if k in CONTACT_INPUT_FIELDS and v not in (None, "")}
+    lead_fields = {k: v for k, v in fields.items() if k in LEAD_FIELDS and v is not None}
+    if contact is None:
+        email = normalise_email(email)
+        contact, _ = find_or_create_contact(email=email, account=account or _account_for_email(email), **contact_fields)
+    elif account is not None and contact.account_id is None:
+        contact.account = account
+        contact.save(update_fields=["account", "updated_at"])
+    Contact.objects.select_for_update().filter(pk=contact.pk).first()  # serialise captures for this person
+    _refuse_second_open_lead(contact)
+
+    if by is not None:
+        if owner is None and by.is_sales:
+            owner = by
+        _check_owner(by, owner)
+    lead = Lead(contact=contact, owner=owner, team=team or _default_team(by, owner), **lead_fields)
+    lead.created_at = created_at or timezone.now()
+    _clean_lead(lead)
+    lead.save()
+    StageChange.objects.create(
+        lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
+    )
+    return lead
+
+
+def _default_team(by: User | None, owner: User | None) -> Team | None:
+    if owner is not None and owner.team_id is not None:
+        return owner.team
+    if by is not None and (by.is_sales or by.is_manager):
+        return by.team
+    return None
+
+
+@transaction.atomic
+def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fields: Any) -> Lead:
+    """Change a lead's details, owner or team; the lifecycle stage changes only through transitions."""
+    ensure_can_change_lead(by, lead)
+    if "lifecycle_stage" in fields:
+        raise InvalidInput.on("lifecycle_stage", "Use a transition to change the lifecycle stage.")
+    unknown = set(fields) - LEAD_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    for name, value in fields.items():
+        setattr(lead, name, value)
+    if owner is not ...:
+        _check_owner(by, owner)
+        lead.owner = owner
+        if owner is not None and team is ...:
+            lead.team = owner.team or lead.team
+    if team is not ...:
+        lead.team = team
+    _clean_lead(lead)
+    lead.save()
+    return lead
+
+
+def record_lifecycle_change(
+    lead: Lead, *, to: str, by: User | None, reason: str = "", at: datetime | None = None
+) -> StageChange:
+    """Move a lead along the lifecycle graph and record the step; the one writer of `StageChange`."""
+    if to not in LifecycleStage.values:
+        raise InvalidInput.on("to", f"Must be one of: {', '.join(LifecycleStage.values)}.")
+    current = lead.lifecycle_stage
+    if not is_allowed(current, to):
+        raise Conflict(
+            f"A lead cannot move from {current} to {to}.",
+            errors={"to": [f"Not allowed from {current}."]},
+        )
+    reason = (reason or "").strip()
+    if to in NEEDS_REASON and not reason:
+        raise InvalidInput.on("reason", f"A reason is required to move a lead to {to}.")
+    if current == LifecycleStage.DISQUALIFIED and to == LifecycleStage.RECYCLED:
+        _refuse_second_open_lead(lead.contact, except_lead=lead)
+    lead.lifecycle_stage = to
+    lead.save(update_fields=["lifecycle_stage", "updated_at"])
+    return StageChange.objects.create(
+        lead=lead, from_stage=current, to_stage=to, at=at or timezone.now(), by=by, reason=reason
+    )
+
+
+@transaction.atomic
+def transition_lead(lead: Lead, *, to: str, by: User, reason: str = "") -> Lead:
+    """Move a lead to another lifecycle stage by hand (opportunity and customer come from deals)."""
+    ensure_can_change_lead(by, lead)
+    lead.refresh_from_db(from_queryset=Lead.objects.select_for_update())
+    if to in REACHED_THROUGH_DEALS and is_allowed(lead.lifecycle_stage, to):
+        raise Conflict(
+            f"A lead cannot be moved to {to} by hand: {REACHED_THROUGH_DEALS[to]}.",  # type: ignore[index]
+            errors={"to": [REACHED_THROUGH_DEALS[to].capitalize() + "."]},  # type: ignore[index]
+        )
+    record_lifecycle_change(lead, to=to, by=by, reason=reason)
+    return lead
+
+
+def _fill_blanks(target: Lead, source: Lead) -> list[str]:
+    """Copy the source's answers into the target's empty fields; returns the names copied."""
+    copied = []
+    for name in LEAD_FIELDS - {"external_id"}:
+        mine, theirs = getattr(target, name), getattr(source, name)
+        if theirs not in (None, "", False, Authority.UNKNOWN) and mine in (None, "", False, Authority.UNKNOWN):
+            setattr(target, name, theirs)
+            copied.append(name)
+    if target.owner_id is None and source.owner_id is not None:
+        target.owner_id, target.team_id = source.owner_id, source.team_id
+        copied.append("owner")
+    if source.last_activity_at and (not target.last_activity_at or source.last_activity_at > target.last_activity_at):
+        target.last_activity_at = source.last_activity_at
+    return copied
+
+
+def _move_related_rows(duplicate: Lead, survivor: Lead) -> None:
+    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor."""
+    for relation in Lead._meta.related_objects:
+        if relation.related_model in (Lead, StageChange) or not isinstance(relation.field, ForeignKey):
+            continue
+        model = cast(type[Model], relation.related_model)
+        model._default_manager.filter(**{relation.field.name: duplicate}).update(**{relation.field.name: survivor})
+
+
+@transaction.atomic
+def merge_leads(*, survivor: Lead, duplicate: Lead, by: User) -> Lead:
+    """Fold a duplicate lead into the survivor: its answers fill blanks, its rows move over, and it is
+    disqualified with a pointer to the survivor so its own history stays readable."""
+    if by.is_marketing:
+        raise NotAllowed("Marketing cannot merge leads.")
+    if survivor.pk == duplicate.pk:
+        raise InvalidInput.on("duplicate_id", "A lead cannot be merged into itself.")
+    survivor.refresh_from_db(from_queryset=Lead.objects.select_for_update())
+    duplicate.refresh_from_db(from_queryset=Lead.objects.select_for_update())
+    if duplicate.lifecycle_stage == LifecycleStage.CUSTOMER:
+        raise Conflict("A customer's lead cannot be merged away.", errors={"duplicate_id": ["Lead is a customer."]})
+    if duplicate.merged_into_id is not None:
+        raise Conflict(
+            f"Lead {duplicate.pk} was already merged into lead {duplicate.merged_into_id}.",
+            errors={"duplicate_id": ["Already merged."]},
+        )
+    _fill_blanks(survivor, duplicate)
+    survivor.save()
+    _move_related_rows(duplicate, survivor)
+    reason = f"Merged into lead {survivor.pk}"
+    if duplicate.lifecycle_stage != LifecycleStage.DISQUALIFIED:
+        record_lifecycle_change(duplicate, to=LifecycleStage.DISQUALIFIED, by=by, reason=reason)
+    duplicate.merged_into = survivor
+    duplicate.save(update_fields=["merged_into", "updated_at"])
+    reached = furthest_stage_reached(duplicate)
+    if _forward_rank(reached) > _forward_rank(survivor.lifecycle_stage) and is_allowed(
+        survivor.lifecycle_stage, reached
+    ):
+        record_lifecycle_change(survivor, to=reached, by=by, reason=f"Merged from lead {duplicate.pk}")
+    return survivor
+
+
+def _forward_rank(stage: str) -> int:
+    return FORWARD.index(stage) if stage in FORWARD else -1
+
+
+def furthest_stage_reached(lead: Lead) -> str:
+    """The furthest stage on the forward path a lead ever reached, from its history."""
+    reached = lead.stage_changes.filter(to_stage__in=FORWARD).values_list("to_stage", flat=True)
+    return max(reached, key=_forward_rank, default=LifecycleStage.LEAD)
+
+
+def delete_lead(lead: Lead, *, by: User) -> None:
+    """Delete a lead and its history: for managers and admins cleaning up mistakes (merge keeps history)."""
+    if not (by.is_admin or by.is_manager):
+        raise NotAllowed("Only managers and admins may delete leads.")
+    if lead.opportunities.exists():
+        raise Conflict("The lead has opportunities; delete or close them first.")
+    lead.delete()
+
+
+def transition_leads(leads: list[Lead], *, to: str, by: User, reason: str = "") -> tuple[int, list[str]]:
+    """Move many leads; each moves or is refused on its own. Returns (moved, refusals)."""
+    moved, refusals = 0, []
+    for lead in leads:
+        try:
+            transition_lead(lead, to=to, by=by, reason=reason)
+            moved += 1
+        except DomainError as exc:
+            refusals.append(f"Lead {lead.pk} ({lead.contact}): {exc.detail}")
+    return moved, refusals
+
+
+def assign_leads(leads: list[Lead], *, owner: User | None, by: User) -> tuple[int, list[str]]:
+    """Give many leads to one owner (or back to the queue); returns (assigned, refusals)."""
+    assigned, refusals = 0, []
+    for lead in leads:
+        try:
+            update_lead(lead, by=by, owner=owner)
+            assigned += 1
+        except DomainError as exc:
+            refusals.append(f"Lead {lead.pk} ({lead.contact}): {exc.detail}")
+    return assigned, refusals

@@ -1,0 +1,514 @@
+"""Writes for opportunities and activities: conversion, stage moves, closing, re-opening, logging work."""
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
+from leadflow.accounts.services import email_domain, find_or_create_account
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.leads.lifecycle import is_allowed
+from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.leads.services import record_lifecycle_change
+from leadflow.users.models import User
+from leadflow.users.services import ensure_admin
+
+from .models import Activity, ActivityKind, LostReason, Opportunity, OpportunityStageChange, Pipeline, Stage
+from .selectors import default_pipeline
+
+OPPORTUNITY_FIELDS = {
+    "name",
+    "account",
+    "contact",
+    "owner",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "probability_override",
+    "review_note",
+    "external_id",
+}
+
+
+def ensure_can_work_deals(user: User) -> None:
+    if user.is_marketing:
+        raise NotAllowed("Marketing cannot change opportunities.")
+
+
+def _clean_opportunity(opportunity: Opportunity) -> None:
+    opportunity.name = (opportunity.name or "").strip()
+    if not opportunity.name:
+        raise InvalidInput.on("name", "This field is required.")
+    try:
+        opportunity.amount = Decimal(opportunity.amount if opportunity.amount is not None else 0)
+    except InvalidOperation as exc:
+        raise InvalidInput.on("amount", "Enter a number.") from exc
+    if opportunity.amount < 0:
+        raise InvalidInput.on("amount", "Must not be negative.")
+    opportunity.currency = (opportunity.currency or "").strip().upper()
+    if len(opportunity.currency) != 3 or not opportunity.currency.isalpha():
+        raise InvalidInput.on("currency", "Use a three-letter ISO currency code.")
+    override = opportunity.probability_override
+    if override is not None and not 0 <= override <= 100:
+        raise InvalidInput.on("probability_override", "Must be between 0 and 100.")
+    if opportunity.owner is not None and not opportunity.owner.is_active:
+        raise InvalidInput.on("owner", f"{opportunity.owner.username} is not an active user.")
+    opportunity.external_id = (opportunity.external_id or "").strip() or None
+    if (
+        opportunity.external_id
+        and Opportunity.objects.exclude(pk=opportunity.pk).filter(external_id=opportunity.external_id).exists()
+    ):
+        raise Conflict("An opportunity with that external id exists.", errors={"external_id": ["Already in use."]})
+
+
+def _stage_in(pipeline: Pipeline, stage: Stage | None) -> Stage:
+    if stage is None:
+        first_open = pipeline.stages.filter(is_won=False, is_lost=False).order_by("order").first()
+        if first_open is None:
+            raise InvalidInput.on("stage", f"Pipeline {pipeline} has no open stage.")
+        return first_open
+    if stage.pipeline_id != pipeline.pk:
+        raise InvalidInput.on("stage", f"Stage {stage} is not in pipeline {pipeline}.")
+    return stage
+
+
+@transaction.atomic
+def create_opportunity(
+    *,
+    by: User | None,
+    name: str,
+    pipeline: Pipeline | None = None,
+    stage: Stage | None = None,
+    lead: Lead | None = None,
+    created_at: datetime | None = None,
+    **fields: Any,
+) -> Opportunity:
+    """Open an opportunity in a pipeline's stage (its first open stage by default) and record that step."""
+    if by is not None:
+        ensure_can_work_deals(by)
+    unknown = set(fields) - OPPORTUNITY_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    pipeline = pipeline or default_pipeline()
+    stage = _stage_in(pipeline, stage)
+    if stage.is_closed:
+        raise InvalidInput.on("stage", "Open an opportunity in an open stage, then close it.")
+    fields.setdefault("currency", settings.LEADFLOW_DEFAULT_CURRENCY)
+    if fields.get("owner") is None and by is not None and by.is_sales:
+        fields["owner"] = by
+    owner = fields.get("owner")
+    team = lead.team if lead is not None and lead.team_id else (owner.team if owner is not None else None)
+    opportunity = Opportunity(name=name, pipeline=pipeline, stage=stage, lead=lead, team=team, **fields)
+    opportunity.created_at = created_at or timezone.now()
+    _clean_opportunity(opportunity)
+    opportunity.save()
+    OpportunityStageChange.objects.create(
+        opportunity=opportunity, from_stage=None, to_stage=stage, at=opportunity.created_at, by=by, reason="Opened"
+    )
+    return opportunity
+
+
+def _account_for_conversion(lead: Lead, contact: Contact) -> Account:
+    if contact.account is not None:
+        return contact.account
+    domain = email_domain(contact.email)
+    account = find_or_create_account(name=lead.company_name, domain=domain if domain not in FREE_MAIL_DOMAINS else None)
+    if account is None:
+        raise InvalidInput.on("company_name", "Give the lead's company (or a work email) to convert it.")
+    contact.account = account
+    contact.save(update_fields=["account", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def convert_lead(
+    lead: Lead,
+    *,
+    by: User,
+    name: str | None = None,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+    pipeline: Pipeline | None = None,
+    stage: Stage | None = None,
+    expected_close_date: date | None = None,
+) -> tuple[Opportunity, bool]:
+    """Turn a lead into an opportunity, creating its account if missing; a second call returns the same
+    opportunity. Returns (opportunity, created)."""
+    ensure_can_work_deals(by)
+    lead.refresh_from_db(from_queryset=Lead.objects.select_for_update())
+    existing = lead.opportunities.order_by("id").first()
+    if existing is not None:
+        return existing, False
+    if lead.lifecycle_stage != LifecycleStage.OPPORTUNITY and not is_allowed(
+        lead.lifecycle_stage, LifecycleStage.OPPORTUNITY
+    ):
+        raise Conflict(
+            f"A {lead.lifecycle_stage} lead cannot be converted.",
+            errors={
+                "lifecycle_stage": [f"Move the lead back to lead or prospect first (it is {lead.lifecycle_stage})."]
+            },
+        )
+    account = _account_for_conversion(lead, lead.contact)
+    extra: dict[str, Any] = {"expected_close_date": expected_close_date}
+    if amount is not None:
+        extra["amount"] = amount
+    if currency:
+        extra["currency"] = currency
+    opportunity = create_opportunity(
+        by=by,
+        name=(name or "").strip() or f"{account.name}: new business",
+        pipeline=pipeline,
+        stage=stage,
+        lead=lead,
+        account=account,
+        contact=lead.contact,
+        owner=lead.owner or (by if by.is_sales else None),
+        **extra,
+    )
+    if lead.lifecycle_stage != LifecycleStage.OPPORTUNITY:
+        record_lifecycle_change(
+            lead, to=LifecycleStage.OPPORTUNITY, by=by, reason=f"Converted to opportunity {opportunity.pk}"
+        )
+    return opportunity, True
+
+
+@transaction.atomic
+def update_opportunity(opportunity: Opportunity, *, by: User, **fields: Any) -> Opportunity:
+    """Change an opportunity's details; its stage changes only through moves."""
+    ensure_can_work_deals(by)
+    for forbidden, how in (("stage", "move it"), ("pipeline", "move it"), ("closed_at", "close it")):
+        if forbidden in fields:
+            raise InvalidInput.on(forbidden, f"Use the stage service to {how}.")
+    unknown = set(fields) - OPPORTUNITY_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    for name, value in fields.items():
+        setattr(opportunity, name, value)
+    _clean_opportunity(opportunity)
+    opportunity.save()
+    return opportunity
+
+
+def _lost_reason(value: LostReason | str | None) -> LostReason:
+    if isinstance(value, LostReason):
+        return value
+    name = (value or "").strip()
+    if not name:
+        raise InvalidInput.on("lost_reason", "A lost reason is required to close an opportunity lost.")
+    reason = LostReason.objects.filter(name__iexact=name, is_active=True).first()
+    if reason is None:
+        choices = ", ".join(LostReason.objects.filter(is_active=True).values_list("name", flat=True))
+        raise InvalidInput.on("lost_reason", f"Unknown lost reason; choose one of: {choices}.")
+    return reason
+
+
+@transaction.atomic
+def move_opportunity(
+    opportunity: Opportunity,
+    *,
+    stage: Stage,
+    by: User | None,
+    reason: str = "",
+    lost_reason: LostReason | str | None = None,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> Opportunity:
+    """Move an opportunity to another stage of its pipeline and record the move.
+
+    Into a won stage: the lead becomes a customer. Into a lost stage: a lost reason is required.
+    Out of a closed stage: the deal is re-opened, and the history says so.
+    """
+    if by is not None:
+        ensure_can_work_deals(by)
+    opportunity.refresh_from_db(from_queryset=Opportunity.objects.select_for_update())
+    if stage.pipeline_id != opportunity.pipeline_id:
+        raise InvalidInput.on("stage", f"Stage {stage} is not in this opportunity's pipeline.")
+    if stage.pk == opportunity.stage_id:
+        return opportunity
+    previous = opportunity.stage
+    at = at or timezone.now()
+    if stage.is_lost:
+        opportunity.lost_reason = _lost_reason(lost_reason)
+    else:
+        opportunity.lost_reason = None
+    if note is not None:
+        opportunity.review_note = note.strip()
+    if stage.is_closed:
+        opportunity.closed_at = at
+    elif previous.is_closed:
+        opportunity.closed_at = None
+        reason = reason or f"Re-opened from {previous.name}"
+    opportunity.stage = stage
+    opportunity.save()
+    OpportunityStageChange.objects.create(
+        opportunity=opportunity, from_stage=previous, to_stage=stage, at=at, by=by, reason=reason.strip()
+    )
+    lead = opportunity.lead
+    if stage.is_won and lead is not None and is_allowed(lead.lifecycle_stage, LifecycleStage.CUSTOMER):
+        record_lifecycle_change(
+            lead, to=LifecycleStage.CUSTOMER, by=by, reason=f"Opportunity {opportunity.pk} closed won", at=at
+        )
+    return opportunity
+
+
+@transaction.atomic
+def close_opportunity(
+    opportunity: Opportunity,
+    *,
+    won: bool,
+    by: User | None,
+    lost_reason: LostReason | str | None = None,
+    note: str = "",
+    at: datetime | None = None,
+) -> Opportunity:
+    """Close an opportunity won or lost (lost needs a reason), with an optional review note."""
+    opportunity.refresh_from_db(from_queryset=Opportunity.objects.select_for_update())
+    stage = opportunity.pipeline.stages.filter(is_won=True) if won else opportunity.pipeline.stages.filter(is_lost=True)
+    target = stage.order_by("order").first()
+    if target is None:
+        raise Conflict(f"Pipeline {opportunity.pipeline} has no {'won' if won else 'lost'} stage.")
+    if opportunity.stage.is_closed:
+        raise Conflict(
+            f"The opportunity is already closed ({opportunity.stage.name}); re-open it first.",
+            errors={"stage": ["Already closed."]},
+        )
+    if won and lost_reason:
+        raise InvalidInput.on("lost_reason", "A won opportunity has no lost reason.")
+    return move_opportunity(
+        opportunity,
+        stage=target,
+        by=by,
+        lost_reason=lost_reason,
+        note=note,
+        at=at,
+        reason="Closed won" if won else "Closed lost",
+    )
+
+
+@transaction.atomic
+def reopen_opportunity(
+    opportunity: Opportunity, *, by: User, stage: Stage | None = None, reason: str = ""
+) -> Opportunity:
+    """Re-open a closed opportunity into an open stage (by default the one it was closed from)."""
+    opportunity.refresh_from_db(from_queryset=Opportunity.objects.select_for_update())
+    if not opportunity.stage.is_closed:
+        raise Conflict("The opportunity is open already.", errors={"stage": ["Not closed."]})
+    if stage is None:
+        last_close = opportunity.stage_changes.filter(to_stage=opportunity.stage_id).order_by("-at", "-id").first()
+        stage = last_close.from_stage if last_close and last_close.from_stage else None
+        stage = stage or _stage_in(opportunity.pipeline, None)
+    if stage.is_closed:
+        raise InvalidInput.on("stage", "Re-open into an open stage.")
+    return move_opportunity(opportunity, stage=stage, by=by, reason=reason or f"Re-opened from {opportunity.stage}")
+
+
+def delete_opportunity(opportunity: Opportunity, *, by: User) -> None:
+    """Delete an opportunity: for managers and admins, who clean up mistakes."""
+    if not (by.is_admin or by.is_manager):
+        raise NotAllowed("Only managers and admins may delete opportunities.")
+    opportunity.delete()
+
+
+ACTIVITY_FIELDS = {"kind", "subject", "body", "due_at", "is_done", "outcome", "owner", "external_id"}
+
+
+def _clean_activity(activity: Activity) -> None:
+    if activity.kind not in ActivityKind.values:
+        raise InvalidInput.on("kind", f"Must be one of: {', '.join(ActivityKind.values)}.")
+    activity.subject = (activity.subject or "").strip()
+    if not activity.subject:
+        raise InvalidInput.on("subject", "This field is required.")
+    if activity.lead_id is None and activity.opportunity_id is None:
+        raise InvalidInput.on("lead_id", "An activity belongs to a lead or an opportunity.")
+    if activity.opportunity_id and activity.lead_id is None:
+        activity.lead_id = activity.opportunity.lead_id  # type: ignore[union-attr]
+    if activity.is_done and activity.done_at is None:
+        activity.done_at = timezone.now()
+    if not activity.is_done:
+        activity.done_at = None
+    activity.external_id = (activity.external_id or "").strip() or None
+
+
+def _touch_lead(activity: Activity) -> None:
+    """A finished activity is the lead's latest activity, if it is later than what the lead had."""
+    if activity.is_done and activity.lead_id is not None and activity.done_at is not None:
+        Lead.objects.filter(pk=activity.lead_id).exclude(last_activity_at__gte=activity.done_at).update(
+            last_activity_at=activity.done_at
+        )
+
+
+@transaction.atomic
+def log_activity(
+    *,
+    by: User,
+    kind: str,
+    subject: str,
+    lead: Lead | None = None,
+    opportunity: Opportunity | None = None,
+    done_at: datetime | None = None,
+    **fields: Any,
+) -> Activity:
+    """Log a call, email, meeting, demo or note (done unless said otherwise), or plan a task; the owner is the
+    author unless given."""
+    unknown = set(fields) - ACTIVITY_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    if opportunity is not None and lead is not None and opportunity.lead_id not in (None, lead.pk):
+        raise InvalidInput.on("lead_id", "The opportunity belongs to another lead.")
+    fields.setdefault("owner", by)
+    fields.setdefault("is_done", kind != ActivityKind.TASK)  # a logged call or email happened; a task is planned
+    activity = Activity(kind=kind, subject=subject, lead=lead, opportunity=opportunity, done_at=done_at, **fields)
+    _clean_activity(activity)
+    activity.save()
+    _touch_lead(activity)
+    return activity
+
+
+def _ensure_can_change_activity(activity: Activity, by: User) -> None:
+    if not (by.is_admin or by.is_manager or activity.owner_id in (None, by.pk)):
+        raise NotAllowed("Only the activity's owner or a manager may change it.")
+
+
+@transaction.atomic
+def update_activity(activity: Activity, *, by: User, **fields: Any) -> Activity:
+    """Change an activity; marking it done time-stamps it and counts as the lead's latest activity."""
+    _ensure_can_change_activity(activity, by)
+    unknown = set(fields) - ACTIVITY_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    for name, value in fields.items():
+        setattr(activity, name, value)
+    _clean_activity(activity)
+    activity.save()
+    _touch_lead(activity)
+    return activity
+
+
+def delete_activity(activity: Activity, *, by: User) -> None:
+    _ensure_can_change_activity(activity, by)
+    activity.delete()
+
+
+def _clean_stage(stage: Stage) -> None:
+    stage.name = (stage.name or "").strip()
+    if not stage.name:
+        raise InvalidInput.on("name", "This field is required.")
+    if stage.probability is None or not 0 <= stage.probability <= 100:
+        raise InvalidInput.on("probability", "Must be between 0 and 100.")
+    if stage.is_won and stage.is_lost:
+        raise InvalidInput.on("is_lost", "A stage is won or lost, not both.")
+    if Stage.objects.filter(pipeline=stage.pipeline_id, name__iexact=stage.name).exclude(pk=stage.pk).exists():
+        raise Conflict(f"Stage {stage.name} exists in this pipeline.", errors={"name": ["Already taken."]})
+
+
+@transaction.atomic
+def update_stage(stage: Stage, *, by: User, name: str, probability: int) -> Stage:
+    """Rename a stage or change its default win probability."""
+    ensure_admin(by)
+    stage.name, stage.probability = name, probability
+    _clean_stage(stage)
+    stage.save()
+    return stage
+
+
+@transaction.atomic
+def add_stage(
+    pipeline: Pipeline, *, by: User, name: str, probability: int, is_won: bool = False, is_lost: bool = False
+) -> Stage:
+    """Add a stage: open stages go before the closed ones, closed stages at the end."""
+    ensure_admin(by)
+    stages = list(pipeline.stages.select_for_update().order_by("order"))
+    stage = Stage(pipeline=pipeline, name=name, probability=probability, is_won=is_won, is_lost=is_lost)
+    _clean_stage(stage)
+    position = len(stages) if stage.is_closed else next((i for i, s in enumerate(stages) if s.is_closed), len(stages))
+    stages.insert(position, stage)
+    _renumber(stages)
+    return stage
+
+
+def _renumber(stages: list[Stage]) -> None:
+    """Save stages in the given order; orders move through a free range so the unique constraint holds."""
+    offset = max((s.order for s in stages if s.pk), default=0) + len(stages) + 1
+    for index, stage in enumerate(stages):
+        if stage.pk:
+            Stage.objects.filter(pk=stage.pk).update(order=offset + index)
+    for index, stage in enumerate(stages, start=1):
+        stage.order = index
+        stage.save()
+
+
+@transaction.atomic
+def move_stage(stage: Stage, *, by: User, step: int) -> None:
+    """Move a stage one place earlier (step -1) or later (step +1) in its pipeline."""
+    ensure_admin(by)
+    stages = list(stage.pipeline.stages.select_for_update().order_by("order"))
+    index = next(i for i, s in enumerate(stages) if s.pk == stage.pk)
+    target = index + step
+    if not 0 <= target < len(stages):
+        raise Conflict("The stage cannot move further that way.")
+    stages[index], stages[target] = stages[target], stages[index]
+    _renumber(stages)
+
+
+@transaction.atomic
+def delete_stage(stage: Stage, *, by: User) -> None:
+    """Delete a stage no opportunity has ever been in."""
+    ensure_admin(by)
+    used = stage.opportunities.exists() or OpportunityStageChange.objects.filter(to_stage=stage).exists()
+    if used:
+        raise Conflict(f"Opportunities have been in {stage.name}; it stays for their history.")
+    stage.delete()
+
+
+DEFAULT_STAGES = (
+    ("Prospecting", 10, False, False),
+    ("Qualification", 20, False, False),
+    ("Proposal", 50, False, False),
+    ("Negotiation", 70, False, False),
+    ("Closed won", 100, True, False),
+    ("Closed lost", 0, False, True),
+)
+
+
+@transaction.atomic
+def create_pipeline(*, by: User, name: str) -> Pipeline:
+    """A new pipeline with the default stages, ready to be tailored."""
+    ensure_admin(by)
+    name = name.strip()
+    if not name:
+        raise InvalidInput.on("name", "This field is required.")
+    if Pipeline.objects.filter(name__iexact=name).exists():
+        raise Conflict(f"Pipeline {name} exists.", errors={"name": ["Already taken."]})
+    pipeline = Pipeline.objects.create(name=name, is_default=not Pipeline.objects.exists())
+    Stage.objects.bulk_create(
+        Stage(pipeline=pipeline, name=n, order=i, probability=p, is_won=w, is_lost=lo)
+        for i, (n, p, w, lo) in enumerate(DEFAULT_STAGES, start=1)
+    )
+    return pipeline
+
+
+def add_lost_reason(*, by: User, name: str) -> LostReason:
+    ensure_admin(by)
+    name = name.strip()
+    if not name:
+        raise InvalidInput.on("name", "This field is required.")
+    existing = LostReason.objects.filter(name__iexact=name).first()
+    if existing is not None:
+        if existing.is_active:
+            raise Conflict(f"Lost reason {name} exists.", errors={"name": ["Already taken."]})
+        existing.is_active = True
+        existing.save(update_fields=["is_active"])
+        return existing
+    return LostReason.objects.create(name=name)
+
+
+def set_lost_reason_active(reason: LostReason, *, by: User, is_active: bool) -> LostReason:
+    """Retire a reason from the choices (closed deals keep it) or bring it back."""
+    ensure_admin(by)
+    reason.is_active = is_active
+    reason.save(update_fields=["is_active"])
+    return reason

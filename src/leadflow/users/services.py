@@ -1,0 +1,99 @@
+"""Writes for users, teams and API tokens."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+
+from .models import ApiToken, Role, Team, User, hash_token, new_token_key
+
+
+def create_user(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    team_name: str | None = None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    check_password: bool = True,
+) -> User:
+    """Create an active user with a role, in a team (created if new)."""
+    username = username.strip()
+    if not username:
+        raise InvalidInput.on("username", "This field is required.")
+    if role not in Role.values:
+        raise InvalidInput.on("role", f"Must be one of: {', '.join(Role.values)}.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(f"User {username!r} already exists.", errors={"username": ["Already taken."]})
+    user = User(username=username, role=role, email=email, first_name=first_name, last_name=last_name)
+    if check_password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise InvalidInput("password: " + " ".join(exc.messages), errors={"password": exc.messages}) from exc
+    with transaction.atomic():
+        if team_name:
+            user.team, _ = Team.objects.get_or_create(name=team_name.strip())
+        user.set_password(password)
+        user.save()
+    return user
+
+
+def create_api_token(*, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """Issue a new API token; the plain key is returned once and only its hash is kept."""
+    key = new_token_key()
+    token = ApiToken.objects.create(user=user, name=name, key_hash=hash_token(key), prefix=key[:10])
+    return token, key
+
+
+def user_for_token(key: str) -> User | None:
+    """The active user a bearer token belongs to, or None; marks the token used."""
+    token = ApiToken.objects.select_related("user", "user__team").filter(key_hash=hash_token(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def ensure_admin(by: User) -> None:
+    """Refuse settings changes to anyone but an admin."""
+    if not by.is_admin:
+        raise NotAllowed("Only admins may change settings.")
+
+
+@transaction.atomic
+def update_user(
+    user: User, *, by: User, role: str | None = None, team: Team | None = None, is_active: bool | None = None
+) -> User:
+    """Change a user's role, team or whether they may sign in; an admin cannot lock themselves out."""
+    ensure_admin(by)
+    if role is not None:
+        if role not in Role.values:
+            raise InvalidInput.on("role", f"Must be one of: {', '.join(Role.values)}.")
+        if user == by and role != Role.ADMIN:
+            raise Conflict("You cannot take away your own admin role.", errors={"role": ["That would lock you out."]})
+        user.role = role
+    if is_active is not None:
+        if user == by and not is_active:
+            raise Conflict("You cannot deactivate yourself.", errors={"is_active": ["That would lock you out."]})
+        user.is_active = is_active
+    user.team = team
+    user.save()
+    return user
+
+
+def create_team(*, by: User, name: str) -> Team:
+    """Add a team."""
+    ensure_admin(by)
+    name = name.strip()
+    if not name:
+        raise InvalidInput.on("name", "This field is required.")
+    if Team.objects.filter(name__iexact=name).exists():
+        raise Conflict(f"Team {name} exists.", errors={"name": ["Already taken."]})
+    return Team.objects.create(name=name)

@@ -1,0 +1,168 @@
+"""Forms: they turn request data into typed values; the services decide what is allowed."""
+
+from django import forms
+
+from leadflow.accounts.models import Seniority
+from leadflow.errors import DomainError
+from leadflow.leads.models import Authority, LeadSource, LifecycleStage
+from leadflow.pipeline.models import ActivityKind, LostReason
+from leadflow.users.models import Role, Team
+
+
+def add_domain_errors(form: forms.Form, error: DomainError) -> None:
+    """Show a service's refusal on the form: on the fields it names, else above the form."""
+    placed = False
+    for field, messages in error.errors.items():
+        target = field if field in form.fields else f"{field}_id" if f"{field}_id" in form.fields else None
+        for message in messages:
+            form.add_error(target, message)
+            placed = placed or target is not None
+    if not placed:
+        form.add_error(None, error.detail)
+
+
+def error_summary(form: forms.Form) -> str:
+    """All of a form's errors on one line, each with its field: for plain-text answers and flash messages."""
+    return "; ".join(f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in form.errors.items())
+
+
+def _blank(label: str) -> list[tuple[str, str]]:
+    return [("", label)]
+
+
+class LeadFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search")
+    stage = forms.ChoiceField(choices=_blank("Any stage") + LifecycleStage.choices, required=False, label="Stage")
+    source = forms.ChoiceField(choices=_blank("Any source") + LeadSource.choices, required=False, label="Source")
+    owner = forms.CharField(required=False, label="Owner")
+    created_from = forms.DateField(required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
+    deal = forms.ChoiceField(
+        choices=[("", "Any"), ("open", "Has an open deal"), ("none", "No open deal")], required=False, label="Deal"
+    )
+    sort = forms.ChoiceField(
+        choices=[
+            ("-created_at", "Newest"),
+            ("created_at", "Oldest"),
+            ("-last_activity_at", "Recent activity"),
+            ("last_activity_at", "Least recent activity"),
+        ],
+        required=False,
+        label="Sort",
+    )
+
+    def __init__(self, *args, owners: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"] = forms.ChoiceField(
+            choices=[("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *owners], required=False, label="Owner"
+        )
+
+
+class LeadForm(forms.Form):
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    email = forms.CharField(max_length=254, required=False, help_text="Work email; a known email reuses its contact.")
+    phone = forms.CharField(max_length=50, required=False)
+    job_title = forms.CharField(max_length=200, required=False)
+    seniority = forms.ChoiceField(choices=_blank("—") + Seniority.choices, required=False)
+    company_name = forms.CharField(max_length=200, required=False, label="Company")
+    source = forms.ChoiceField(choices=LeadSource.choices, initial=LeadSource.INBOUND_MARKETING)
+    source_detail = forms.CharField(max_length=200, required=False, label="Source detail")
+    need = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Need / pain points")
+
+
+class BantForm(forms.Form):
+    budget_amount = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2, label="Budget")
+    budget_confirmed = forms.BooleanField(required=False, label="Budget confirmed")
+    authority = forms.ChoiceField(choices=Authority.choices)
+    need = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Need / pain points")
+    timing_target_date = forms.DateField(
+        required=False, label="Target date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class TransitionForm(forms.Form):
+    to = forms.ChoiceField(choices=LifecycleStage.choices)
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class BulkForm(forms.Form):
+    lead_ids = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Leads")
+    action = forms.ChoiceField(choices=[("assign", "Assign"), ("transition", "Move")])
+    owner = forms.CharField(required=False)
+    to = forms.ChoiceField(choices=_blank("—") + LifecycleStage.choices, required=False)
+    reason = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lead_ids"].choices = [(v, v) for v in self.data.getlist("lead_ids")]  # type: ignore[attr-defined]
+
+
+class ConvertForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, label="Opportunity name")
+    amount = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2)
+    expected_close_date = forms.DateField(
+        required=False, label="Expected close", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class ActivityForm(forms.Form):
+    kind = forms.ChoiceField(choices=ActivityKind.choices, initial=ActivityKind.CALL)
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Notes")
+    outcome = forms.CharField(max_length=100, required=False)
+    due_at = forms.DateTimeField(
+        required=False, label="Due (tasks)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+class QuickLogForm(forms.Form):
+    lead = forms.IntegerField(widget=forms.Select, label="Lead")
+    kind = forms.ChoiceField(choices=[("call", "Call"), ("email", "Email")])
+    subject = forms.CharField(max_length=200)
+    outcome = forms.CharField(max_length=100, required=False)
+
+
+class MoveForm(forms.Form):
+    stage = forms.IntegerField()
+
+
+class CloseForm(forms.Form):
+    won = forms.TypedChoiceField(choices=[("1", "Won"), ("0", "Lost")], coerce=lambda v: v == "1")
+    lost_reason = forms.ModelChoiceField(LostReason.objects.filter(is_active=True), required=False)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Review note")
+
+
+class NoteForm(forms.Form):
+    review_note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), label="What did we learn from this deal?"
+    )
+
+
+class StageForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    probability = forms.IntegerField(min_value=0, max_value=100)
+
+
+class NewStageForm(StageForm):
+    kind = forms.ChoiceField(choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")], initial="open")
+
+
+class NameForm(forms.Form):
+    name = forms.CharField(max_length=100)
+
+
+class UserForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+    team = forms.ModelChoiceField(Team.objects.all(), required=False)
+    is_active = forms.BooleanField(required=False, label="Active")
+
+
+class NewUserForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.SALES)
+    team = forms.ModelChoiceField(Team.objects.all(), required=False)

@@ -1,0 +1,40 @@
+"""Template helpers for the CRM's pages: money, initials, stage colours."""
+
+from decimal import Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | int | None, currency: str = "") -> str:
+    """12345.6 → '12,346' (with a currency code when given); blank for no value."""
+    if value is None:
+        return "—"
+    text = f"{Decimal(value):,.0f}"
+    return f"{text} {currency}".strip()
+
+
+@register.filter
+def compact_money(value: Decimal | int | None) -> str:
+    """1234567 → '1.2M', 45300 → '45k': for column headers."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(amount) >= size:
+            return f"{amount / size:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"{amount:.0f}"
+
+
+@register.filter
+def initial(value: object) -> str:
+    text = str(value or "?").strip()
+    return text[:1].upper() or "?"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """0.4732 → '47.3%'; a dash when there is nothing to divide."""
+    return "—" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,66 @@
+"""What every page view shares: pagination, htmx detection, owner choices."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+
+from leadflow.errors import DomainError
+from leadflow.imports.exports import Column, csv_lines, iterate
+from leadflow.pipeline.services import log_activity
+from leadflow.users.models import User
+
+from ..forms import ActivityForm, add_domain_errors
+
+PER_PAGE = 25
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def page_of(request: HttpRequest, rows: QuerySet | list, per_page: int = PER_PAGE) -> Page:
+    """The requested page of rows (the last page for a number past the end, the first for garbage)."""
+    return Paginator(rows, per_page).get_page(request.GET.get("page"))
+
+
+def assignable_users(user: User) -> list[User]:
+    """Whom this user may give leads to: anyone for admin/marketing, the team for a manager, self for a rep."""
+    users = User.objects.filter(is_active=True).exclude(role="marketing").order_by("first_name", "username")
+    if user.is_admin or user.is_marketing:
+        return list(users)
+    if user.is_manager and user.team_id:
+        return list(users.filter(team=user.team_id))
+    return [user]
+
+
+def owner_choices(user: User) -> list[tuple[str, str]]:
+    return [(str(u.pk), str(u)) for u in assignable_users(user)]
+
+
+def current(request: HttpRequest) -> Any:
+    """The signed-in user (typed loosely: Django's request.user is a union with AnonymousUser)."""
+    return request.user
+
+
+def csv_download(name: str, columns: list[Column], rows: QuerySet) -> StreamingHttpResponse:
+    """A filtered list as a streamed CSV download."""
+    response = StreamingHttpResponse(csv_lines(columns, iterate(rows)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+def logged_activity(request: HttpRequest, **target: Any) -> Any:
+    """Log the posted activity on a lead or an opportunity; None when done, else the form with its errors."""
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        try:
+            log_activity(by=current(request), **target, **form.cleaned_data)
+        except DomainError as error:
+            add_domain_errors(form, error)
+        else:
+            messages.success(request, "Logged.")
+            return None
+    return form

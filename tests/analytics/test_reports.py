@@ -1,0 +1,141 @@
+"""Analytics on hand-built histories: each figure, empty data, a single stage, re-opened deals."""
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from leadflow.analytics import selectors
+from leadflow.analytics.selectors import Scope
+from leadflow.leads.services import transition_lead
+from leadflow.pipeline.models import Opportunity
+from leadflow.pipeline.selectors import default_pipeline
+from leadflow.pipeline.services import close_opportunity, convert_lead, move_opportunity, reopen_opportunity
+
+from ..factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+DAY = timedelta(days=1)
+
+
+def stage(name):
+    return default_pipeline().stages.get(name=name)
+
+
+def deal_for(rep, *, amount, opened):
+    """A lead captured `opened` ago and converted then (history rows back-dated accordingly)."""
+    lead = LeadFactory(owner=rep, team=rep.team, company_name="Co", created_at=opened)
+    deal, _ = convert_lead(lead, by=rep, amount=amount)
+    Opportunity.objects.filter(pk=deal.pk).update(created_at=opened)
+    deal.stage_changes.update(at=opened)
+    lead.stage_changes.filter(to_stage="opportunity").update(at=opened)
+    deal.refresh_from_db()
+    return deal
+
+
+def test_empty_data_gives_zeros_and_no_rates(admin):
+    figures = selectors.kpis(Scope(user=admin))
+    assert (figures["leads"], figures["opportunities"], figures["won"]) == (0, 0, 0)
+    assert figures["win_rate"] is None and figures["avg_sales_cycle_days"] is None
+    assert selectors.funnel(Scope(user=admin)) == []
+    assert selectors.forecast(Scope(user=admin), default_pipeline()) == []
+
+
+def test_win_rate_cycle_and_revenue(admin, rep):
+    now = timezone.now()
+    won = deal_for(rep, amount=10000, opened=now - 30 * DAY)
+    close_opportunity(won, won=True, by=rep, at=now - 10 * DAY)
+    lost = deal_for(rep, amount=5000, opened=now - 5 * DAY)
+    close_opportunity(lost, won=False, by=rep, lost_reason="Price")
+    deal_for(rep, amount=7000, opened=now)
+    figures = selectors.kpis(Scope(user=admin))
+    assert (figures["won"], figures["lost"], figures["opportunities"]) == (1, 1, 3)
+    assert figures["win_rate"] == 0.5
+    assert figures["avg_sales_cycle_days"] == 20.0
+    assert (figures["revenue_won"], figures["avg_deal_size_won"]) == (10000.0, 10000.0)
+    assert figures["lead_to_customer_rate"] == round(1 / 3, 4)
+
+
+def test_the_funnel_counts_skipped_steps_as_passed(admin, rep):
+    prospect = LeadFactory(owner=rep)
+    transition_lead(prospect, to="prospect", by=rep)
+    convert_lead(LeadFactory(owner=rep, company_name="Co"), by=rep)  # lead → opportunity, skipping prospect
+    LeadFactory(owner=rep)
+    row = selectors.funnel(Scope(user=admin))[0]
+    assert (row["lead"], row["prospect"], row["opportunity"], row["customer"]) == (3, 2, 1, 0)
+    assert row["prospect_to_opportunity"] == 0.5
+
+
+def test_pipeline_by_stage_weights_by_probability(admin, rep):
+    deal = deal_for(rep, amount=10000, opened=timezone.now())
+    move_opportunity(deal, stage=stage("Proposal"), by=rep)
+    rows = {row["stage"]: row for row in selectors.pipeline_by_stage(Scope(user=admin), default_pipeline())}
+    assert rows["Proposal"] == {"stage": "Proposal", "probability": 50, "is_closed": False, "count": 1,
+                                "value": 10000.0, "weighted_value": 5000.0}  # fmt: skip
+    assert rows["Negotiation"]["count"] == 0
+
+
+def test_time_in_stage_and_drop_rate_from_the_history(admin, rep):
+    now = timezone.now()
+    deal = deal_for(rep, amount=1000, opened=now - 10 * DAY)
+    move_opportunity(deal, stage=stage("Proposal"), by=rep, at=now - 6 * DAY)
+    close_opportunity(deal, won=False, by=rep, lost_reason="Price", at=now - 2 * DAY)
+    velocity = selectors.velocity(Scope(user=admin), default_pipeline())
+    rows = {row["stage"]: row for row in velocity["stages"]}
+    assert rows["Prospecting"]["avg_days"] == 4.0 and rows["Proposal"]["avg_days"] == 4.0
+    assert rows["Proposal"]["drop_rate"] == 1.0 and velocity["bottlenecks"]["most_drop"] == "Proposal"
+
+
+def test_a_reopened_deal_counts_each_spell(admin, rep):
+    now = timezone.now()
+    deal = deal_for(rep, amount=1000, opened=now - 10 * DAY)
+    close_opportunity(deal, won=False, by=rep, lost_reason="Price", at=now - 8 * DAY)
+    reopen_opportunity(deal, by=rep)
+    velocity = selectors.velocity(Scope(user=admin), default_pipeline())
+    prospecting = next(row for row in velocity["stages"] if row["stage"] == "Prospecting")
+    assert prospecting["reached"] == 1 and prospecting["open_now"] == 1
+    assert selectors.kpis(Scope(user=admin))["lost"] == 0  # re-opened: no longer lost
+
+
+def test_the_forecast_weights_by_stage_and_by_history(admin, rep):
+    now = timezone.now()
+    for won in (True, False):
+        closed = deal_for(rep, amount=1000, opened=now - 20 * DAY)
+        close_opportunity(closed, won=won, by=rep, lost_reason=None if won else "Price")
+    open_deal = deal_for(rep, amount=10000, opened=now)
+    Opportunity.objects.filter(pk=open_deal.pk).update(expected_close_date=(now + 40 * DAY).date())
+    row = selectors.forecast(Scope(user=admin), default_pipeline())[0]
+    assert row["month"] == (now + 40 * DAY).strftime("%Y-%m")
+    assert row["weighted_by_stage"] == 1000.0  # 10 % of 10,000
+    assert row["weighted_by_history"] == 5000.0  # half the deals that passed Prospecting were won
+    assert row["pipeline"] == 10000.0 and row["commit"] == 0
+
+
+def test_a_rep_sees_only_their_own_figures(rep, other_rep):
+    deal_for(rep, amount=1000, opened=timezone.now())
+    assert selectors.kpis(Scope(user=other_rep))["opportunities"] == 0
+    assert selectors.kpis(Scope(user=rep))["opportunities"] == 1
+
+
+def test_reports_through_the_api_cli_and_csv(api_as, admin, rep):
+    deal_for(rep, amount=1000, opened=timezone.now())
+    api = api_as(admin)
+    assert api.get("/analytics/kpis").json()["opportunities"] == 1
+    csv_text = api.get("/analytics/pipeline.csv").content.decode()
+    assert csv_text.splitlines()[0].startswith("stage,probability")
+    assert api.get("/analytics/nonsense").status_code == 404
+    out = StringIO()
+    call_command("report", "pipeline", "--json", stdout=out)
+    assert json.loads(out.getvalue())[0]["stage"] == "Prospecting"
+
+
+def test_the_dashboard_renders(admin, rep):
+    deal_for(rep, amount=1000, opened=timezone.now())
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/analytics/").content.decode()
+    assert 'data-chart="funnel"' in page and "Velocity and bottlenecks" in page
