@@ -117,7 +117,7 @@
       showToast(await response.text());
       return;
     }
-    showToast("Moved " + card.dataset.name + ".", "success");
+    showToast("Moved " + card.dataset.name + " to " + target.stageName + ".", "success");
     refreshBoard();
   }
 
