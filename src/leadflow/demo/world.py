@@ -19,8 +19,10 @@ from django.utils import timezone
 from leadflow.accounts.models import Account, Contact, EmployeeBand, RevenueBand, Seniority
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage, StageChange
+from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.pipeline.services import refresh_deal_history
 from leadflow.users.models import Role, Team, User
 
 PEOPLE = [  # username, first, last, role, team
@@ -456,6 +458,8 @@ def build_demo_world(
         change.reason = change.reason.format(deal.pk)
     StageChange.objects.bulk_create(world.changes, batch_size=2000)
     OpportunityStageChange.objects.bulk_create(world.deal_moves, batch_size=2000)
+    refresh_lead_history([lead.pk for lead in built])
+    refresh_deal_history([deal.pk for deal in world.deals])
     _open_tasks(world, built)
     Activity.objects.bulk_create(world.activities, batch_size=2000)
     return {

@@ -21,7 +21,9 @@ from django.utils import timezone
 from leadflow.errors import InvalidInput
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
+from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import LostReason, Opportunity, OpportunityStageChange, Stage
+from leadflow.pipeline.services import refresh_deal_history
 
 from .bulk import database_datetime, insert_rows, update_rows
 from .report import FIRST_ROW, ImportReport
@@ -102,6 +104,8 @@ def import_labels(path: Path, *, dry_run: bool = False) -> ImportReport:
             OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason"], deal_moves
         )
         insert_rows(StageChange, ["lead_id", "from_stage", "to_stage", "at", "reason"], lead_steps)
+        refresh_deal_history(sorted({move[0] for move in deal_moves}))
+        refresh_lead_history(sorted({step[0] for step in lead_steps}))
         if dry_run:
             transaction.set_rollback(True)
     report.seconds = time.perf_counter() - started

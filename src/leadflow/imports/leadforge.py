@@ -38,8 +38,10 @@ from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import advance_last_activity
 from leadflow.errors import InvalidInput
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
+from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.pipeline.services import refresh_deal_history
 from leadflow.users.models import Role, Team, User
 
 from .bulk import (
@@ -355,6 +357,7 @@ class LeadforgeImport:
                     yield (deal, from_stage, to_stage, database_datetime(at), reason)
 
         insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason"], rows())
+        refresh_deal_history([self.deals[external_id] for external_id, _ in self.new_deals])
 
     def _lead_histories(self, opportunities: dict[str, dict[str, str]]) -> None:
         def rows() -> Iterator[tuple]:
@@ -364,6 +367,7 @@ class LeadforgeImport:
                     yield (lead, from_stage, to_stage, stored_datetime(at), reason)
 
         insert_rows(StageChange, ["lead_id", "from_stage", "to_stage", "at", "reason"], rows())
+        refresh_lead_history([self.leads[external_id] for external_id in self.new_leads])
 
     # --- engagement ---------------------------------------------------------------------------------------------
 

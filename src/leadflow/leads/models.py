@@ -62,6 +62,13 @@ class Lead(models.Model):
     need = models.TextField(blank=True, help_text="Pain points in the buyer's words")
     timing_target_date = models.DateField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    furthest_stage = models.CharField(
+        max_length=20,
+        choices=LifecycleStage.choices,
+        blank=True,
+        editable=False,
+        help_text="The furthest funnel stage its history reached (kept by leadflow.history's writers)",
+    )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_leads"
     )
@@ -98,10 +105,16 @@ class StageChange(models.Model):
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.CharField(max_length=500, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When the next step began")
+    days_in_stage = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["lead", "at"]), models.Index(fields=["to_stage", "at"])]
+        indexes = [
+            models.Index(fields=["lead", "at"]),
+            models.Index(fields=["to_stage", "at"]),
+            models.Index(fields=["to_stage", "days_in_stage"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"

@@ -1,16 +1,19 @@
 """Writes for leads: capture, edits, lifecycle transitions, assignment and merging."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import ForeignKey, Model
+from django.db.models import Case, ForeignKey, IntegerField, Model, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
 from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
+from leadflow.history import chunks, refresh_spells
 from leadflow.users.models import Team, User
 
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
@@ -138,7 +141,27 @@ def create_lead(
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
     )
+    refresh_lead_history([lead.pk])
+    lead.refresh_from_db(fields=["furthest_stage"])
     return lead
+
+
+def furthest_stage_expression(changes: type[Model]) -> Coalesce:
+    """For an outer lead, the furthest funnel stage among its lifecycle steps ('' when it has none)."""
+    rank = Case(*[When(to_stage=stage, then=Value(i)) for i, stage in enumerate(FORWARD)], output_field=IntegerField())
+    steps = changes._default_manager.filter(lead=OuterRef("pk"), to_stage__in=FORWARD)
+    return Coalesce(Subquery(steps.order_by(rank.desc()).values("to_stage")[:1]), Value(""))
+
+
+def refresh_lead_history(lead_ids: Sequence[int] | None = None) -> None:
+    """Recompute what is kept from these leads' lifecycle history (all leads when None): each step's spell and
+    the furthest funnel stage. Every writer of `StageChange` rows calls it."""
+    refresh_spells(StageChange, "lead", lead_ids)
+    if lead_ids is None:
+        Lead.objects.update(furthest_stage=furthest_stage_expression(StageChange))
+        return
+    for chunk in chunks(lead_ids):
+        Lead.objects.filter(pk__in=chunk).update(furthest_stage=furthest_stage_expression(StageChange))
 
 
 def _default_team(by: User | None, owner: User | None) -> Team | None:
@@ -191,9 +214,12 @@ def record_lifecycle_change(
         _refuse_second_open_lead(lead.contact, except_lead=lead)
     lead.lifecycle_stage = to
     lead.save(update_fields=["lifecycle_stage", "updated_at"])
-    return StageChange.objects.create(
+    change = StageChange.objects.create(
         lead=lead, from_stage=current, to_stage=to, at=at or timezone.now(), by=by, reason=reason
     )
+    refresh_lead_history([lead.pk])
+    lead.refresh_from_db(fields=["furthest_stage"])
+    return change
 
 
 @transaction.atomic
@@ -260,7 +286,7 @@ def merge_leads(*, survivor: Lead, duplicate: Lead, by: User) -> Lead:
         record_lifecycle_change(duplicate, to=LifecycleStage.DISQUALIFIED, by=by, reason=reason)
     duplicate.merged_into = survivor
     duplicate.save(update_fields=["merged_into", "updated_at"])
-    reached = furthest_stage_reached(duplicate)
+    reached = duplicate.furthest_stage or LifecycleStage.LEAD
     if _forward_rank(reached) > _forward_rank(survivor.lifecycle_stage) and is_allowed(
         survivor.lifecycle_stage, reached
     ):
@@ -270,12 +296,6 @@ def merge_leads(*, survivor: Lead, duplicate: Lead, by: User) -> Lead:
 
 def _forward_rank(stage: str) -> int:
     return FORWARD.index(stage) if stage in FORWARD else -1
-
-
-def furthest_stage_reached(lead: Lead) -> str:
-    """The furthest stage on the forward path a lead ever reached, from its history."""
-    reached = lead.stage_changes.filter(to_stage__in=FORWARD).values_list("to_stage", flat=True)
-    return max(reached, key=_forward_rank, default=LifecycleStage.LEAD)
 
 
 def delete_lead(lead: Lead, *, by: User) -> None:

@@ -130,14 +130,22 @@ class OpportunityStageChange(models.Model):
         Opportunity, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
     )  # indexed by (opportunity, at)
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # indexed by (to_stage, at)
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.CharField(max_length=500, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When the next move happened")
+    days_in_stage = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["opportunity", "at"]), models.Index(fields=["to_stage", "at"])]
+        indexes = [
+            models.Index(fields=["opportunity", "at"]),
+            models.Index(fields=["to_stage", "at"]),
+            models.Index(fields=["to_stage", "days_in_stage"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.opportunity_id}: {self.from_stage_id or '∅'} → {self.to_stage_id}"

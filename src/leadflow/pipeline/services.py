@@ -1,5 +1,6 @@
 """Writes for opportunities and activities: conversion, stage moves, closing, re-opening, logging work."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -11,6 +12,7 @@ from django.utils import timezone
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_account
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.history import refresh_spells
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
@@ -32,6 +34,12 @@ OPPORTUNITY_FIELDS = {
     "review_note",
     "external_id",
 }
+
+
+def refresh_deal_history(opportunity_ids: Sequence[int] | None = None) -> None:
+    """Recompute the spells of these deals' stage history (every deal when None); every writer of
+    `OpportunityStageChange` rows calls it."""
+    refresh_spells(OpportunityStageChange, "opportunity", opportunity_ids)
 
 
 def ensure_can_work_deals(user: User) -> None:
@@ -109,6 +117,7 @@ def create_opportunity(
     OpportunityStageChange.objects.create(
         opportunity=opportunity, from_stage=None, to_stage=stage, at=opportunity.created_at, by=by, reason="Opened"
     )
+    refresh_deal_history([opportunity.pk])
     return opportunity
 
 
@@ -247,6 +256,7 @@ def move_opportunity(
     OpportunityStageChange.objects.create(
         opportunity=opportunity, from_stage=previous, to_stage=stage, at=at, by=by, reason=reason.strip()
     )
+    refresh_deal_history([opportunity.pk])
     lead = opportunity.lead
     if stage.is_won and lead is not None and is_allowed(lead.lifecycle_stage, LifecycleStage.CUSTOMER):
         record_lifecycle_change(

@@ -126,7 +126,7 @@ STEP_ACTIONS: dict[str, str] = {
 
 def _lifecycle_steps(lead: Lead) -> list[dict]:
     """The lifecycle bar: the forward path, marked done/current, plus the side stage when the lead is on one."""
-    reached = services.furthest_stage_reached(lead)
+    reached = lead.furthest_stage or LifecycleStage.LEAD
     steps = []
     for stage in FORWARD:
         state = (

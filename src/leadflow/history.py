@@ -1,0 +1,49 @@
+"""Spells in a stage history (a lead's lifecycle steps, a deal's stage moves): each history row starts a spell that
+ends when the same lead's or deal's next row begins. The end (`left_at`) and the length (`days_in_stage`) are
+stored on the row, so analytics reads durations and "where was it on date D" straight off indexed columns.
+
+Every writer of history rows calls `refresh_spells` for the leads or deals it touched, after writing; it recomputes
+their whole history, so rows written out of order (imports, back-dated steps) come out right.
+"""
+
+from collections.abc import Iterator, Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+CHUNK = 5000
+
+
+def chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    """The ids in lists short enough for one SQL parameter list."""
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def days_between(later: str, earlier: str) -> str:
+    """SQL for the days between two timestamp expressions, in this database's dialect."""
+    if connection.vendor == "sqlite":
+        return f"(julianday({later}) - julianday({earlier}))"
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+
+
+def refresh_spells(model: type[Model], owner_field: str, owner_ids: Sequence[int] | None = None) -> None:
+    """Recompute `left_at` and `days_in_stage` on the history rows of these owners (every owner when None)."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    owner = quote(model._meta.get_field(owner_field).column)
+    statement = f"""
+        UPDATE {table} SET left_at = spells.left_at, days_in_stage = {days_between("spells.left_at", "spells.at")}
+        FROM (
+            SELECT id, at, LEAD(at) OVER (PARTITION BY {owner} ORDER BY at, id) AS left_at
+            FROM {table} {{where}}
+        ) AS spells
+        WHERE {table}.id = spells.id
+    """
+    with connection.cursor() as cursor:
+        if owner_ids is None:
+            cursor.execute(statement.format(where=""))
+            return
+        for chunk in chunks(owner_ids):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(statement.format(where=f"WHERE {owner} IN ({marks})"), chunk)
