@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
 from leadflow.leads.models import Lead, LeadSource, StageChange
+from leadflow.leads.services import refresh_lead_history
 from leadflow.users.models import Role, Team, User
 
 
@@ -67,3 +68,5 @@ class LeadFactory(factory.django.DjangoModelFactory):
     def history(obj, create, extracted, **kwargs):
         if create:
             StageChange.objects.create(lead=obj, from_stage="", to_stage="lead", at=obj.created_at, reason="Captured")
+            refresh_lead_history([obj.pk])
+            obj.refresh_from_db(fields=["furthest_stage"])

@@ -7,9 +7,10 @@ their whole history, so rows written out of order (imports, back-dated steps) co
 """
 
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 CHUNK = 5000
 
@@ -31,7 +32,7 @@ def refresh_spells(model: type[Model], owner_field: str, owner_ids: Sequence[int
     """Recompute `left_at` and `days_in_stage` on the history rows of these owners (every owner when None)."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    owner = quote(model._meta.get_field(owner_field).column)
+    owner = quote(cast(Field, model._meta.get_field(owner_field)).column)
     statement = f"""
         UPDATE {table} SET left_at = spells.left_at, days_in_stage = {days_between("spells.left_at", "spells.at")}
         FROM (

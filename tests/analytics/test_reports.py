@@ -11,10 +11,16 @@ from django.utils import timezone
 
 from leadflow.analytics import selectors
 from leadflow.analytics.selectors import Scope
-from leadflow.leads.services import transition_lead
+from leadflow.leads.services import refresh_lead_history, transition_lead
 from leadflow.pipeline.models import Opportunity
 from leadflow.pipeline.selectors import default_pipeline
-from leadflow.pipeline.services import close_opportunity, convert_lead, move_opportunity, reopen_opportunity
+from leadflow.pipeline.services import (
+    close_opportunity,
+    convert_lead,
+    move_opportunity,
+    refresh_deal_history,
+    reopen_opportunity,
+)
 
 from ..factories import LeadFactory
 
@@ -33,6 +39,8 @@ def deal_for(rep, *, amount, opened):
     Opportunity.objects.filter(pk=deal.pk).update(created_at=opened)
     deal.stage_changes.update(at=opened)
     lead.stage_changes.filter(to_stage="opportunity").update(at=opened)
+    refresh_deal_history([deal.pk])
+    refresh_lead_history([lead.pk])
     deal.refresh_from_db()
     return deal
 

@@ -7,7 +7,7 @@ Periods: lead figures count leads created in the period; deal figures count deal
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -17,12 +17,15 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    DateField,
     DecimalField,
-    DurationField,
+    Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
+    FloatField,
     Max,
+    Min,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -31,13 +34,15 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from leadflow.history import days_between
 from leadflow.leads.lifecycle import FORWARD
-from leadflow.leads.models import Lead, LeadSource, StageChange
+from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
-from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange, Pipeline
+from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange, Pipeline, Stage
 from leadflow.pipeline.selectors import opportunities_visible_to
 from leadflow.users.models import User
 
@@ -92,56 +97,89 @@ def _days(value: timedelta | None) -> float | None:
     return round(value.total_seconds() / DAY, 1) if value is not None else None
 
 
-def _cycle() -> ExpressionWrapper:
-    return ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
+def _history(model: type[Model], owner_field: str, owners: QuerySet, **within: Any) -> QuerySet:
+    """The history rows (narrowed by `within`) of the scoped leads or deals; when the scope is everything, no
+    match against it, so the database reads the indexes alone."""
+    rows = model._default_manager.filter(**within)
+    return rows.filter(**{f"{owner_field}__in": owners.values("pk")}) if owners.query.has_filters() else rows
 
 
-def _deal_figures(deals: QuerySet[Opportunity]) -> dict[str, Any]:
-    won = Q(stage__is_won=True)
-    figures = deals.aggregate(
-        opportunities=Count("id"),
-        won=Count("id", filter=won),
-        lost=Count("id", filter=Q(stage__is_lost=True)),
-        revenue_won=Coalesce(Sum("amount", filter=won), Value(Decimal(0)), output_field=DecimalField()),
-        cycle=Avg(_cycle(), filter=won),
-    )
-    won_count, lost_count = figures["won"], figures["lost"]
+def _column(model: type[Model], name: str) -> str:
+    """A column's SQL name, qualified by its table (for raw expressions in joined queries)."""
+    return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
+
+
+def _stages(**kind: bool) -> QuerySet[Stage]:
+    return Stage.objects.filter(**kind).values("pk")
+
+
+def _deal_sums(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
+    """Counts, won revenue and summed cycle time of the deals, one row per group (or one row in all)."""
+    won = Q(stage__in=_stages(is_won=True))
+    cycle = RawSQL(days_between(_column(Opportunity, "closed_at"), _column(Opportunity, "created_at")), ())
+    sums = {
+        "opportunities": Count("id"),
+        "won": Count("id", filter=won),
+        "lost": Count("id", filter=Q(stage__in=_stages(is_lost=True))),
+        "revenue_won": Coalesce(Sum("amount", filter=won), Value(Decimal(0)), output_field=DecimalField()),
+        "cycle_days": Sum(cycle, filter=won, output_field=FloatField()),
+    }
+    if not groups:
+        return [deals.aggregate(**sums)]
+    return list(deals.values(*groups).annotate(**sums).order_by())
+
+
+def _deal_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
+    """Win rate, cycle, revenue and deal size from one or more rows of `_deal_sums`."""
+    count = sum(row["opportunities"] for row in sums)
+    won, lost = sum(row["won"] for row in sums), sum(row["lost"] for row in sums)
+    revenue = float(sum(row["revenue_won"] for row in sums))
+    cycle_days = sum(row["cycle_days"] or 0 for row in sums)
     return {
-        "opportunities": figures["opportunities"],
-        "won": won_count,
-        "lost": lost_count,
-        "win_rate": _ratio(won_count, won_count + lost_count),
-        "avg_sales_cycle_days": _days(figures["cycle"]),
-        "revenue_won": float(figures["revenue_won"]),
-        "avg_deal_size_won": round(float(figures["revenue_won"]) / won_count, 2) if won_count else None,
+        "opportunities": count,
+        "won": won,
+        "lost": lost,
+        "win_rate": _ratio(won, won + lost),
+        "avg_sales_cycle_days": round(cycle_days / won, 1) if won else None,
+        "revenue_won": revenue,
+        "avg_deal_size_won": round(revenue / won, 2) if won else None,
     }
 
 
-def _lead_figures(leads: QuerySet[Lead]) -> dict[str, Any]:
-    reached = StageChange.objects.filter(lead__in=leads.values("pk"))
-    figures = leads.aggregate(leads=Count("id"))
-    prospects = reached.filter(to_stage__in=FORWARD[1:]).values("lead").distinct().count()
-    with_deal = leads.filter(opportunities__isnull=False).values("pk").distinct().count()
-    customers = reached.filter(to_stage="customer").values("lead").distinct().count()
+def _lead_sums(leads: QuerySet[Lead], *groups: str) -> list[dict[str, Any]]:
+    return list(
+        leads.values(*groups)
+        .annotate(
+            leads=Count("id"),
+            prospects=Count("id", filter=Q(furthest_stage__in=FORWARD[1:])),
+            customers=Count("id", filter=Q(furthest_stage=LifecycleStage.CUSTOMER)),
+            with_deal=Count("id", filter=Q(Exists(Opportunity.objects.filter(lead=OuterRef("pk"))))),
+        )
+        .order_by()
+    )
+
+
+def _lead_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
+    """Lead counts and conversion rates from one or more rows of `_lead_sums`."""
+    leads = sum(row["leads"] for row in sums)
     return {
-        "leads": figures["leads"],
-        "prospects": prospects,
-        "lead_to_opportunity_rate": _ratio(with_deal, figures["leads"]),
-        "lead_to_customer_rate": _ratio(customers, figures["leads"]),
+        "leads": leads,
+        "prospects": sum(row["prospects"] for row in sums),
+        "lead_to_opportunity_rate": _ratio(sum(row["with_deal"] for row in sums), leads),
+        "lead_to_customer_rate": _ratio(sum(row["customers"] for row in sums), leads),
     }
 
 
 def kpis(scope: Scope) -> dict[str, Any]:
     """Lead conversion, win rate, cycle length, revenue and deal size, overall and per lead source."""
-    overall = {**_lead_figures(scope.leads()), **_deal_figures(scope.deals())}
+    lead_rows, deal_rows = _lead_sums(scope.leads(), "source"), _deal_sums(scope.deals(), "lead__source")
     by_source = {}
     for source in LeadSource.values:
-        leads = scope.leads().filter(source=source)
-        deals = scope.deals().filter(lead__source=source)
-        figures = {**_lead_figures(leads), **_deal_figures(deals)}
-        if figures["leads"] or figures["opportunities"]:
-            by_source[source] = figures
-    return {**overall, "by_source": by_source}
+        leads = [row for row in lead_rows if row["source"] == source]
+        deals = [row for row in deal_rows if row["lead__source"] == source]
+        if leads or deals:
+            by_source[source] = {**_lead_figures(leads), **_deal_figures(deals)}
+    return {**_lead_figures(lead_rows), **_deal_figures(deal_rows), "by_source": by_source}
 
 
 DIMENSIONS = {
@@ -154,27 +192,39 @@ DIMENSIONS = {
 }
 
 
+def _creation_month(leads: QuerySet[Lead]) -> Case | Value:
+    """The month (first day, local time) each lead was created in, as a CASE over the months the leads span:
+    the database compares timestamps instead of calling a date function on every row."""
+    span = leads.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if span["first"] is None:
+        return Value(None, output_field=DateField())
+    month = timezone.localtime(span["first"]).date().replace(day=1)
+    last = timezone.localtime(span["last"]).date()
+    months = []
+    while month <= last:
+        following = (month + timedelta(days=32)).replace(day=1)
+        boundary = timezone.make_aware(datetime.combine(following, datetime.min.time()))
+        months.append(When(created_at__lt=boundary, then=Value(month)))
+        month = following
+    return Case(*months, output_field=DateField())
+
+
 def funnel(scope: Scope, *, by: str | None = None) -> list[dict[str, Any]]:
     """Leads reaching each lifecycle stage and the stage-to-stage conversion, optionally per dimension
     (source, channel, campaign, owner, team, cohort = creation month)."""
     if by is not None and by not in DIMENSIONS:
         raise ValueError(f"Unknown dimension {by!r}; choose one of {', '.join(DIMENSIONS)}.")
-    changes = StageChange.objects.filter(lead__in=scope.leads().values("pk"), to_stage__in=FORWARD)
-    key = None
+    leads = scope.leads().filter(furthest_stage__in=FORWARD)
     if by == "cohort":
-        changes = changes.annotate(cohort=TruncMonth("lead__created_at"))
-        key = "cohort"
-    elif by is not None:
-        key = f"lead__{DIMENSIONS[by]}"
-    groups = [key] if key else []
-    rank = Case(*[When(to_stage=stage, then=Value(i)) for i, stage in enumerate(FORWARD)], output_field=IntegerField())
-    furthest = changes.values(*groups, "lead").annotate(rank=Max(rank)).order_by()
+        leads = leads.annotate(cohort=_creation_month(leads))
+    groups = [DIMENSIONS[by]] if by else []
+    rows = leads.values(*groups, "furthest_stage").annotate(n=Count("id")).order_by()
     # Count per group how many leads got at least as far as each stage (a skipped step counts as passed).
     table: dict[Any, list[int]] = defaultdict(lambda: [0] * len(FORWARD))
-    for row in furthest.values_list(*groups, "rank") if groups else furthest.values_list("rank"):
-        group, reached_rank = (row[0], row[1]) if groups else ("all", row[0])
-        for index in range(reached_rank + 1):
-            table[group][index] += 1
+    for row in rows:
+        counts = table[row[groups[0]] if groups else "all"]
+        for index in range(FORWARD.index(row["furthest_stage"]) + 1):
+            counts[index] += row["n"]
     result = []
     for group, counts in sorted(table.items(), key=lambda item: str(item[0])):
         reached = {str(stage): counts[i] for i, stage in enumerate(FORWARD)}
@@ -214,82 +264,59 @@ def pipeline_by_stage(scope: Scope, pipeline: Pipeline) -> list[dict[str, Any]]:
     ]
 
 
-def _days_between(later: str, earlier: str) -> str:
-    """SQL for the days between two timestamp columns, in this database's dialect."""
-    if connection.vendor == "sqlite":
-        return f"(julianday({later}) - julianday({earlier}))"
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
-
-
-def _stage_durations(changes: QuerySet, owner_field: str) -> dict[Any, dict[str, Any]]:
-    """Average and median days spent in each stage, over the spells that have ended: one pass over the history
-    with window functions (a spell ends when the next row of the same lead or deal begins)."""
-    model = changes.model
-    table = connection.ops.quote_name(model._meta.db_table)
-    owner = connection.ops.quote_name(model._meta.get_field(owner_field).column)
-    stage = connection.ops.quote_name(model._meta.get_field("to_stage").column)
-    scope_sql, scope_params = changes.values("pk").query.sql_with_params()
-    spells = f"""
-        SELECT stage, {_days_between("left_at", "at")} AS days FROM (
-            SELECT {stage} AS stage, at, LEAD(at) OVER (PARTITION BY {owner} ORDER BY at, id) AS left_at
-            FROM {table} WHERE id IN ({scope_sql})
-        ) spells WHERE left_at IS NOT NULL
-    """
-    ranked = f"""
-        SELECT stage, days, ROW_NUMBER() OVER (PARTITION BY stage ORDER BY days) AS place,
-               COUNT(*) OVER (PARTITION BY stage) AS spells, AVG(days) OVER (PARTITION BY stage) AS average
-        FROM ({spells}) timed
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT stage, average, days, spells FROM ({ranked}) ranked WHERE place = spells / 2 + 1", scope_params
-        )
-        return {
-            stage: {"avg_days": round(average, 1), "median_days": round(median, 1), "spells": count}
-            for stage, average, median, count in cursor.fetchall()
+def _stage_durations(history: QuerySet) -> dict[Any, dict[str, Any]]:
+    """Average and median days spent in each stage, over the spells that have ended (kept on the history rows)."""
+    ended = history.filter(days_in_stage__isnull=False)
+    result = {}
+    for row in ended.values("to_stage").annotate(average=Avg("days_in_stage"), spells=Count("id")).order_by():
+        spells = ended.filter(to_stage=row["to_stage"]).order_by("days_in_stage")
+        median = spells.values_list("days_in_stage", flat=True)[row["spells"] // 2]
+        result[row["to_stage"]] = {
+            "avg_days": round(row["average"], 1),
+            "median_days": round(median, 1),
+            "spells": row["spells"],
         }
+    return result
 
 
 def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     """Time in each lifecycle and deal stage, the sales-velocity figure, and where deals wait or drop."""
     deals = scope.deals().filter(pipeline=pipeline)
-    lifecycle = _stage_durations(StageChange.objects.filter(lead__in=scope.leads().values("pk")), "lead")
-    moves = OpportunityStageChange.objects.filter(opportunity__in=deals.values("pk"))
-    in_stage = _stage_durations(moves, "opportunity")
-    figures = _deal_figures(deals)
-    open_deals = deals.filter(closed_at__isnull=True).count()
+    stages = list(pipeline.stages.order_by("order"))
+    lifecycle = _stage_durations(_history(StageChange, "lead", scope.leads()))
+    moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages)
+    in_stage = _stage_durations(moves)
+    figures = _deal_figures(_deal_sums(deals))
     cycle = figures["avg_sales_cycle_days"]
+    reached = dict(
+        moves.values("to_stage").annotate(n=Count("opportunity", distinct=True)).values_list("to_stage", "n")
+    )
+    lost_from = dict(
+        moves.filter(to_stage__in=[stage for stage in stages if stage.is_lost])
+        .values("from_stage")
+        .annotate(n=Count("opportunity", distinct=True))
+        .values_list("from_stage", "n")
+    )
+    # An open deal's current spell is its newest move, the one that has not ended, into an open stage.
+    age = RawSQL(days_between("%s", _column(OpportunityStageChange, "at")), (timezone.now(),))
+    waiting = {
+        row["to_stage"]: row
+        for row in moves.filter(left_at__isnull=True, to_stage__in=[stage for stage in stages if not stage.is_closed])
+        .values("to_stage")
+        .annotate(open=Count("id"), avg_age=Avg(age, output_field=FloatField()))
+        .order_by()
+    }
+    open_deals = sum(row["open"] for row in waiting.values())
     sales_velocity = (
         round(open_deals * figures["win_rate"] * figures["avg_deal_size_won"] / cycle, 2)
         if cycle and figures["win_rate"] is not None and figures["avg_deal_size_won"]
         else None
     )
-    stages = list(pipeline.stages.order_by("order"))
-    reached = dict(
-        moves.values("to_stage").annotate(n=Count("opportunity", distinct=True)).values_list("to_stage", "n")
-    )
-    lost_from = dict(
-        moves.filter(to_stage__is_lost=True)
-        .values("from_stage")
-        .annotate(n=Count("opportunity", distinct=True))
-        .values_list("from_stage", "n")
-    )
-    now = timezone.now()
-    waiting = {
-        row["stage"]: row
-        for row in deals.filter(closed_at__isnull=True)
-        .annotate(entered=Subquery(moves.filter(opportunity=OuterRef("pk")).order_by("-at", "-pk").values("at")[:1]))
-        .values("stage")
-        .annotate(
-            open=Count("id"), avg_age=Avg(ExpressionWrapper(Value(now) - F("entered"), output_field=DurationField()))
-        )
-        .order_by()
-    }
     stage_rows = []
     for stage in stages:
         history = in_stage.get(stage.pk, {})
         now_waiting = waiting.get(stage.pk, {})
-        avg_age = _days(now_waiting.get("avg_age"))
+        avg_age = round(now_waiting["avg_age"], 1) if now_waiting.get("avg_age") is not None else None
         typical = history.get("avg_days")
         stage_rows.append(
             {
@@ -324,21 +351,21 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
 
 
 def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[dict[str, Any]]:
-    """Open deals with no activity for `idle_days`, or past their expected close date, most overdue first."""
+    """Open deals past their expected close date, or with no activity for `idle_days` (nothing done on the deal,
+    and nothing from or with its lead: calls, emails, visits), most overdue first."""
     today = timezone.localdate()
     quiet_since = timezone.now() - timedelta(days=idle_days)
-    last_touch = Subquery(
-        Activity.objects.filter(Q(opportunity=OuterRef("pk")) | Q(lead=OuterRef("lead")), is_done=True)
-        .order_by("-done_at")
-        .values("done_at")[:1]
+    done_on_deal = Subquery(
+        Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True).order_by("-done_at").values("done_at")[:1]
     )
     deals = (
         scope.deals()
         .filter(closed_at__isnull=True)
-        .annotate(last_touch=last_touch)
-        .filter(Q(last_touch__lt=quiet_since) | Q(last_touch__isnull=True) | Q(expected_close_date__lt=today))
+        .annotate(on_deal=done_on_deal)
+        .annotate(last_touch=Greatest(Coalesce("on_deal", "lead__last_activity_at"), "lead__last_activity_at"))
+        .filter(Q(expected_close_date__lt=today) | Q(last_touch__lt=quiet_since) | Q(last_touch__isnull=True))
         .select_related("stage", "owner")
-        .order_by(F("expected_close_date").asc(nulls_last=True), "last_touch")[:limit]
+        .order_by(F("expected_close_date").asc(nulls_last=True), F("last_touch").asc(nulls_first=True))[:limit]
     )
     return [
         {
@@ -358,12 +385,20 @@ def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[d
 
 
 def learned_win_rates(scope: Scope, pipeline: Pipeline) -> dict[int, float]:
-    """For each open stage, the share of closed deals that passed through it and were won."""
-    closed = scope.deals().filter(pipeline=pipeline, closed_at__isnull=False)
-    passed = OpportunityStageChange.objects.filter(opportunity__in=closed.values("pk"))
-    rows = passed.values("to_stage").annotate(
-        deals=Count("opportunity", distinct=True),
-        won=Count("opportunity", distinct=True, filter=Q(opportunity__stage__is_won=True)),
+    """For each stage, the share of the closed deals that passed through it that were won."""
+    stages = list(pipeline.stages.all())
+    moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages)
+    # A closed deal's current spell is in a closed stage.
+    closed = moves.filter(left_at__isnull=True, to_stage__in=[stage for stage in stages if stage.is_closed])
+    won = closed.filter(to_stage__in=[stage for stage in stages if stage.is_won]).values("opportunity")
+    rows = (
+        moves.filter(opportunity__in=closed.values("opportunity"))
+        .values("to_stage")
+        .annotate(
+            deals=Count("opportunity", distinct=True),
+            won=Count("opportunity", distinct=True, filter=Q(opportunity__in=won)),
+        )
+        .order_by()
     )
     return {row["to_stage"]: row["won"] / row["deals"] for row in rows if row["deals"]}
 
@@ -377,10 +412,12 @@ def forecast(scope: Scope, pipeline: Pipeline) -> list[dict[str, Any]]:
         scope.deals()
         .filter(pipeline=pipeline, closed_at__isnull=True)
         .annotate(p=_probability())
-        .values_list("expected_close_date", "amount", "p", "stage_id")
+        .values_list("expected_close_date", "stage_id", "p")
+        .annotate(value=Sum("amount"))
+        .order_by()
     )
     today = timezone.localdate()
-    for close_date, amount, probability, stage in rows:
+    for close_date, stage, probability, amount in rows:
         month = (close_date or today).strftime("%Y-%m")
         value = float(amount)
         bucket = months[month]

@@ -83,6 +83,9 @@ class Lead(models.Model):
             models.Index(fields=["team", "owner"]),
             models.Index(fields=["lifecycle_stage", "-created_at"]),
             models.Index(fields=["source", "-created_at"]),
+            # The funnel and KPIs read these alone, without the table.
+            models.Index(fields=["source", "furthest_stage"]),
+            models.Index(fields=["created_at", "furthest_stage"], name="lead_created_furthest"),
             models.Index(fields=["-last_activity_at"]),
         ]
 

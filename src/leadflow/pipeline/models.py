@@ -132,7 +132,7 @@ class OpportunityStageChange(models.Model):
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_stage = models.ForeignKey(
         Stage, on_delete=models.PROTECT, related_name="+", db_index=False
-    )  # indexed by (to_stage, at)
+    )  # indexed by (to_stage, opportunity)
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.CharField(max_length=500, blank=True)
@@ -143,8 +143,12 @@ class OpportunityStageChange(models.Model):
         ordering = ["at", "id"]
         indexes = [
             models.Index(fields=["opportunity", "at"]),
-            models.Index(fields=["to_stage", "at"]),
+            models.Index(fields=["to_stage", "opportunity"]),
             models.Index(fields=["to_stage", "days_in_stage"]),
+            # Each deal's current spell: where open deals stand and since when.
+            models.Index(
+                fields=["to_stage", "at"], condition=models.Q(left_at__isnull=True), name="deal_current_spell"
+            ),
         ]
 
     def __str__(self) -> str:
