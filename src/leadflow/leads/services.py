@@ -147,10 +147,12 @@ def create_lead(
 
 
 def furthest_stage_expression(changes: type[Model]) -> Coalesce:
-    """For an outer lead, the furthest funnel stage among its lifecycle steps ('' when it has none)."""
+    """For an outer lead, the furthest funnel stage among its lifecycle steps ('' when it has none). The steps
+    are found by lead alone: a filter on the stage tempts PostgreSQL into scanning the stage index per lead."""
     rank = Case(*[When(to_stage=stage, then=Value(i)) for i, stage in enumerate(FORWARD)], output_field=IntegerField())
-    steps = changes._default_manager.filter(lead=OuterRef("pk"), to_stage__in=FORWARD)
-    return Coalesce(Subquery(steps.order_by(rank.desc()).values("to_stage")[:1]), Value(""))
+    funnel_stage = Case(*[When(to_stage=stage, then=Value(stage)) for stage in FORWARD], default=Value(""))
+    steps = changes._default_manager.filter(lead=OuterRef("pk")).annotate(funnel_stage=funnel_stage)
+    return Coalesce(Subquery(steps.order_by(rank.desc(nulls_last=True)).values("funnel_stage")[:1]), Value(""))
 
 
 def refresh_lead_history(lead_ids: Sequence[int] | None = None) -> None:
