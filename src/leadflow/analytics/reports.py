@@ -28,6 +28,7 @@ REPORTS: dict[str, Callable[[Scope, Pipeline], Any]] = {
     "stale": lambda scope, pipeline: selectors.stale_deals(scope),
     "forecast": selectors.forecast,
     "losses": lambda scope, pipeline: selectors.losses(scope),
+    "pipeline-review": selectors.pipeline_review,
 }
 # The same reports as tables (one row per line), for CSV.
 TABLES: dict[str, Callable[[Scope, Pipeline], list[dict[str, Any]]]] = {
@@ -41,6 +42,10 @@ TABLES: dict[str, Callable[[Scope, Pipeline], list[dict[str, Any]]]] = {
     "stale": REPORTS["stale"],
     "forecast": selectors.forecast,
     "losses": lambda scope, pipeline: selectors.losses(scope)["reasons"],
+    "pipeline-review": lambda scope, pipeline: [
+        {key: value for key, value in row.items() if key != "examples"}
+        for row in selectors.pipeline_review(scope, pipeline)["categories"]
+    ],
 }
 
 

@@ -6,7 +6,7 @@ Periods: lead figures count leads created in the period; deal figures count deal
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -45,6 +45,8 @@ from leadflow.leads.selectors import leads_visible_to
 from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange, Pipeline, Stage
 from leadflow.pipeline.selectors import opportunities_visible_to
 from leadflow.users.models import User
+
+from .models import PipelineSnapshot, SnapshotDeal
 
 DAY = 86400
 
@@ -110,7 +112,7 @@ def _column(model: type[Model], name: str) -> str:
 
 
 def _stages(**kind: bool) -> QuerySet[Stage]:
-    return Stage.objects.filter(**kind).values("pk")
+    return Stage.objects.filter(**kind).only("pk")
 
 
 def _deal_sums(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
@@ -449,3 +451,69 @@ def losses(scope: Scope) -> dict[str, Any]:
         .values_list("pk", "name", "stage__is_won", "review_note")[:50]
     ]
     return {"reasons": reasons, "reviews": reviews}
+
+
+REVIEW_CATEGORIES = ("new", "advanced", "slipped", "won", "lost")
+
+
+def pipeline_review(scope: Scope, pipeline: Pipeline, *, limit: int = 25) -> dict[str, Any]:
+    """The weekly review: what changed between two snapshots of the pipeline (the latest and the one before it;
+    or the first on/after `scope.since` and the last on/before `scope.until`). New: in the later snapshot only.
+    Advanced: open before, further along now. Slipped: open in both, expected close moved out. Won, lost: open
+    before, closed now. Counts and values per category, and the biggest deals of each."""
+    snapshots = PipelineSnapshot.objects.filter(pipeline=pipeline)
+    later = snapshots.filter(week_of__lte=scope.until).first() if scope.until else snapshots.first()
+    earlier_pool = snapshots.filter(week_of__lt=later.week_of) if later else snapshots.none()
+    if scope.since:
+        earlier = earlier_pool.filter(week_of__gte=scope.since).order_by("week_of").first()
+    else:
+        earlier = earlier_pool.first()
+    document: dict[str, Any] = {
+        "earlier": earlier.week_of.isoformat() if earlier else None,
+        "later": later.week_of.isoformat() if later else None,
+        "categories": [],
+    }
+    if earlier is None or later is None:
+        document["message"] = "A review needs two weekly snapshots of this pipeline; the worker takes one each week."
+        return document
+    # The slice (owner, team, source) applies; the creation period does not: it chose the snapshots.
+    visible = replace(scope, since=None, until=None).deals()
+    before = SnapshotDeal.objects.filter(snapshot=earlier, opportunity=OuterRef("opportunity"))
+    open_stages = pipeline.stages.filter(is_won=False, is_lost=False)
+    rows = SnapshotDeal.objects.filter(snapshot=later, opportunity__in=visible.values("pk")).annotate(
+        was_there=Exists(before),
+        was_open=Exists(before.filter(stage__in=open_stages)),
+        order_before=Subquery(before.values("stage__order")[:1]),
+        close_before=Subquery(before.values("expected_close_date")[:1]),
+    )
+    still_open = Q(was_open=True, stage__in=open_stages)
+    categories = {
+        "new": Q(was_there=False),
+        "advanced": still_open & Q(stage__order__gt=F("order_before")),
+        "slipped": still_open & Q(expected_close_date__gt=F("close_before")),
+        "won": Q(was_open=True, stage__is_won=True),
+        "lost": Q(was_open=True, stage__is_lost=True),
+    }
+    for name in REVIEW_CATEGORIES:
+        chosen = rows.filter(categories[name])
+        totals = chosen.aggregate(deals=Count("id"), value=Coalesce(Sum("amount"), Value(Decimal(0))))
+        biggest = chosen.select_related("opportunity", "stage").order_by("-amount", "opportunity")[:limit]
+        document["categories"].append(
+            {
+                "category": name,
+                "deals": totals["deals"],
+                "value": float(totals["value"]),
+                "examples": [
+                    {
+                        "id": row.opportunity_id,
+                        "name": row.opportunity.name,
+                        "stage": row.stage.name,
+                        "amount": float(row.amount),
+                        "expected_close_date": row.expected_close_date.isoformat() if row.expected_close_date else None,
+                        "expected_close_before": row.close_before.isoformat() if row.close_before else None,
+                    }
+                    for row in biggest
+                ],
+            }
+        )
+    return document

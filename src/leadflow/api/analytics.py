@@ -51,5 +51,5 @@ def report_csv(request: HttpRequest, name: str, filters: Query[Filters]) -> Http
 @router.get("/analytics/{name}")
 def report(request: HttpRequest, name: str, filters: Query[Filters]) -> Any:
     """One report (kpis, funnel, funnel-by-source, funnel-by-cohort, funnel-by-owner, pipeline, velocity,
-    stale, forecast, losses) for the caller's view, filtered by period, source, owner and team."""
+    stale, forecast, losses, pipeline-review) for the caller's view, filtered by period, source, owner and team."""
     return _run(request, name, filters, table=False)

@@ -5,6 +5,10 @@ what it did in a sentence, registered from the app's `tasks.py` with `register(M
 imports every app's tasks module. A job is claimed with SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so several
 workers share the queue; SQLite takes one writer at a time, so its claims queue up instead. A job whose worker
 stopped giving signs of life is claimed again, up to MAX_ATTEMPTS times: jobs must be safe to re-run.
+
+An app also adds chores with `register_chore(run)`: functions the worker calls every CHORE_INTERVAL (the weekly
+pipeline snapshot, say). A chore decides from the database whether anything is due, so it must be cheap when
+nothing is and safe when two workers call it at once.
 """
 
 import logging
@@ -27,14 +31,31 @@ logger = logging.getLogger(__name__)
 # Runs one job; reports progress (units done) through the callable; returns what it did in a sentence.
 Runner = Callable[[Any, Callable[[int], None]], str]
 
+CHORE_INTERVAL = 60.0  # seconds between rounds of chores
 STALE_AFTER = timedelta(minutes=10)  # a running job not heard from for this long is taken to be orphaned
 MAX_ATTEMPTS = 3
 _RUNNERS: dict[type[BackgroundJob], Runner] = {}
+_CHORES: list[Callable[[], object]] = []
 
 
 def register(model: type[BackgroundJob], run: Runner) -> None:
     """Make the worker run jobs of this model with `run`."""
     _RUNNERS[model] = run
+
+
+def register_chore(run: Callable[[], object]) -> None:
+    """Make the worker call `run` on a schedule (see the module's docstring)."""
+    if run not in _CHORES:
+        _CHORES.append(run)
+
+
+def do_chores() -> None:
+    """Call every chore once; one that fails is logged and the others still run."""
+    for chore in list(_CHORES):
+        try:
+            chore()
+        except Exception:
+            logger.exception("chore %s failed", chore.__name__)
 
 
 def discover() -> dict[type[BackgroundJob], Runner]:
@@ -94,7 +115,11 @@ def work(*, once: bool = False, poll_seconds: float = 2.0) -> int:
     every `poll_seconds`. Returns how many jobs ran."""
     runners = discover()
     ran = 0
+    chores_due = 0.0
     while True:
+        if time.monotonic() >= chores_due:
+            do_chores()
+            chores_due = time.monotonic() + CHORE_INTERVAL
         claimed = False
         for model, runner in runners.items():
             job = claim(model)

@@ -40,6 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "velocity": run_report("velocity", scope),
         "stale": run_report("stale", scope)[:10],
         "losses": run_report("losses", scope),
+        "review": run_report("pipeline-review", scope),
         "query": params.urlencode(),
         "filters": {
             "since": params.get("since", ""),
