@@ -52,7 +52,7 @@
   function refreshBoard() {
     const filters = document.querySelector('form[hx-target="#board"]');
     const query = filters ? new URLSearchParams(new FormData(filters)).toString() : "";
-    htmx.ajax("GET", window.location.pathname + "?" + query, { target: "#board" });
+    return htmx.ajax("GET", window.location.pathname + "?" + query, { target: "#board" });
   }
 
   function snapBack(event) {
@@ -117,8 +117,8 @@
       showToast(await response.text());
       return;
     }
+    await refreshBoard();  // the toast comes once the board shows the move, ready for the next one
     showToast("Moved " + card.dataset.name + " to " + target.stageName + ".", "success");
-    refreshBoard();
   }
 
   function initBoard(root) {
