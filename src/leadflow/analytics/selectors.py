@@ -23,8 +23,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FloatField,
-    Max,
-    Min,
     Model,
     OuterRef,
     Q,
@@ -44,7 +42,7 @@ from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange, Pipeline, Stage
 from leadflow.pipeline.selectors import opportunities_visible_to
-from leadflow.users.models import User
+from leadflow.users.models import Team, User
 
 from .models import PipelineSnapshot, SnapshotDeal
 
@@ -83,7 +81,7 @@ class Scope:
         if self.until:
             deals = deals.filter(created_at__date__lte=self.until)
         if self.source:
-            deals = deals.filter(lead__source=self.source)
+            deals = deals.filter(lead_source=self.source)
         if self.owner_id:
             deals = deals.filter(owner_id=self.owner_id)
         if self.team_id:
@@ -155,7 +153,8 @@ def _lead_sums(leads: QuerySet[Lead], *groups: str) -> list[dict[str, Any]]:
             leads=Count("id"),
             prospects=Count("id", filter=Q(furthest_stage__in=FORWARD[1:])),
             customers=Count("id", filter=Q(furthest_stage=LifecycleStage.CUSTOMER)),
-            with_deal=Count("id", filter=Q(Exists(Opportunity.objects.filter(lead=OuterRef("pk"))))),
+            # Like the funnel, a lead that skipped a step passed it: a customer passed opportunity.
+            opportunities_reached=Count("id", filter=Q(furthest_stage__in=FORWARD[2:])),
         )
         .order_by()
     )
@@ -167,18 +166,18 @@ def _lead_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "leads": leads,
         "prospects": sum(row["prospects"] for row in sums),
-        "lead_to_opportunity_rate": _ratio(sum(row["with_deal"] for row in sums), leads),
+        "lead_to_opportunity_rate": _ratio(sum(row["opportunities_reached"] for row in sums), leads),
         "lead_to_customer_rate": _ratio(sum(row["customers"] for row in sums), leads),
     }
 
 
 def kpis(scope: Scope) -> dict[str, Any]:
     """Lead conversion, win rate, cycle length, revenue and deal size, overall and per lead source."""
-    lead_rows, deal_rows = _lead_sums(scope.leads(), "source"), _deal_sums(scope.deals(), "lead__source")
+    lead_rows, deal_rows = _lead_sums(scope.leads(), "source"), _deal_sums(scope.deals(), "lead_source")
     by_source = {}
     for source in LeadSource.values:
         leads = [row for row in lead_rows if row["source"] == source]
-        deals = [row for row in deal_rows if row["lead__source"] == source]
+        deals = [row for row in deal_rows if row["lead_source"] == source]
         if leads or deals:
             by_source[source] = {**_lead_figures(leads), **_deal_figures(deals)}
     return {**_lead_figures(lead_rows), **_deal_figures(deal_rows), "by_source": by_source}
@@ -188,27 +187,38 @@ DIMENSIONS = {
     "source": "source",
     "channel": "first_touch_channel",
     "campaign": "utm_campaign",
-    "owner": "owner__username",
-    "team": "team__name",
+    "owner": "owner",
+    "team": "team",
     "cohort": "cohort",
 }
 
 
 def _creation_month(leads: QuerySet[Lead]) -> Case | Value:
-    """The month (first day, local time) each lead was created in, as a CASE over the months the leads span:
-    the database compares timestamps instead of calling a date function on every row."""
-    span = leads.aggregate(first=Min("created_at"), last=Max("created_at"))
-    if span["first"] is None:
+    """The month (first day, local time) each lead was created in, as CASEs nested into a binary search over the
+    months the leads span: the database makes a few timestamp comparisons per row instead of calling a date
+    function on each."""
+    by_creation = leads.order_by("created_at").values_list("created_at", flat=True)  # two index probes
+    first, last_at = by_creation.first(), by_creation.last()
+    if first is None or last_at is None:
         return Value(None, output_field=DateField())
-    month = timezone.localtime(span["first"]).date().replace(day=1)
-    last = timezone.localtime(span["last"]).date()
+    month = timezone.localtime(first).date().replace(day=1)
+    last = timezone.localtime(last_at).date()
     months = []
     while month <= last:
-        following = (month + timedelta(days=32)).replace(day=1)
-        boundary = timezone.make_aware(datetime.combine(following, datetime.min.time()))
-        months.append(When(created_at__lt=boundary, then=Value(month)))
-        month = following
-    return Case(*months, output_field=DateField())
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+
+    def search(first: int, stop: int) -> Case | Value:
+        if stop - first == 1:
+            return Value(months[first], output_field=DateField())
+        middle = (first + stop) // 2
+        boundary = timezone.make_aware(datetime.combine(months[middle], datetime.min.time()))
+        return Case(When(created_at__lt=boundary, then=search(first, middle)), default=search(middle, stop))
+
+    return search(0, len(months))
+
+
+_NAME = {"owner": "username", "team": "name"}
 
 
 def funnel(scope: Scope, *, by: str | None = None) -> list[dict[str, Any]]:
@@ -219,14 +229,19 @@ def funnel(scope: Scope, *, by: str | None = None) -> list[dict[str, Any]]:
     leads = scope.leads().filter(furthest_stage__in=FORWARD)
     if by == "cohort":
         leads = leads.annotate(cohort=_creation_month(leads))
-    groups = [DIMENSIONS[by]] if by else []
-    rows = leads.values(*groups, "furthest_stage").annotate(n=Count("id")).order_by()
+    # Without a dimension the leads are still grouped by source: the (source, furthest stage) index serves it.
+    group = DIMENSIONS[by] if by else "source"
+    rows = leads.values(group, "furthest_stage").annotate(n=Count("id")).order_by()
     # Count per group how many leads got at least as far as each stage (a skipped step counts as passed).
     table: dict[Any, list[int]] = defaultdict(lambda: [0] * len(FORWARD))
     for row in rows:
-        counts = table[row[groups[0]] if groups else "all"]
+        counts = table[row[group] if by else "all"]
         for index in range(FORWARD.index(row["furthest_stage"]) + 1):
             counts[index] += row["n"]
+    if by in ("owner", "team"):  # grouped by id (the index has it), named here
+        model = User if by == "owner" else Team
+        names = dict(model._default_manager.filter(pk__in=[pk for pk in table if pk]).values_list("pk", _NAME[by]))
+        table = defaultdict(lambda: [0] * len(FORWARD), {names.get(pk, ""): counts for pk, counts in table.items()})
     result = []
     for group, counts in sorted(table.items(), key=lambda item: str(item[0])):
         reached = {str(stage): counts[i] for i, stage in enumerate(FORWARD)}
@@ -281,14 +296,20 @@ def _stage_durations(history: QuerySet) -> dict[Any, dict[str, Any]]:
     return result
 
 
+def lifecycle_times(scope: Scope) -> list[dict[str, Any]]:
+    """Average and median days leads spend in each lifecycle stage before their next step."""
+    durations = _stage_durations(_history(StageChange, "lead", scope.leads()))
+    empty = {"avg_days": None, "median_days": None, "spells": 0}
+    return [{"stage": stage, **durations.get(stage, empty)} for stage in LifecycleStage.values if stage != "customer"]
+
+
 def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     """Time in each lifecycle and deal stage, the sales-velocity figure, and where deals wait or drop."""
     deals = scope.deals().filter(pipeline=pipeline)
     stages = list(pipeline.stages.order_by("order"))
-    lifecycle = _stage_durations(_history(StageChange, "lead", scope.leads()))
     moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages)
     in_stage = _stage_durations(moves)
-    figures = _deal_figures(_deal_sums(deals))
+    figures = _deal_figures(_deal_sums(deals.filter(stage__in=[stage for stage in stages if stage.is_closed])))
     cycle = figures["avg_sales_cycle_days"]
     reached = dict(
         moves.values("to_stage").annotate(n=Count("opportunity", distinct=True)).values_list("to_stage", "n")
@@ -338,10 +359,6 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     slowest = max(open_rows, key=lambda r: r["waiting_vs_history"] or 0, default=None)
     leakiest = max(open_rows, key=lambda r: r["drop_rate"] or 0, default=None)
     return {
-        "lifecycle": [
-            {"stage": stage, **lifecycle.get(stage, {"avg_days": None, "median_days": None, "spells": 0})}
-            for stage in FORWARD[:-1]
-        ],
         "stages": stage_rows,
         "open_opportunities": open_deals,
         "sales_velocity_per_day": sales_velocity,
@@ -353,22 +370,39 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
 
 
 def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[dict[str, Any]]:
-    """Open deals past their expected close date, or with no activity for `idle_days` (nothing done on the deal,
-    and nothing from or with its lead: calls, emails, visits), most overdue first."""
+    """Open deals past their expected close date (most overdue first), then those with no activity for
+    `idle_days`: nothing done on the deal, nothing from or with its lead (calls, emails, visits)."""
     today = timezone.localdate()
     quiet_since = timezone.now() - timedelta(days=idle_days)
+    open_deals = scope.deals().filter(closed_at__isnull=True)
+    picked = list(open_deals.filter(expected_close_date__lt=today).order_by("expected_close_date", "pk")[:limit])
+    if len(picked) < limit:
+        done_lately = Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True, done_at__gte=quiet_since)
+        quiet = (
+            open_deals.exclude(expected_close_date__lt=today)
+            .filter(
+                Q(lead__isnull=True)
+                | Q(lead__last_activity_at__isnull=True)
+                | Q(lead__last_activity_at__lt=quiet_since)
+            )
+            .exclude(Exists(done_lately))
+            .order_by(
+                F("expected_close_date").asc(nulls_last=True), F("lead__last_activity_at").asc(nulls_first=True), "pk"
+            )
+        )
+        picked += list(quiet[: limit - len(picked)])
     done_on_deal = Subquery(
         Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True).order_by("-done_at").values("done_at")[:1]
     )
-    deals = (
-        scope.deals()
-        .filter(closed_at__isnull=True)
-        .annotate(on_deal=done_on_deal)
-        .annotate(last_touch=Greatest(Coalesce("on_deal", "lead__last_activity_at"), "lead__last_activity_at"))
-        .filter(Q(expected_close_date__lt=today) | Q(last_touch__lt=quiet_since) | Q(last_touch__isnull=True))
+    lead_touch = F("lead__last_activity_at")
+    last_touch = Greatest(Coalesce(done_on_deal, lead_touch), Coalesce(lead_touch, done_on_deal))
+    found = (
+        Opportunity.objects.filter(pk__in=[deal.pk for deal in picked])
         .select_related("stage", "owner")
-        .order_by(F("expected_close_date").asc(nulls_last=True), F("last_touch").asc(nulls_first=True))[:limit]
+        .annotate(last_touch=last_touch)
+        .in_bulk()
     )
+    deals = [found[deal.pk] for deal in picked]
     return [
         {
             "id": deal.pk,

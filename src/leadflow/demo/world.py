@@ -324,6 +324,7 @@ def _deal(world: _World, lead: Lead, by: User, opened: datetime) -> None:
         account=contact.account,
         contact=contact,
         lead=lead,
+        lead_source=lead.source,
         owner=lead.owner,
         team=lead.team,
         pipeline=stages[0].pipeline,

@@ -41,7 +41,7 @@ from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
-from leadflow.pipeline.services import refresh_deal_history
+from leadflow.pipeline.services import copy_lead_sources, refresh_deal_history
 from leadflow.users.models import Role, Team, User
 
 from .bulk import (
@@ -321,6 +321,7 @@ class LeadforgeImport:
 
         insert_rows(Opportunity, fields, rows())
         self.deals = ids_by_external_id(Opportunity)
+        copy_lead_sources([self.deals[external_id] for external_id, _ in self.new_deals])
 
     def _deal_stage(self, row: dict[str, str]) -> Stage | None:
         stage = row.get("stage", "")

@@ -85,6 +85,7 @@ class Lead(models.Model):
             models.Index(fields=["source", "-created_at"]),
             # The funnel and KPIs read these alone, without the table.
             models.Index(fields=["source", "furthest_stage"]),
+            models.Index(fields=["owner", "furthest_stage"]),
             models.Index(fields=["created_at", "furthest_stage"], name="lead_created_furthest"),
             models.Index(fields=["-last_activity_at"]),
         ]

@@ -194,6 +194,8 @@ def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fi
         lead.team = team
     _clean_lead(lead)
     lead.save()
+    if "source" in fields:
+        lead.opportunities.update(lead_source=lead.source)
     return lead
 
 
@@ -283,6 +285,7 @@ def merge_leads(*, survivor: Lead, duplicate: Lead, by: User) -> Lead:
     _fill_blanks(survivor, duplicate)
     survivor.save()
     _move_related_rows(duplicate, survivor)
+    survivor.opportunities.update(lead_source=survivor.source)
     reason = f"Merged into lead {survivor.pk}"
     if duplicate.lifecycle_stage != LifecycleStage.DISQUALIFIED:
         record_lifecycle_change(duplicate, to=LifecycleStage.DISQUALIFIED, by=by, reason=reason)

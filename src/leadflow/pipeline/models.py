@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
-from leadflow.leads.models import Lead
+from leadflow.leads.models import Lead, LeadSource
 
 
 class Pipeline(models.Model):
@@ -73,6 +73,13 @@ class Opportunity(models.Model):
         on_delete=models.SET_NULL,
         related_name="opportunities",
         help_text="The lead this opportunity was converted from",
+    )
+    lead_source = models.CharField(
+        max_length=30,
+        choices=LeadSource.choices,
+        blank=True,
+        editable=False,
+        help_text="Its lead's source, kept in step with the lead (analytics reads it without the join)",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities"

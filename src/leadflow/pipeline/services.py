@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_account
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
-from leadflow.history import refresh_spells
+from leadflow.history import chunks, refresh_spells
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
@@ -40,6 +42,17 @@ def refresh_deal_history(opportunity_ids: Sequence[int] | None = None) -> None:
     """Recompute the spells of these deals' stage history (every deal when None); every writer of
     `OpportunityStageChange` rows calls it."""
     refresh_spells(OpportunityStageChange, "opportunity", opportunity_ids)
+
+
+def copy_lead_sources(opportunity_ids: Sequence[int] | None = None) -> None:
+    """Set these deals' `lead_source` from their leads (every deal when None), for writers that insert in bulk."""
+    deals = Opportunity.objects.all()
+    source = Subquery(Lead.objects.filter(pk=OuterRef("lead_id")).values("source")[:1])
+    if opportunity_ids is None:
+        deals.update(lead_source=Coalesce(source, Value("")))
+        return
+    for chunk in chunks(opportunity_ids):
+        deals.filter(pk__in=chunk).update(lead_source=Coalesce(source, Value("")))
 
 
 def ensure_can_work_deals(user: User) -> None:
@@ -111,6 +124,7 @@ def create_opportunity(
     owner = fields.get("owner")
     team = lead.team if lead is not None and lead.team_id else (owner.team if owner is not None else None)
     opportunity = Opportunity(name=name, pipeline=pipeline, stage=stage, lead=lead, team=team, **fields)
+    opportunity.lead_source = lead.source if lead is not None else ""
     opportunity.created_at = created_at or timezone.now()
     _clean_opportunity(opportunity)
     opportunity.save()

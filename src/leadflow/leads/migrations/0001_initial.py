@@ -6,53 +6,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StageChange',
+            name="StageChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_stage', models.CharField(blank=True, choices=[('lead', 'Lead'), ('prospect', 'Prospect'), ('opportunity', 'Opportunity'), ('customer', 'Customer'), ('disqualified', 'Disqualified'), ('recycled', 'Recycled')], max_length=20)),
-                ('to_stage', models.CharField(choices=[('lead', 'Lead'), ('prospect', 'Prospect'), ('opportunity', 'Opportunity'), ('customer', 'Customer'), ('disqualified', 'Disqualified'), ('recycled', 'Recycled')], max_length=20)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(blank=True, max_length=500)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "from_stage",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("lead", "Lead"),
+                            ("prospect", "Prospect"),
+                            ("opportunity", "Opportunity"),
+                            ("customer", "Customer"),
+                            ("disqualified", "Disqualified"),
+                            ("recycled", "Recycled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.CharField(
+                        choices=[
+                            ("lead", "Lead"),
+                            ("prospect", "Prospect"),
+                            ("opportunity", "Opportunity"),
+                            ("customer", "Customer"),
+                            ("disqualified", "Disqualified"),
+                            ("recycled", "Recycled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.CharField(blank=True, max_length=500)),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('company_name', models.CharField(blank=True, help_text='Company as captured, before an account', max_length=200)),
-                ('source', models.CharField(choices=[('inbound_marketing', 'Inbound marketing'), ('outbound_prospecting', 'Outbound prospecting'), ('referral_partner', 'Referral / partner'), ('event_webinar', 'Event / webinar'), ('purchased_list', 'Purchased list'), ('other', 'Other')], default='other', max_length=30)),
-                ('source_detail', models.CharField(blank=True, max_length=200)),
-                ('first_touch_channel', models.CharField(blank=True, max_length=100)),
-                ('utm_source', models.CharField(blank=True, max_length=200)),
-                ('utm_medium', models.CharField(blank=True, max_length=200)),
-                ('utm_campaign', models.CharField(blank=True, max_length=200)),
-                ('lifecycle_stage', models.CharField(choices=[('lead', 'Lead'), ('prospect', 'Prospect'), ('opportunity', 'Opportunity'), ('customer', 'Customer'), ('disqualified', 'Disqualified'), ('recycled', 'Recycled')], default='lead', max_length=20)),
-                ('budget_amount', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('budget_confirmed', models.BooleanField(default=False)),
-                ('authority', models.CharField(choices=[('decision_maker', 'Decision maker'), ('influencer', 'Influencer'), ('user', 'User'), ('unknown', 'Unknown')], default='unknown', max_length=20)),
-                ('need', models.TextField(blank=True, help_text="Pain points in the buyer's words")),
-                ('timing_target_date', models.DateField(blank=True, null=True)),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('external_id', models.CharField(blank=True, max_length=100, null=True, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='accounts.contact')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_leads', to='leads.lead')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "company_name",
+                    models.CharField(blank=True, help_text="Company as captured, before an account", max_length=200),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("inbound_marketing", "Inbound marketing"),
+                            ("outbound_prospecting", "Outbound prospecting"),
+                            ("referral_partner", "Referral / partner"),
+                            ("event_webinar", "Event / webinar"),
+                            ("purchased_list", "Purchased list"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=30,
+                    ),
+                ),
+                ("source_detail", models.CharField(blank=True, max_length=200)),
+                ("first_touch_channel", models.CharField(blank=True, max_length=100)),
+                ("utm_source", models.CharField(blank=True, max_length=200)),
+                ("utm_medium", models.CharField(blank=True, max_length=200)),
+                ("utm_campaign", models.CharField(blank=True, max_length=200)),
+                (
+                    "lifecycle_stage",
+                    models.CharField(
+                        choices=[
+                            ("lead", "Lead"),
+                            ("prospect", "Prospect"),
+                            ("opportunity", "Opportunity"),
+                            ("customer", "Customer"),
+                            ("disqualified", "Disqualified"),
+                            ("recycled", "Recycled"),
+                        ],
+                        default="lead",
+                        max_length=20,
+                    ),
+                ),
+                ("budget_amount", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("budget_confirmed", models.BooleanField(default=False)),
+                (
+                    "authority",
+                    models.CharField(
+                        choices=[
+                            ("decision_maker", "Decision maker"),
+                            ("influencer", "Influencer"),
+                            ("user", "User"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="unknown",
+                        max_length=20,
+                    ),
+                ),
+                ("need", models.TextField(blank=True, help_text="Pain points in the buyer's words")),
+                ("timing_target_date", models.DateField(blank=True, null=True)),
+                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
+                ("external_id", models.CharField(blank=True, max_length=100, null=True, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="leads", to="accounts.contact"
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="merged_leads",
+                        to="leads.lead",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -6,66 +6,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
-        ('users', '0001_initial'),
+        ("leads", "0001_initial"),
+        ("users", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='lead',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_leads', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_leads",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='lead',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='users.team'),
+            model_name="lead",
+            name="team",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="leads",
+                to="users.team",
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL),
+            model_name="stagechange",
+            name="by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='lead',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='leads.lead'),
+            model_name="stagechange",
+            name="lead",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="stage_changes", to="leads.lead"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner', 'lifecycle_stage'], name='leads_lead_owner_i_75fcf5_idx'),
+            model_name="lead",
+            index=models.Index(fields=["owner", "lifecycle_stage"], name="leads_lead_owner_i_75fcf5_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['team', 'owner'], name='leads_lead_team_id_35298d_idx'),
+            model_name="lead",
+            index=models.Index(fields=["team", "owner"], name="leads_lead_team_id_35298d_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['lifecycle_stage', '-created_at'], name='leads_lead_lifecyc_2e16ed_idx'),
+            model_name="lead",
+            index=models.Index(fields=["lifecycle_stage", "-created_at"], name="leads_lead_lifecyc_2e16ed_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['source', '-created_at'], name='leads_lead_source_ba872b_idx'),
+            model_name="lead",
+            index=models.Index(fields=["source", "-created_at"], name="leads_lead_source_ba872b_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['-last_activity_at'], name='leads_lead_last_ac_e01783_idx'),
+            model_name="lead",
+            index=models.Index(fields=["-last_activity_at"], name="leads_lead_last_ac_e01783_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(condition=models.Q(('lifecycle_stage__in', ('lead', 'prospect', 'opportunity', 'recycled'))), fields=('contact',), name='lead_one_open_per_contact'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("lifecycle_stage__in", ("lead", "prospect", "opportunity", "recycled"))),
+                fields=("contact",),
+                name="lead_one_open_per_contact",
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['lead', 'at'], name='leads_stage_lead_id_08f4a1_idx'),
+            model_name="stagechange",
+            index=models.Index(fields=["lead", "at"], name="leads_stage_lead_id_08f4a1_idx"),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['to_stage', 'at'], name='leads_stage_to_stag_8b6dd7_idx'),
+            model_name="stagechange",
+            index=models.Index(fields=["to_stage", "at"], name="leads_stage_to_stag_8b6dd7_idx"),
         ),
     ]

@@ -5,19 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0002_initial'),
+        ("leads", "0002_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='lead',
-            name='lead_one_open_per_contact',
+            model_name="lead",
+            name="lead_one_open_per_contact",
         ),
         migrations.AlterField(
-            model_name='stagechange',
-            name='lead',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='leads.lead'),
+            model_name="stagechange",
+            name="lead",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="stage_changes",
+                to="leads.lead",
+            ),
         ),
     ]

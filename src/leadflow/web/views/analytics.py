@@ -38,6 +38,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "kpis": run_report("kpis", scope),
         "velocity": run_report("velocity", scope),
+        "lifecycle_times": run_report("lifecycle-times", scope),
         "stale": run_report("stale", scope)[:10],
         "losses": run_report("losses", scope),
         "review": run_report("pipeline-review", scope),
