@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from fresh_database import use_fresh_database
@@ -27,14 +28,22 @@ def main() -> int:
 
     from leadflow.analytics.reports import REPORTS, run_report
     from leadflow.analytics.selectors import Scope
+    from leadflow.analytics.services import take_snapshot
     from leadflow.imports.leadforge import LeadforgeImport
     from leadflow.leads.models import Lead
+    from leadflow.pipeline.selectors import default_pipeline
     from leadflow.users.models import Role, User
 
     if not Lead.objects.exists():
         started = time.perf_counter()
         LeadforgeImport(args.bundle).run()
         print(f"imported {args.bundle.name} in {time.perf_counter() - started:.1f} s")
+    pipeline = default_pipeline()
+    if not pipeline.snapshots.exists():  # two weekly snapshots, so the pipeline review compares real rows
+        started = time.perf_counter()
+        for days_ago in (7, 0):
+            take_snapshot(pipeline, on=date.today() - timedelta(days=days_ago))
+        print(f"took two snapshots in {time.perf_counter() - started:.1f} s")
     scope = Scope(user=User(role=Role.ADMIN))
     print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}; {Lead.objects.count():,} leads")
     print(f"{'report':<18} {'median ms':>10}")

@@ -26,7 +26,7 @@ class SnapshotDeal(models.Model):
     snapshot = models.ForeignKey(
         PipelineSnapshot, on_delete=models.CASCADE, related_name="deals", db_index=False
     )  # indexed by (snapshot, opportunity)
-    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="+")
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="snapshot_rows")
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     expected_close_date = models.DateField(null=True, blank=True)

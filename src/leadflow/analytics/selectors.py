@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     Avg,
+    BooleanField,
     Case,
     Count,
     DateField,
@@ -22,6 +23,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     FloatField,
     Model,
     OuterRef,
@@ -31,9 +33,10 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    Window,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.utils import timezone
 
 from leadflow.history import days_between
@@ -113,20 +116,30 @@ def _stages(**kind: bool) -> QuerySet[Stage]:
     return Stage.objects.filter(**kind).only("pk")
 
 
-def _deal_sums(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
-    """Counts, won revenue and summed cycle time of the deals, one row per group (or one row in all)."""
-    won = Q(stage__in=_stages(is_won=True))
+def _deal_sums(deals: QuerySet[Opportunity], *, by_source: bool = False) -> list[dict[str, Any]]:
+    """Counts, won revenue and summed cycle time of the deals: one row in all, or one per lead source. Counts come
+    off the (lead source, stage) index; only won deals are read for revenue and cycle time."""
+    won_stages = set(Stage.objects.filter(is_won=True).values_list("pk", flat=True))
+    lost_stages = set(Stage.objects.filter(is_lost=True).values_list("pk", flat=True))
+    group = ["lead_source"] if by_source else []
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"opportunities": 0, "won": 0, "lost": 0, "revenue_won": Decimal(0), "cycle_days": 0.0}
+    )
+    for row in deals.values(*group, "stage").annotate(n=Count("id")).order_by():
+        sums = rows[row.get("lead_source", "")]
+        sums["opportunities"] += row["n"]
+        sums["won"] += row["n"] if row["stage"] in won_stages else 0
+        sums["lost"] += row["n"] if row["stage"] in lost_stages else 0
     cycle = RawSQL(days_between(_column(Opportunity, "closed_at"), _column(Opportunity, "created_at")), ())
-    sums = {
-        "opportunities": Count("id"),
-        "won": Count("id", filter=won),
-        "lost": Count("id", filter=Q(stage__in=_stages(is_lost=True))),
-        "revenue_won": Coalesce(Sum("amount", filter=won), Value(Decimal(0)), output_field=DecimalField()),
-        "cycle_days": Sum(cycle, filter=won, output_field=FloatField()),
-    }
-    if not groups:
-        return [deals.aggregate(**sums)]
-    return list(deals.values(*groups).annotate(**sums).order_by())
+    won = deals.filter(stage__in=won_stages)
+    totals = {"revenue": Sum("amount"), "cycle": Sum(cycle, output_field=FloatField())}
+    won_rows = won.values(*group).annotate(**totals).order_by() if group else [won.aggregate(**totals)]
+    for row in won_rows:
+        sums = rows[row.get("lead_source", "")]
+        sums["revenue_won"], sums["cycle_days"] = row["revenue"] or Decimal(0), row["cycle"] or 0.0
+    if not rows:
+        rows[""]["opportunities"] = 0  # no deals: one row of zeros
+    return [{"lead_source": source, **sums} for source, sums in rows.items()]
 
 
 def _deal_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
@@ -173,7 +186,7 @@ def _lead_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
 
 def kpis(scope: Scope) -> dict[str, Any]:
     """Lead conversion, win rate, cycle length, revenue and deal size, overall and per lead source."""
-    lead_rows, deal_rows = _lead_sums(scope.leads(), "source"), _deal_sums(scope.deals(), "lead_source")
+    lead_rows, deal_rows = _lead_sums(scope.leads(), "source"), _deal_sums(scope.deals(), by_source=True)
     by_source = {}
     for source in LeadSource.values:
         leads = [row for row in lead_rows if row["source"] == source]
@@ -303,6 +316,26 @@ def lifecycle_times(scope: Scope) -> list[dict[str, Any]]:
     return [{"stage": stage, **durations.get(stage, empty)} for stage in LifecycleStage.values if stage != "customer"]
 
 
+def _reach(deals: QuerySet[Opportunity], stages: list[Stage]) -> tuple[dict[int, int], dict[int, int]]:
+    """Per stage: how many deals reached it, and how many were lost having got no further. As in the funnel, a
+    skipped stage counts as passed: a deal reached every open stage up to its furthest, a won deal all of them.
+    One pass over the (pipeline, stage, furthest stage) index."""
+    order = {stage.pk: stage.order for stage in stages}
+    reached: dict[int, int] = defaultdict(int)
+    lost_from: dict[int, int] = defaultdict(int)
+    won, lost = {s.pk for s in stages if s.is_won}, {s.pk for s in stages if s.is_lost}
+    for stage, furthest, count in deals.values_list("stage", "furthest_stage").annotate(n=Count("id")).order_by():
+        if stage in lost or stage in won:
+            reached[stage] += count
+        if stage in lost and furthest is not None:
+            lost_from[furthest] += count
+        furthest_order = max(order.values()) if stage in won else order.get(furthest, -1)
+        for passed in stages:
+            if not passed.is_closed and passed.order <= furthest_order:
+                reached[passed.pk] += count
+    return reached, lost_from
+
+
 def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     """Time in each lifecycle and deal stage, the sales-velocity figure, and where deals wait or drop."""
     deals = scope.deals().filter(pipeline=pipeline)
@@ -311,15 +344,7 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     in_stage = _stage_durations(moves)
     figures = _deal_figures(_deal_sums(deals.filter(stage__in=[stage for stage in stages if stage.is_closed])))
     cycle = figures["avg_sales_cycle_days"]
-    reached = dict(
-        moves.values("to_stage").annotate(n=Count("opportunity", distinct=True)).values_list("to_stage", "n")
-    )
-    lost_from = dict(
-        moves.filter(to_stage__in=[stage for stage in stages if stage.is_lost])
-        .values("from_stage")
-        .annotate(n=Count("opportunity", distinct=True))
-        .values_list("from_stage", "n")
-    )
+    reached, lost_from = _reach(deals, stages)
     # An open deal's current spell is its newest move, the one that has not ended, into an open stage.
     age = RawSQL(days_between("%s", _column(OpportunityStageChange, "at")), (timezone.now(),))
     waiting = {
@@ -421,22 +446,11 @@ def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[d
 
 
 def learned_win_rates(scope: Scope, pipeline: Pipeline) -> dict[int, float]:
-    """For each stage, the share of the closed deals that passed through it that were won."""
+    """For each open stage, the share of the closed deals that reached it that were won."""
     stages = list(pipeline.stages.all())
-    moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages)
-    # A closed deal's current spell is in a closed stage.
-    closed = moves.filter(left_at__isnull=True, to_stage__in=[stage for stage in stages if stage.is_closed])
-    won = closed.filter(to_stage__in=[stage for stage in stages if stage.is_won]).values("opportunity")
-    rows = (
-        moves.filter(opportunity__in=closed.values("opportunity"))
-        .values("to_stage")
-        .annotate(
-            deals=Count("opportunity", distinct=True),
-            won=Count("opportunity", distinct=True, filter=Q(opportunity__in=won)),
-        )
-        .order_by()
-    )
-    return {row["to_stage"]: row["won"] / row["deals"] for row in rows if row["deals"]}
+    reached, _ = _reach(scope.deals().filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed]), stages)
+    won = sum(reached[stage.pk] for stage in stages if stage.is_won)
+    return {stage.pk: won / reached[stage.pk] for stage in stages if not stage.is_closed and reached[stage.pk]}
 
 
 def forecast(scope: Scope, pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -490,6 +504,10 @@ def losses(scope: Scope) -> dict[str, Any]:
 REVIEW_CATEGORIES = ("new", "advanced", "slipped", "won", "lost")
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def pipeline_review(scope: Scope, pipeline: Pipeline, *, limit: int = 25) -> dict[str, Any]:
     """The weekly review: what changed between two snapshots of the pipeline (the latest and the one before it;
     or the first on/after `scope.since` and the last on/before `scope.until`). New: in the later snapshot only.
@@ -512,42 +530,69 @@ def pipeline_review(scope: Scope, pipeline: Pipeline, *, limit: int = 25) -> dic
         return document
     # The slice (owner, team, source) applies; the creation period does not: it chose the snapshots.
     visible = replace(scope, since=None, until=None).deals()
-    before = SnapshotDeal.objects.filter(snapshot=earlier, opportunity=OuterRef("opportunity"))
-    open_stages = pipeline.stages.filter(is_won=False, is_lost=False)
-    rows = SnapshotDeal.objects.filter(snapshot=later, opportunity__in=visible.values("pk")).annotate(
-        was_there=Exists(before),
-        was_open=Exists(before.filter(stage__in=open_stages)),
-        order_before=Subquery(before.values("stage__order")[:1]),
-        close_before=Subquery(before.values("expected_close_date")[:1]),
-    )
-    still_open = Q(was_open=True, stage__in=open_stages)
-    categories = {
-        "new": Q(was_there=False),
-        "advanced": still_open & Q(stage__order__gt=F("order_before")),
-        "slipped": still_open & Q(expected_close_date__gt=F("close_before")),
-        "won": Q(was_open=True, stage__is_won=True),
-        "lost": Q(was_open=True, stage__is_lost=True),
-    }
-    for name in REVIEW_CATEGORIES:
-        chosen = rows.filter(categories[name])
-        totals = chosen.aggregate(deals=Count("id"), value=Coalesce(Sum("amount"), Value(Decimal(0))))
-        biggest = chosen.select_related("opportunity", "stage").order_by("-amount", "opportunity")[:limit]
-        document["categories"].append(
-            {
-                "category": name,
-                "deals": totals["deals"],
-                "value": float(totals["value"]),
-                "examples": [
-                    {
-                        "id": row.opportunity_id,
-                        "name": row.opportunity.name,
-                        "stage": row.stage.name,
-                        "amount": float(row.amount),
-                        "expected_close_date": row.expected_close_date.isoformat() if row.expected_close_date else None,
-                        "expected_close_before": row.close_before.isoformat() if row.close_before else None,
-                    }
-                    for row in biggest
-                ],
-            }
+    stages = list(pipeline.stages.all())
+    open_ids = [stage.pk for stage in stages if not stage.is_closed]
+    was_open = Q(before__stage__in=open_ids)
+    still_open = was_open & Q(stage__in=open_ids)
+    rows = (
+        _history(SnapshotDeal, "opportunity", visible, snapshot=later)
+        .annotate(
+            before=FilteredRelation(
+                "opportunity__snapshot_rows", condition=Q(opportunity__snapshot_rows__snapshot=earlier)
+            )
         )
+        .annotate(
+            change=Case(
+                When(before__id__isnull=True, then=Value("new")),
+                When(was_open & Q(stage__in=[s.pk for s in stages if s.is_won]), then=Value("won")),
+                When(was_open & Q(stage__in=[s.pk for s in stages if s.is_lost]), then=Value("lost")),
+                When(still_open & Q(stage__order__gt=F("before__stage__order")), then=Value("advanced")),
+                default=Value(""),
+            ),
+            slipped=Case(
+                When(still_open & Q(expected_close_date__gt=F("before__expected_close_date")), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            close_before=F("before__expected_close_date"),
+        )
+        .exclude(change="", slipped=False)  # windows below run over the changed deals only
+    )
+
+    def ranked(partition: str) -> dict[str, Window]:
+        def over(function: Any) -> Window:
+            return Window(function, partition_by=[F(partition)], order_by=[F("amount").desc(), F("opportunity")])
+
+        return {
+            f"{partition}_place": over(RowNumber()),
+            f"{partition}_deals": Window(Count("id"), partition_by=[F(partition)]),
+            f"{partition}_value": Window(Sum("amount"), partition_by=[F(partition)]),
+        }
+
+    top = (
+        rows.annotate(**ranked("change"), **ranked("slipped"))
+        .filter(Q(change_place__lte=limit) & ~Q(change="") | Q(slipped_place__lte=limit, slipped=True))
+        .order_by("-amount", "opportunity")
+        .values(
+            "opportunity", "opportunity__name", "stage__name", "amount", "expected_close_date", "close_before",
+            "change", "slipped", *ranked("change"), *ranked("slipped"),
+        )
+    )  # fmt: skip
+    found: dict[str, dict[str, Any]] = {
+        name: {"category": name, "deals": 0, "value": 0.0, "examples": []} for name in REVIEW_CATEGORIES
+    }
+    for row in top:
+        example = {
+            "id": row["opportunity"],
+            "name": row["opportunity__name"],
+            "stage": row["stage__name"],
+            "amount": float(row["amount"]),
+            "expected_close_date": _iso(row["expected_close_date"]),
+            "expected_close_before": _iso(row["close_before"]),
+        }
+        for category, part in ((row["change"], "change"), ("slipped" if row["slipped"] else "", "slipped")):
+            if category and row[f"{part}_place"] <= limit:
+                found[category].update(deals=row[f"{part}_deals"], value=float(row[f"{part}_value"]))
+                found[category]["examples"].append(example)
+    document["categories"] = [found[name] for name in REVIEW_CATEGORIES]
     return document

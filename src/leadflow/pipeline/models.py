@@ -89,6 +89,15 @@ class Opportunity(models.Model):
     )
     pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="opportunities")
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="opportunities")
+    furthest_stage = models.ForeignKey(
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The furthest open stage its history reached (kept by the writers of its stage moves)",
+    )
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="USD")
     expected_close_date = models.DateField(null=True, blank=True)
@@ -111,7 +120,8 @@ class Opportunity(models.Model):
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="opportunity_amount_not_negative"),
         ]
         indexes = [
-            models.Index(fields=["pipeline", "stage"]),
+            models.Index(fields=["pipeline", "stage", "furthest_stage"]),
+            models.Index(fields=["lead_source", "stage"]),
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["team", "owner"]),
             models.Index(fields=["expected_close_date"]),

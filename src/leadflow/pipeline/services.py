@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Value
+from django.db.models import Case, F, Model, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -38,10 +38,27 @@ OPPORTUNITY_FIELDS = {
 }
 
 
+def furthest_stage_expression(changes: type[Model]) -> Subquery:
+    """For an outer deal, the furthest open stage (by order) among its moves. The moves are found by deal alone:
+    a filter on the stage tempts PostgreSQL into the stage index."""
+    is_open = Q(to_stage__is_won=False, to_stage__is_lost=False)
+    moves = changes._default_manager.filter(opportunity=OuterRef("pk")).annotate(
+        open_order=Case(When(is_open, then=F("to_stage__order")), default=Value(-1)),
+        open_stage=Case(When(is_open, then=F("to_stage_id")), default=None),
+    )
+    return Subquery(moves.order_by("-open_order").values("open_stage")[:1])
+
+
 def refresh_deal_history(opportunity_ids: Sequence[int] | None = None) -> None:
-    """Recompute the spells of these deals' stage history (every deal when None); every writer of
-    `OpportunityStageChange` rows calls it."""
+    """Recompute what is kept from these deals' stage history (every deal when None): each move's spell and the
+    deal's furthest open stage. Every writer of `OpportunityStageChange` rows calls it."""
     refresh_spells(OpportunityStageChange, "opportunity", opportunity_ids)
+    furthest = furthest_stage_expression(OpportunityStageChange)
+    if opportunity_ids is None:
+        Opportunity.objects.update(furthest_stage=furthest)
+        return
+    for chunk in chunks(opportunity_ids):
+        Opportunity.objects.filter(pk__in=chunk).update(furthest_stage=furthest)
 
 
 def copy_lead_sources(opportunity_ids: Sequence[int] | None = None) -> None:
@@ -132,6 +149,7 @@ def create_opportunity(
         opportunity=opportunity, from_stage=None, to_stage=stage, at=opportunity.created_at, by=by, reason="Opened"
     )
     refresh_deal_history([opportunity.pk])
+    opportunity.refresh_from_db(fields=["furthest_stage"])
     return opportunity
 
 
@@ -271,6 +289,7 @@ def move_opportunity(
         opportunity=opportunity, from_stage=previous, to_stage=stage, at=at, by=by, reason=reason.strip()
     )
     refresh_deal_history([opportunity.pk])
+    opportunity.refresh_from_db(fields=["furthest_stage"])
     lead = opportunity.lead
     if stage.is_won and lead is not None and is_allowed(lead.lifecycle_stage, LifecycleStage.CUSTOMER):
         record_lifecycle_change(
