@@ -1,7 +1,7 @@
 """Analytics on hand-built histories: each figure, empty data, a single stage, re-opened deals."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -147,3 +147,41 @@ def test_the_dashboard_renders(admin, rep):
     client.force_login(admin)
     page = client.get("/analytics/").content.decode()
     assert 'data-chart="funnel"' in page and "Velocity and bottlenecks" in page
+    assert "Time in each lifecycle stage" in page and "No review yet" in page
+    assert "Open deals" in client.get("/analytics/backtest/").content.decode()
+
+
+def test_marketing_does_not_run_the_money_backtest(marketer):
+    client = Client()
+    client.force_login(marketer)
+    assert client.get("/analytics/backtest/").status_code == 404
+
+
+def test_the_backtest_sets_each_past_forecast_beside_what_closed(admin, rep):
+    def at(month, day):
+        return timezone.make_aware(datetime(2026, month, day, 12))
+
+    won = deal_for(rep, amount=1000, opened=at(1, 10))
+    move_opportunity(won, stage=stage("Proposal"), by=rep, at=at(2, 10))
+    close_opportunity(won, won=True, by=rep, at=at(3, 10))
+    lost = deal_for(rep, amount=3000, opened=at(1, 15))
+    close_opportunity(lost, won=False, by=rep, lost_reason="Price", at=at(2, 20))
+    deal_for(rep, amount=2000, opened=at(2, 5))  # still open in Prospecting
+
+    backtest = selectors.forecast_backtest(Scope(user=admin), default_pipeline(), months=3)
+    rows = {row["as_of"]: row for row in backtest["as_of"]}
+    assert list(rows) == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    assert rows["2026-01-01"]["open_deals"] == 0
+    february = rows["2026-02-01"]  # both deals in Prospecting (10 %); nothing had closed yet to learn from
+    assert (february["open_deals"], february["pipeline_value"]) == (2, 4000.0)
+    assert february["weighted_by_stage"] == february["weighted_by_history"] == 400.0
+    assert (february["won_since"], february["still_open"]) == (1000.0, 0.0)
+    march = rows["2026-03-01"]  # the winner in Proposal (50 %), the new deal in Prospecting, which lost its only deal
+    assert march["weighted_by_stage"] == 700.0 and march["weighted_by_history"] == 500.0
+    assert (march["won_since"], march["still_open"]) == (1000.0, 2000.0)
+    assert backtest["mean_abs_error_pct"] == {"by_stage": 45.0, "by_history": 55.0}
+
+
+def test_the_backtest_of_an_empty_pipeline_is_empty(admin):
+    backtest = selectors.forecast_backtest(Scope(user=admin), default_pipeline())
+    assert backtest == {"as_of": [], "mean_abs_error_pct": {"by_stage": None, "by_history": None}}

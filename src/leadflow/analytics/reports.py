@@ -28,6 +28,7 @@ REPORTS: dict[str, Callable[[Scope, Pipeline], Any]] = {
     "lifecycle-times": lambda scope, pipeline: selectors.lifecycle_times(scope),
     "stale": lambda scope, pipeline: selectors.stale_deals(scope),
     "forecast": selectors.forecast,
+    "forecast-backtest": selectors.forecast_backtest,
     "losses": lambda scope, pipeline: selectors.losses(scope),
     "pipeline-review": selectors.pipeline_review,
 }
@@ -43,6 +44,7 @@ TABLES: dict[str, Callable[[Scope, Pipeline], list[dict[str, Any]]]] = {
     "lifecycle-times": REPORTS["lifecycle-times"],
     "stale": REPORTS["stale"],
     "forecast": selectors.forecast,
+    "forecast-backtest": lambda scope, pipeline: selectors.forecast_backtest(scope, pipeline)["as_of"],
     "losses": lambda scope, pipeline: selectors.losses(scope)["reasons"],
     "pipeline-review": lambda scope, pipeline: [
         {key: value for key, value in row.items() if key != "examples"}

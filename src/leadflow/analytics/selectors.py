@@ -6,6 +6,7 @@ Periods: lead figures count leads created in the period; deal figures count deal
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ from django.db.models import (
     F,
     FilteredRelation,
     FloatField,
+    Max,
     Model,
     OuterRef,
     Q,
@@ -320,16 +322,24 @@ def _reach(deals: QuerySet[Opportunity], stages: list[Stage]) -> tuple[dict[int,
     """Per stage: how many deals reached it, and how many were lost having got no further. As in the funnel, a
     skipped stage counts as passed: a deal reached every open stage up to its furthest, a won deal all of them.
     One pass over the (pipeline, stage, furthest stage) index."""
-    order = {stage.pk: stage.order for stage in stages}
+    return _reach_from(deals.values_list("stage", "furthest_stage").annotate(n=Count("id")).order_by(), stages)
+
+
+def _reach_from(
+    counts: Iterable[tuple[int, int | None, int]], stages: list[Stage]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """`_reach` from (current stage, furthest stage, deals) counts."""
+    order: dict[int | None, int] = {stage.pk: stage.order for stage in stages}
+    order[None] = -1  # no open stage reached
     reached: dict[int, int] = defaultdict(int)
     lost_from: dict[int, int] = defaultdict(int)
     won, lost = {s.pk for s in stages if s.is_won}, {s.pk for s in stages if s.is_lost}
-    for stage, furthest, count in deals.values_list("stage", "furthest_stage").annotate(n=Count("id")).order_by():
+    for stage, furthest, count in counts:
         if stage in lost or stage in won:
             reached[stage] += count
         if stage in lost and furthest is not None:
             lost_from[furthest] += count
-        furthest_order = max(order.values()) if stage in won else order.get(furthest, -1)
+        furthest_order = max(order.values()) if stage in won else order[furthest]
         for passed in stages:
             if not passed.is_closed and passed.order <= furthest_order:
                 reached[passed.pk] += count
@@ -449,6 +459,11 @@ def learned_win_rates(scope: Scope, pipeline: Pipeline) -> dict[int, float]:
     """For each open stage, the share of the closed deals that reached it that were won."""
     stages = list(pipeline.stages.all())
     reached, _ = _reach(scope.deals().filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed]), stages)
+    return _win_rates(reached, stages)
+
+
+def _win_rates(reached: dict[int, int], stages: list[Stage]) -> dict[int, float]:
+    """Per open stage, won deals ÷ closed deals that reached it (from `_reach` over closed deals)."""
     won = sum(reached[stage.pk] for stage in stages if stage.is_won)
     return {stage.pk: won / reached[stage.pk] for stage in stages if not stage.is_closed and reached[stage.pk]}
 
@@ -481,6 +496,76 @@ def forecast(scope: Scope, pipeline: Pipeline) -> list[dict[str, Any]]:
             "pipeline_value", "weighted_by_stage", "weighted_by_history", "commit", "best_case", "pipeline")}}
         for month, bucket in sorted(months.items())
     ]  # fmt: skip
+
+
+def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = 6) -> dict[str, Any]:
+    """How far each forecast method would have been from what closed: at the start of each of the last `months`
+    months of the deal history, the deals then open (in the stage they were in then) are weighted by stage
+    probability and by the win rates learned from the deals closed before that day; both are set beside the value
+    of those deals won since, and what is still open. (Amounts are today's; past probability overrides are not
+    kept, so stage probabilities stand in for them.)"""
+    stages = list(pipeline.stages.all())
+    open_stages = [stage for stage in stages if not stage.is_closed]
+    moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=open_stages)
+    # The newest move of all is some deal's current spell: the partial index has it.
+    current = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages, left_at__isnull=True)
+    latest = current.aggregate(latest=Max("at"))["latest"]
+    if latest is None:
+        return {"as_of": [], "mean_abs_error_pct": {"by_stage": None, "by_history": None}}
+    month = timezone.localtime(latest).date().replace(day=1)
+    days = []
+    for _ in range(months):
+        days.append(month)
+        month = (month - timedelta(days=1)).replace(day=1)
+    days.reverse()
+    moments = [timezone.make_aware(datetime.combine(day, datetime.min.time())) for day in days]
+
+    def spell_covers(moment: datetime) -> Q:
+        return Q(at__lte=moment) & (Q(left_at__isnull=True) | Q(left_at__gt=moment))
+
+    then = moves.filter(at__lte=moments[-1]).exclude(left_at__lte=moments[0])
+    open_then = then.values("to_stage", "opportunity__stage").annotate(
+        **{f"deals_{i}": Count("id", filter=spell_covers(moment)) for i, moment in enumerate(moments)},
+        **{f"value_{i}": Sum("opportunity__amount", filter=spell_covers(moment)) for i, moment in enumerate(moments)},
+    )
+    closed = scope.deals().filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed])
+    closed_before = list(
+        closed.values("stage", "furthest_stage").annotate(
+            **{f"closed_{i}": Count("id", filter=Q(closed_at__lte=moment)) for i, moment in enumerate(moments)}
+        )
+    )
+    probability = {stage.pk: stage.probability / 100 for stage in stages}
+    won_ids = {stage.pk for stage in stages if stage.is_won}
+    lost_ids = {stage.pk for stage in stages if stage.is_lost}
+    rows: list[dict[str, Any]] = []
+    for i, day in enumerate(days):
+        learned = _win_rates(
+            _reach_from(((c["stage"], c["furthest_stage"], c[f"closed_{i}"]) for c in closed_before), stages)[0], stages
+        )
+        row = dict.fromkeys(["open_deals", "pipeline_value", "weighted_by_stage", "weighted_by_history", "won_since",
+                             "still_open"], 0.0)  # fmt: skip
+        for group in open_then:
+            value = float(group[f"value_{i}"] or 0)
+            stage_then, stage_now = group["to_stage"], group["opportunity__stage"]
+            row["open_deals"] += group[f"deals_{i}"]
+            row["pipeline_value"] += value
+            row["weighted_by_stage"] += value * probability[stage_then]
+            row["weighted_by_history"] += value * learned.get(stage_then, probability[stage_then])
+            if stage_now in won_ids:
+                row["won_since"] += value
+            elif stage_now not in lost_ids:
+                row["still_open"] += value
+        rows.append({"as_of": day.isoformat(), **{key: round(value, 2) for key, value in row.items()}})
+        rows[-1]["open_deals"] = int(row["open_deals"])
+
+    def error(method: str) -> float | None:
+        misses = [abs(r[method] - r["won_since"]) / r["won_since"] for r in rows if r["won_since"]]
+        return round(100 * sum(misses) / len(misses), 1) if misses else None
+
+    return {
+        "as_of": rows,
+        "mean_abs_error_pct": {"by_stage": error("weighted_by_stage"), "by_history": error("weighted_by_history")},
+    }
 
 
 def losses(scope: Scope) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from leadflow.analytics.reports import run_report
@@ -22,19 +22,35 @@ def _date(value: str) -> date | None:
         return None
 
 
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    user = current(request)
+def _scope(request: HttpRequest) -> Scope:
+    """The signed-in user's view, sliced by the dashboard's filters (unreadable values are ignored)."""
     params = request.GET
     owner, team, source = params.get("owner", ""), params.get("team", ""), params.get("source", "")
-    scope = Scope(
-        user=user,
+    return Scope(
+        user=current(request),
         since=_date(params.get("since", "")),
         until=_date(params.get("until", "")),
         source=source if source in LeadSource.values else None,
         owner_id=int(owner) if owner.isdigit() else None,
         team_id=int(team) if team.isdigit() else None,
     )
+
+
+@login_required
+def backtest(request: HttpRequest) -> HttpResponse:
+    """The forecast backtest, run on demand from the dashboard (it reads the whole deal history)."""
+    if not can_see_amounts(current(request)):
+        raise Http404
+    context = {"backtest": run_report("forecast-backtest", _scope(request)), "query": request.GET.urlencode()}
+    return render(request, "web/analytics_backtest.html", context)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = current(request)
+    params = request.GET
+    owner, team, source = params.get("owner", ""), params.get("team", ""), params.get("source", "")
+    scope = _scope(request)
     context = {
         "kpis": run_report("kpis", scope),
         "velocity": run_report("velocity", scope),
