@@ -1,8 +1,10 @@
 """Time every dashboard query on a big world (the scoring-100k bundle by default).
 
 Usage: .venv/bin/python bench/analytics.py [BUNDLE] [--database-url URL] [--repeat 5]
-Imports the bundle into a fresh database (a temporary SQLite file unless --database-url is given), then runs each
-analytics report as an admin sees it and prints the median time. Target (issue 7): ≤ 100 ms per query.
+Imports the bundle into a fresh database (a temporary SQLite file unless --database-url is given; an existing one is
+reused), takes two weekly snapshots, then runs each analytics report as an admin sees it and prints the median and
+fastest time (the machine's noise shows as the gap). Target (issue 7): ≤ 100 ms per dashboard query; the forecast
+backtest runs on demand, not with the dashboard.
 """
 
 import argparse
@@ -22,7 +24,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", nargs="?", type=Path, default=DEFAULT_BUNDLE)
     parser.add_argument("--database-url")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--reports", nargs="*", help="Time only these reports")
     args = parser.parse_args()
     use_fresh_database(args.database_url, prefix="leadflow-analytics-")
 
@@ -46,9 +49,9 @@ def main() -> int:
         print(f"took two snapshots in {time.perf_counter() - started:.1f} s")
     scope = Scope(user=User(role=Role.ADMIN))
     print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}; {Lead.objects.count():,} leads")
-    print(f"{'report':<18} {'median ms':>10}")
+    print(f"{'report':<18} {'median ms':>10} {'fastest ms':>11}")
     worst = 0.0
-    for name in REPORTS:
+    for name in args.reports or REPORTS:
         timings = []
         for _ in range(args.repeat):
             started = time.perf_counter()
@@ -56,7 +59,7 @@ def main() -> int:
             timings.append((time.perf_counter() - started) * 1000)
         median = statistics.median(timings)
         worst = max(worst, median)
-        print(f"{name:<18} {median:>10.1f}")
+        print(f"{name:<18} {median:>10.1f} {min(timings):>11.1f}")
     print(f"slowest: {worst:.1f} ms (target ≤ 100 ms)")
     return 0
 

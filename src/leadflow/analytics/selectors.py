@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
@@ -118,34 +117,41 @@ def _stages(**kind: bool) -> QuerySet[Stage]:
     return Stage.objects.filter(**kind).only("pk")
 
 
-def _deal_sums(deals: QuerySet[Opportunity], *, by_source: bool = False) -> list[dict[str, Any]]:
-    """Counts, won revenue and summed cycle time of the deals: one row in all, or one per lead source. Counts come
-    off the (lead source, stage) index; only won deals are read for revenue and cycle time."""
+def _deal_rows(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
+    """The deals counted per group and current stage, with the won ones' revenue and summed cycle days: one pass
+    that the KPIs, velocity and reach all read from."""
+    won = Q(stage__in=_stages(is_won=True))
+    cycle = RawSQL(days_between(_column(Opportunity, "closed_at"), _column(Opportunity, "created_at")), ())
+    return list(
+        deals.values(*groups, "stage")
+        .annotate(
+            n=Count("id"),
+            revenue=Sum("amount", filter=won),
+            cycle=Sum(cycle, filter=won, output_field=FloatField()),
+        )
+        .order_by()
+    )
+
+
+def _deal_sums(rows: list[dict[str, Any]], group: str | None = None) -> dict[Any, dict[str, Any]]:
+    """Counts, won revenue and cycle days per group (one entry, None, when no group) from `_deal_rows`."""
     won_stages = set(Stage.objects.filter(is_won=True).values_list("pk", flat=True))
     lost_stages = set(Stage.objects.filter(is_lost=True).values_list("pk", flat=True))
-    group = ["lead_source"] if by_source else []
-    rows: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"opportunities": 0, "won": 0, "lost": 0, "revenue_won": Decimal(0), "cycle_days": 0.0}
-    )
-    for row in deals.values(*group, "stage").annotate(n=Count("id")).order_by():
-        sums = rows[row.get("lead_source", "")]
-        sums["opportunities"] += row["n"]
-        sums["won"] += row["n"] if row["stage"] in won_stages else 0
-        sums["lost"] += row["n"] if row["stage"] in lost_stages else 0
-    cycle = RawSQL(days_between(_column(Opportunity, "closed_at"), _column(Opportunity, "created_at")), ())
-    won = deals.filter(stage__in=won_stages)
-    totals = {"revenue": Sum("amount"), "cycle": Sum(cycle, output_field=FloatField())}
-    won_rows = won.values(*group).annotate(**totals).order_by() if group else [won.aggregate(**totals)]
-    for row in won_rows:
-        sums = rows[row.get("lead_source", "")]
-        sums["revenue_won"], sums["cycle_days"] = row["revenue"] or Decimal(0), row["cycle"] or 0.0
-    if not rows:
-        rows[""]["opportunities"] = 0  # no deals: one row of zeros
-    return [{"lead_source": source, **sums} for source, sums in rows.items()]
+    sums: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        key = row[group] if group else None
+        into = sums.setdefault(key, {"opportunities": 0, "won": 0, "lost": 0, "revenue_won": 0.0, "cycle_days": 0.0})
+        into["opportunities"] += row["n"]
+        into["won"] += row["n"] if row["stage"] in won_stages else 0
+        into["lost"] += row["n"] if row["stage"] in lost_stages else 0
+        into["revenue_won"] += float(row["revenue"] or 0)
+        into["cycle_days"] += row["cycle"] or 0.0
+    return sums
 
 
-def _deal_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
-    """Win rate, cycle, revenue and deal size from one or more rows of `_deal_sums`."""
+def _deal_figures(sums: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Win rate, cycle, revenue and deal size from one or more entries of `_deal_sums`."""
+    sums = list(sums)
     count = sum(row["opportunities"] for row in sums)
     won, lost = sum(row["won"] for row in sums), sum(row["lost"] for row in sums)
     revenue = float(sum(row["revenue_won"] for row in sums))
@@ -188,14 +194,15 @@ def _lead_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
 
 def kpis(scope: Scope) -> dict[str, Any]:
     """Lead conversion, win rate, cycle length, revenue and deal size, overall and per lead source."""
-    lead_rows, deal_rows = _lead_sums(scope.leads(), "source"), _deal_sums(scope.deals(), by_source=True)
+    lead_rows = _lead_sums(scope.leads(), "source")
+    deal_sums = _deal_sums(_deal_rows(scope.deals(), "lead_source"), "lead_source")
     by_source = {}
     for source in LeadSource.values:
         leads = [row for row in lead_rows if row["source"] == source]
-        deals = [row for row in deal_rows if row["lead_source"] == source]
+        deals = [deal_sums[source]] if source in deal_sums else []
         if leads or deals:
             by_source[source] = {**_lead_figures(leads), **_deal_figures(deals)}
-    return {**_lead_figures(lead_rows), **_deal_figures(deal_rows), "by_source": by_source}
+    return {**_lead_figures(lead_rows), **_deal_figures(deal_sums.values()), "by_source": by_source}
 
 
 DIMENSIONS = {
@@ -352,9 +359,10 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     stages = list(pipeline.stages.order_by("order"))
     moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages)
     in_stage = _stage_durations(moves)
-    figures = _deal_figures(_deal_sums(deals.filter(stage__in=[stage for stage in stages if stage.is_closed])))
+    deal_rows = _deal_rows(deals, "furthest_stage")
+    figures = _deal_figures(_deal_sums(deal_rows).values())
     cycle = figures["avg_sales_cycle_days"]
-    reached, lost_from = _reach(deals, stages)
+    reached, lost_from = _reach_from(((row["stage"], row["furthest_stage"], row["n"]) for row in deal_rows), stages)
     # An open deal's current spell is its newest move, the one that has not ended, into an open stage.
     age = RawSQL(days_between("%s", _column(OpportunityStageChange, "at")), (timezone.now(),))
     waiting = {
@@ -406,38 +414,34 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
 
 def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[dict[str, Any]]:
     """Open deals past their expected close date (most overdue first), then those with no activity for
-    `idle_days`: nothing done on the deal, nothing from or with its lead (calls, emails, visits)."""
+    `idle_days` (nothing done on the deal, nothing from or with its lead: calls, emails, visits), the never
+    touched first, then the longest quiet. Each part walks an index and stops at `limit`."""
     today = timezone.localdate()
     quiet_since = timezone.now() - timedelta(days=idle_days)
     open_deals = scope.deals().filter(closed_at__isnull=True)
-    picked = list(open_deals.filter(expected_close_date__lt=today).order_by("expected_close_date", "pk")[:limit])
-    if len(picked) < limit:
-        done_lately = Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True, done_at__gte=quiet_since)
-        quiet = (
-            open_deals.exclude(expected_close_date__lt=today)
-            .filter(
-                Q(lead__isnull=True)
-                | Q(lead__last_activity_at__isnull=True)
-                | Q(lead__last_activity_at__lt=quiet_since)
-            )
-            .exclude(Exists(done_lately))
-            .order_by(
-                F("expected_close_date").asc(nulls_last=True), F("lead__last_activity_at").asc(nulls_first=True), "pk"
-            )
-        )
-        picked += list(quiet[: limit - len(picked)])
+    overdue = open_deals.filter(expected_close_date__lt=today).order_by("expected_close_date", "pk")
+    picked = list(overdue.values_list("pk", flat=True)[:limit])
+    done_lately = Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True, done_at__gte=quiet_since)
+    quiet = open_deals.exclude(expected_close_date__lt=today).exclude(Exists(done_lately))
+    for part in (
+        quiet.filter(lead__isnull=True).order_by("pk"),
+        quiet.filter(lead__isnull=False, lead__last_activity_at__isnull=True).order_by("pk"),
+        quiet.filter(lead__last_activity_at__lt=quiet_since).order_by("lead__last_activity_at", "pk"),
+    ):
+        if len(picked) < limit:
+            picked += list(part.values_list("pk", flat=True)[: limit - len(picked)])
     done_on_deal = Subquery(
         Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True).order_by("-done_at").values("done_at")[:1]
     )
     lead_touch = F("lead__last_activity_at")
     last_touch = Greatest(Coalesce(done_on_deal, lead_touch), Coalesce(lead_touch, done_on_deal))
     found = (
-        Opportunity.objects.filter(pk__in=[deal.pk for deal in picked])
+        Opportunity.objects.filter(pk__in=picked)
         .select_related("stage", "owner")
         .annotate(last_touch=last_touch)
         .in_bulk()
     )
-    deals = [found[deal.pk] for deal in picked]
+    deals = [found[pk] for pk in picked]
     return [
         {
             "id": deal.pk,
@@ -502,7 +506,8 @@ def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = 6) -> d
     """How far each forecast method would have been from what closed: at the start of each of the last `months`
     months of the deal history, the deals then open (in the stage they were in then) are weighted by stage
     probability and by the win rates learned from the deals closed before that day; both are set beside the value
-    of those deals won since, and what is still open. (Amounts are today's; past probability overrides are not
+    of those deals won since, and what is still open. The mean miss counts the months whose deals have mostly been
+    decided (at most half their value still open). (Amounts are today's; past probability overrides are not
     kept, so stage probabilities stand in for them.)"""
     stages = list(pipeline.stages.all())
     open_stages = [stage for stage in stages if not stage.is_closed]
@@ -557,9 +562,11 @@ def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = 6) -> d
                 row["still_open"] += value
         rows.append({"as_of": day.isoformat(), **{key: round(value, 2) for key, value in row.items()}})
         rows[-1]["open_deals"] = int(row["open_deals"])
+        # Judged only once most of the value then open has been decided.
+        rows[-1]["settled"] = row["still_open"] <= row["pipeline_value"] / 2
 
     def error(method: str) -> float | None:
-        misses = [abs(r[method] - r["won_since"]) / r["won_since"] for r in rows if r["won_since"]]
+        misses = [abs(r[method] - r["won_since"]) / r["won_since"] for r in rows if r["won_since"] and r["settled"]]
         return round(100 * sum(misses) / len(misses), 1) if misses else None
 
     return {
