@@ -6,6 +6,7 @@ from django.utils import timezone
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import MAX_BATCH, EventIn, ingest_events
 from leadflow.errors import InvalidInput
+from leadflow.pipeline.selectors import lead_timeline
 
 from ..factories import ContactFactory, LeadFactory
 
@@ -133,3 +134,14 @@ def test_the_event_list_shows_only_events_of_visible_leads(api_as, rep, other_re
     body = api_as(rep).get("/events").json()
     assert [(item["lead_id"], item["type"]) for item in body["items"]] == [(mine.pk, "email_open")]
     assert api_as(other_rep).get("/events", {"type": "email_open"}).json()["total"] == 0
+
+
+def test_events_show_in_the_lead_timeline(api_as, rep):
+    lead = LeadFactory(owner=rep, team=rep.team)
+    api_as(rep).post("/events", {"events": [
+        event(lead_id=lead.pk, type="pricing_page_view", properties={"page": "/pricing"}),
+        event(lead_id=lead.pk, type="email_open", occurred_at="2026-11-21T09:00:00Z"),
+    ]})  # fmt: skip
+    titles = [entry.title for entry in lead_timeline(lead)]
+    assert titles.index("Email open") < titles.index("Pricing page view: /pricing")  # newest first
+    assert next(entry for entry in lead_timeline(lead) if entry.kind == "event").detail == "via api"

@@ -39,6 +39,16 @@ def event_list(
     return events.order_by("-occurred_at", "-id")
 
 
+# The properties that say most about an event, in the order they are tried for its one-line description.
+TELLING_PROPERTIES = ("page", "url", "subject", "title", "asset", "campaign", "campaign_id", "channel", "session_type")
+
+
+def describe(event: Event) -> str:
+    """The event in a line: its type and what it was about ("Email click: spring-webinar")."""
+    about = next((str(event.properties[key]) for key in TELLING_PROPERTIES if event.properties.get(key)), "")
+    return f"{event.get_type_display()}: {about}" if about else event.get_type_display()
+
+
 def lead_events(lead: Lead, *, limit: int = 200) -> QuerySet[Event]:
     """The lead's latest events, newest first (for its timeline)."""
     return lead.events.order_by("-occurred_at", "-id")[:limit]

@@ -8,6 +8,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
+from leadflow.engagement.selectors import describe, lead_events
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import leads_visible_to, team_scope
 from leadflow.users.models import User
@@ -132,7 +133,8 @@ class TimelineEntry:
 
 
 def lead_timeline(lead: Lead, *, limit: int = 200) -> list[TimelineEntry]:
-    """Everything that happened to the lead — lifecycle steps, deal moves, activities — newest first."""
+    """Everything that happened to the lead — lifecycle steps, deal moves, activities, engagement events — newest
+    first."""
     entries = [
         TimelineEntry(
             at=change.at,
@@ -173,6 +175,10 @@ def lead_timeline(lead: Lead, *, limit: int = 200) -> list[TimelineEntry]:
             by=str(activity.owner or ""),
         )
         for activity in activities.order_by("-created_at", "-id")[:limit]
+    ]
+    entries += [
+        TimelineEntry(at=event.occurred_at, kind="event", title=describe(event), detail=f"via {event.source}", by="")
+        for event in lead_events(lead, limit=limit)
     ]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]
