@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "leadflow.leads",
     "leadflow.pipeline",
     "leadflow.engagement",
+    "leadflow.scoring",
     "leadflow.imports",
     "leadflow.analytics",
     "leadflow.demo",

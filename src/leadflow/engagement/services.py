@@ -14,6 +14,7 @@ from leadflow.leads.selectors import being_worked, leads_visible_to
 from leadflow.users.models import User
 
 from .models import Event, EventType
+from .signals import events_ingested
 
 MAX_BATCH = 1000
 NOBODY = {
@@ -128,6 +129,7 @@ def _record(items: list[EventIn], by: User) -> list[EventResult]:
     for (index, _), event in zip(fresh, created, strict=True):
         results.append(EventResult(index, "created", id=event.pk))
     _advance_last_activity(created)
+    events_ingested.send(sender=Event, events=created)
     results.sort(key=lambda result: result.index)
     return results
 

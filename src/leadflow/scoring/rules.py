@@ -1,0 +1,176 @@
+"""What a scoring rule can look at and how it is worked out: the catalogue of fit fields, the matchers each allows,
+and the arithmetic of points, caps and half-lives. Plain functions over plain values, shared by the full rescore,
+the per-event update, the preview and reading a score."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from .models import Matcher, RuleKind, ScoringRule
+
+TEXT, FLAG, NUMBER = "text", "flag", "number"
+MATCHERS = {
+    TEXT: {Matcher.EQUALS, Matcher.ANY_OF, Matcher.CONTAINS_ANY, Matcher.ENDS_WITH_ANY},
+    FLAG: {Matcher.IS_TRUE, Matcher.IS_FALSE},
+    NUMBER: {Matcher.AT_LEAST, Matcher.BELOW},
+}
+
+
+@dataclass(frozen=True)
+class FitField:
+    label: str
+    kind: str
+    path: str  # where the lead's value is read from (ORM path from Lead)
+
+
+FIT_FIELDS = {
+    "industry": FitField("Industry", TEXT, "contact__account__industry"),
+    "employee_band": FitField("Employee band", TEXT, "contact__account__employee_band"),
+    "revenue_band": FitField("Revenue band", TEXT, "contact__account__revenue_band"),
+    "region": FitField("Region", TEXT, "contact__account__region"),
+    "country": FitField("Country", TEXT, "contact__account__country"),
+    "seniority": FitField("Seniority", TEXT, "contact__seniority"),
+    "role_function": FitField("Role / function", TEXT, "contact__role_function"),
+    "job_title": FitField("Job title", TEXT, "contact__job_title"),
+    "email_domain": FitField("Email domain", TEXT, "contact__email"),
+    "do_not_contact": FitField("Do not contact", FLAG, "contact__do_not_contact"),
+    "source": FitField("Lead source", TEXT, "source"),
+    "first_touch_channel": FitField("First-touch channel", TEXT, "first_touch_channel"),
+    "authority": FitField("Authority (BANT)", TEXT, "authority"),
+    "budget_amount": FitField("Budget amount (BANT)", NUMBER, "budget_amount"),
+    "budget_confirmed": FitField("Budget confirmed (BANT)", FLAG, "budget_confirmed"),
+    "has_need": FitField("Need stated (BANT)", FLAG, "need"),
+    "has_timing": FitField("Timing known (BANT)", FLAG, "timing_target_date"),
+}
+
+
+def fact(field: str, raw: Any) -> Any:
+    """The value a rule compares, from what the database holds at the field's path."""
+    if field == "email_domain":
+        return raw.rsplit("@", 1)[-1].lower() if raw and "@" in raw else ""
+    if field in ("has_need", "has_timing"):
+        return bool(raw)
+    if isinstance(raw, Decimal):
+        return float(raw)
+    return raw
+
+
+def _texts(value: Any) -> list[str]:
+    return [str(item).strip().lower() for item in (value if isinstance(value, list) else [value])]
+
+
+def fit_matches(rule: ScoringRule, facts: Mapping[str, Any]) -> bool:
+    """Whether the lead's facts meet a fit rule."""
+    value = facts.get(rule.field)
+    if rule.matcher == Matcher.IS_TRUE:
+        return bool(value)
+    if rule.matcher == Matcher.IS_FALSE:
+        return not value
+    if rule.matcher in (Matcher.AT_LEAST, Matcher.BELOW):
+        if value is None:
+            return False
+        limit = float(rule.value or 0)
+        return float(value) >= limit if rule.matcher == Matcher.AT_LEAST else float(value) < limit
+    text = str(value or "").strip().lower()
+    if not text:
+        return False
+    wanted = _texts(rule.value)
+    if rule.matcher in (Matcher.EQUALS, Matcher.ANY_OF):
+        return text in wanted
+    if rule.matcher == Matcher.CONTAINS_ANY:
+        return any(word in text for word in wanted)
+    return any(text.endswith(ending) for ending in wanted)
+
+
+def event_matches(rule: ScoringRule, event_type: str, properties: Mapping[str, Any]) -> bool:
+    """Whether an event counts for an engagement rule."""
+    if event_type != rule.event_type:
+        return False
+    if not rule.property_name:
+        return True
+    value = properties.get(rule.property_name)
+    if value is None:
+        return False
+    return rule.property_contains.lower() in str(value).lower()
+
+
+def decayed(points: float, rule: ScoringRule, since: datetime, until: datetime) -> float:
+    """Points earned at `since`, as they stand at `until` (halving every half-life; never growing back)."""
+    if not rule.half_life_days or until <= since:
+        return points
+    return points * 0.5 ** ((until - since).total_seconds() / 86400 / rule.half_life_days)
+
+
+def capped(points: float, rule: ScoringRule) -> float:
+    """A rule's points held within its cap, whichever their sign."""
+    if rule.cap is None:
+        return points
+    return max(-rule.cap, min(rule.cap, points))
+
+
+@dataclass
+class Score:
+    fit: int
+    engagement: float
+    icp_match: int | None
+    breakdown: list[dict[str, Any]]
+    decaying: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return round(self.fit + self.engagement, 1)
+
+
+def score_of(
+    rules: Iterable[ScoringRule], facts: Mapping[str, Any], decaying: Mapping[str, float], *, at: datetime
+) -> Score:
+    """A lead's score from its facts and its engagement rules' uncapped points as of `at`."""
+    breakdown: list[dict[str, Any]] = []
+    fit, engagement, icp, icp_met = 0, 0.0, 0, 0
+    for rule in rules:
+        if rule.kind == RuleKind.FIT:
+            met = fit_matches(rule, facts)
+            if rule.in_icp:
+                icp, icp_met = icp + 1, icp_met + met
+            if met:
+                points = round(capped(rule.points, rule))
+                fit += points
+                breakdown.append({"rule": rule.pk, "name": rule.name, "kind": rule.kind, "points": points})
+        elif decaying.get(str(rule.pk)):
+            earned = round(capped(decaying[str(rule.pk)], rule), 1)
+            engagement += earned
+            breakdown.append({"rule": rule.pk, "name": rule.name, "kind": rule.kind, "points": earned})
+    breakdown.sort(key=lambda entry: -abs(entry["points"]))
+    return Score(
+        fit=fit,
+        engagement=round(engagement, 1),
+        icp_match=round(100 * icp_met / icp) if icp else None,
+        breakdown=breakdown,
+        decaying={key: value for key, value in decaying.items() if value},
+    )
+
+
+def add_events(
+    rules: Iterable[ScoringRule],
+    decaying: Mapping[str, float],
+    since: datetime,
+    events: Iterable[tuple[str, datetime, Mapping[str, Any]]],
+    *,
+    at: datetime,
+) -> dict[str, float]:
+    """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, when,
+    properties) earn, each decayed from when it happened."""
+    engagement_rules = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
+    moved = {
+        str(rule.pk): decayed(decaying.get(str(rule.pk), 0.0), rule, since, at)
+        for rule in engagement_rules
+        if decaying.get(str(rule.pk))
+    }
+    for event_type, occurred_at, properties in events:
+        for rule in engagement_rules:
+            if event_matches(rule, event_type, properties):
+                key = str(rule.pk)
+                moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, occurred_at, at)
+    return moved

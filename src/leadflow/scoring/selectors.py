@@ -1,0 +1,92 @@
+"""Reads for scoring: the rules in force, the settings, a lead's score as it stands now (engagement keeps decaying
+after it was stored), scores worked out without storing them (for the preview), and the hottest leads."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from leadflow.engagement.models import Event
+from leadflow.leads.models import Lead
+from leadflow.leads.selectors import leads_visible_to
+from leadflow.users.models import User
+
+from .models import LeadScore, RuleKind, ScoringRule, ScoringSettings
+from .rules import FIT_FIELDS, Score, add_events, fact, score_of
+
+
+def scoring_settings() -> ScoringSettings:
+    settings, _ = ScoringSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+def active_rules() -> list[ScoringRule]:
+    return list(ScoringRule.objects.filter(is_active=True).order_by("kind", "pk"))
+
+
+def lead_facts(lead_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What the fit rules look at, per lead."""
+    paths = {name: field.path for name, field in FIT_FIELDS.items()}
+    rows = Lead.objects.filter(pk__in=lead_ids).values("pk", *set(paths.values()))
+    return {row["pk"]: {name: fact(name, row[path]) for name, path in paths.items()} for row in rows}
+
+
+def lead_events(lead_ids: Sequence[int], rules: list[ScoringRule]) -> dict[int, list[tuple[str, datetime, Any]]]:
+    """The leads' events of the types the engagement rules count: (type, when, properties)."""
+    types = {rule.event_type for rule in rules if rule.kind == RuleKind.ENGAGEMENT}
+    found: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
+    if types:
+        events = Event.objects.filter(lead__in=lead_ids, type__in=types)
+        for lead, event_type, occurred_at, properties in events.values_list(
+            "lead", "type", "occurred_at", "properties"
+        ):
+            found[lead].append((event_type, occurred_at, properties or {}))
+    return found
+
+
+def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:
+    """The leads' scores under these rules from their whole history, as of `at`, without storing anything."""
+    facts, events = lead_facts(lead_ids), lead_events(lead_ids, rules)
+    return {
+        lead: score_of(rules, facts[lead], add_events(rules, {}, at, events.get(lead, []), at=at), at=at)
+        for lead in lead_ids
+        if lead in facts
+    }
+
+
+def current_score(score: LeadScore, *, at: datetime | None = None) -> Score:
+    """A stored score as it stands at `at` (now): fit as stored, engagement decayed since it was computed."""
+    rules = [rule for rule in active_rules() if rule.kind == RuleKind.ENGAGEMENT]
+    at = at or timezone.now()
+    live = score_of(rules, {}, add_events(rules, score.decaying, score.computed_at, [], at=at), at=at)
+    fit_entries = [entry for entry in score.breakdown if entry["kind"] == RuleKind.FIT]
+    return Score(
+        fit=score.fit,
+        engagement=live.engagement,
+        icp_match=score.icp_match,
+        breakdown=sorted(fit_entries + live.breakdown, key=lambda entry: -abs(entry["points"])),
+        decaying=live.decaying,
+    )
+
+
+def preview_mql(rules: list[ScoringRule], *, batch: int = 5000) -> dict[str, int]:
+    """How many leads these rules would make marketing-qualified (at or over the threshold) now."""
+    threshold = scoring_settings().mql_threshold
+    at, reaching, ids = timezone.now(), 0, list(Lead.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch):
+        scores = compute_scores(rules, ids[start : start + batch], at=at)
+        reaching += sum(1 for score in scores.values() if score.total >= threshold)
+    return {"leads": len(ids), "mql": reaching, "threshold": threshold}
+
+
+def hot_leads(user: User) -> QuerySet[Lead]:
+    """The open leads the user may see, best score first (unscored last)."""
+    return (
+        leads_visible_to(user)
+        .filter(lifecycle_stage__in=("lead", "prospect", "recycled"))
+        .select_related("contact", "contact__account", "owner", "score")
+        .order_by("-score__total", "-created_at")
+    )

@@ -1,0 +1,241 @@
+"""Writes for scoring: editing the rules and the MQL threshold, scoring leads (all of them set-based, or one lead
+as its events arrive) and moving a lead that reaches the threshold to prospect, once."""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.engagement.models import Event, EventType
+from leadflow.errors import InvalidInput, NotAllowed
+from leadflow.history import chunks
+from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.leads.services import record_lifecycle_change
+from leadflow.users.models import User
+
+from .models import LeadScore, Matcher, RuleKind, ScoreChange, ScoringRule, ScoringSettings
+from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, score_of
+from .selectors import active_rules, compute_scores, lead_facts, scoring_settings
+
+RULE_FIELDS = {
+    "name", "kind", "field", "matcher", "value", "event_type", "property_name", "property_contains", "points", "cap",
+    "half_life_days", "in_icp", "is_active",
+}  # fmt: skip
+LIST_MATCHERS = {Matcher.ANY_OF, Matcher.CONTAINS_ANY, Matcher.ENDS_WITH_ANY}
+BATCH = 2000
+
+
+def ensure_can_edit_rules(user: User) -> None:
+    if not (user.is_admin or user.is_marketing):
+        raise NotAllowed("Only admins and marketing edit scoring rules.")
+
+
+def _clean_rule(rule: ScoringRule) -> None:
+    """Refuse a rule that could not be worked out, naming the field at fault."""
+    if not rule.name.strip():
+        raise InvalidInput.on("name", "Give the rule a name.")
+    if rule.kind not in RuleKind.values:
+        raise InvalidInput.on("kind", f"Must be one of: {', '.join(RuleKind.values)}.")
+    if not isinstance(rule.points, int) or isinstance(rule.points, bool) or not -1000 <= rule.points <= 1000:
+        raise InvalidInput.on("points", "A whole number from -1000 to 1000.")
+    if rule.points == 0:
+        raise InvalidInput.on("points", "A rule worth no points changes nothing; give it points or delete it.")
+    if rule.cap is not None and (not isinstance(rule.cap, int) or rule.cap <= 0):
+        raise InvalidInput.on("cap", "A positive whole number, or empty for no cap.")
+    if rule.kind == RuleKind.FIT:
+        _clean_fit_rule(rule)
+    else:
+        _clean_engagement_rule(rule)
+
+
+def _clean_fit_rule(rule: ScoringRule) -> None:
+    field = FIT_FIELDS.get(rule.field)
+    if field is None:
+        raise InvalidInput.on("field", f"Must be one of: {', '.join(FIT_FIELDS)}.")
+    if rule.matcher not in MATCHERS[field.kind]:
+        allowed = ", ".join(sorted(MATCHERS[field.kind]))
+        raise InvalidInput.on("matcher", f"{field.label} takes one of: {allowed}.")
+    if rule.matcher in LIST_MATCHERS:
+        values = rule.value if isinstance(rule.value, list) else [rule.value]
+        words = [item.strip() for item in values if isinstance(item, str)]
+        if not words or len(words) != len(values) or not all(words):
+            raise InvalidInput.on("value", "A list of one or more words or values.")
+        rule.value = words
+    elif rule.matcher == Matcher.EQUALS:
+        if not isinstance(rule.value, str) or not str(rule.value).strip():
+            raise InvalidInput.on("value", "The value to compare with.")
+    elif field.kind == NUMBER:
+        if isinstance(rule.value, bool) or not isinstance(rule.value, int | float):
+            raise InvalidInput.on("value", "A number.")
+    else:
+        rule.value = None
+    if rule.half_life_days is not None:
+        raise InvalidInput.on("half_life_days", "Only engagement rules decay.")
+    rule.event_type = rule.property_name = rule.property_contains = ""
+
+
+def _clean_engagement_rule(rule: ScoringRule) -> None:
+    if rule.event_type not in EventType.values:
+        raise InvalidInput.on("event_type", f"Must be one of: {', '.join(EventType.values)}.")
+    if bool(rule.property_name.strip()) != bool(rule.property_contains.strip()):
+        field = "property_contains" if rule.property_name.strip() else "property_name"
+        raise InvalidInput.on(field, "Give both the property and the text it must contain, or neither.")
+    if rule.half_life_days is not None and (
+        isinstance(rule.half_life_days, bool)
+        or not isinstance(rule.half_life_days, int | float)
+        or rule.half_life_days <= 0
+    ):
+        raise InvalidInput.on("half_life_days", "A positive number of days, or empty for no decay.")
+    if rule.in_icp:
+        raise InvalidInput.on("in_icp", "The ideal customer profile is made of fit rules.")
+    rule.field, rule.matcher, rule.value = "", "", None
+
+
+def _rules_changed() -> None:
+    scoring_settings()  # make sure the row exists
+    ScoringSettings.objects.filter(pk=1).update(rules_changed_at=timezone.now())
+
+
+@transaction.atomic
+def create_rule(*, by: User, **fields: Any) -> ScoringRule:
+    """A new scoring rule; leads are rescored by `rescore_leads` (the settings page queues it)."""
+    ensure_can_edit_rules(by)
+    unknown = set(fields) - RULE_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    rule = ScoringRule(**{"field": "", "matcher": "", "event_type": "", "property_name": "", "property_contains": "",
+                          "name": "", **fields})  # fmt: skip
+    _clean_rule(rule)
+    rule.save()
+    _rules_changed()
+    return rule
+
+
+@transaction.atomic
+def update_rule(rule: ScoringRule, *, by: User, **fields: Any) -> ScoringRule:
+    ensure_can_edit_rules(by)
+    unknown = set(fields) - RULE_FIELDS
+    if unknown:
+        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    _clean_rule(rule)
+    rule.save()
+    _rules_changed()
+    return rule
+
+
+@transaction.atomic
+def delete_rule(rule: ScoringRule, *, by: User) -> None:
+    ensure_can_edit_rules(by)
+    rule.delete()
+    _rules_changed()
+
+
+def set_mql_threshold(threshold: int, *, by: User) -> ScoringSettings:
+    ensure_can_edit_rules(by)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 10000:
+        raise InvalidInput.on("mql_threshold", "A whole number from 1 to 10000.")
+    settings = scoring_settings()
+    settings.mql_threshold = threshold
+    settings.save(update_fields=["mql_threshold"])
+    return settings
+
+
+def _save_scores(scores: dict[int, Score], *, at: datetime, reason: str) -> None:
+    """Store the scores, add a history step where the total moved, and qualify leads reaching the threshold."""
+    before: dict[int, tuple[float, datetime | None]] = {
+        lead: (total, mql_at)
+        for lead, total, mql_at in LeadScore.objects.filter(lead__in=list(scores)).values_list(
+            "lead", "total", "mql_at"
+        )
+    }
+    stored = [
+        LeadScore(lead_id=lead, fit=score.fit, engagement=score.engagement, total=score.total,
+                  icp_match=score.icp_match, breakdown=score.breakdown, decaying=score.decaying, computed_at=at)
+        for lead, score in scores.items()
+    ]  # fmt: skip
+    LeadScore.objects.bulk_create(
+        stored,
+        update_conflicts=True,
+        unique_fields=["lead"],
+        update_fields=["fit", "engagement", "total", "icp_match", "breakdown", "decaying", "computed_at"],
+    )
+    ScoreChange.objects.bulk_create(
+        ScoreChange(lead_id=lead, at=at, fit=score.fit, engagement=score.engagement, total=score.total, reason=reason)
+        for lead, score in scores.items()
+        if lead not in before or abs(before[lead][0] - score.total) >= 0.5
+    )
+    threshold = scoring_settings().mql_threshold
+    reached = [
+        lead for lead, score in scores.items() if score.total >= threshold and not before.get(lead, (0, None))[1]
+    ]
+    if reached:
+        _qualify(reached, {lead: scores[lead].total for lead in reached}, threshold, at=at)
+
+
+def _was_qualified(before: dict[int, tuple[float, datetime | None]], lead: int) -> bool:
+    return lead in before and before[lead][1] is not None
+
+
+def _qualify(lead_ids: list[int], totals: dict[int, float], threshold: int, *, at: datetime) -> None:
+    """Mark the leads as marketing-qualified (once) and move those still at `lead` to `prospect`."""
+    LeadScore.objects.filter(lead__in=lead_ids, mql_at__isnull=True).update(mql_at=at)
+    for lead in Lead.objects.select_for_update().filter(pk__in=lead_ids, lifecycle_stage=LifecycleStage.LEAD):
+        reason = f"Score {totals[lead.pk]:.0f} reached the MQL threshold ({threshold})"
+        record_lifecycle_change(lead, to=LifecycleStage.PROSPECT, by=None, reason=reason)
+
+
+def rescore_leads(
+    lead_ids: Sequence[int] | None = None,
+    *,
+    reason: str = "Rules changed",
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Score these leads (every lead when None) afresh from the active rules: in batches, each one transaction.
+    Returns how many were scored."""
+    rules = active_rules()
+    ids = list(lead_ids) if lead_ids is not None else list(Lead.objects.order_by("pk").values_list("pk", flat=True))
+    done = 0
+    for batch in chunks(ids):
+        for part in (batch[start : start + BATCH] for start in range(0, len(batch), BATCH)):
+            at = timezone.now()
+            with transaction.atomic():
+                _save_scores(compute_scores(rules, part, at=at), at=at, reason=reason)
+            done += len(part)
+            if progress is not None:
+                progress(done)
+    return done
+
+
+def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) -> None:
+    """Bring each lead with new events up to date: its kept engagement points moved to now, plus what the new
+    events earn (a few rows per lead, however long its history). Connected to `events_ingested`."""
+    by_lead: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
+    for event in events:
+        if event.lead_id is not None:
+            by_lead[event.lead_id].append((event.type, event.occurred_at, event.properties or {}))
+    rules = active_rules()
+    if not by_lead or not any(rule.kind == RuleKind.ENGAGEMENT for rule in rules):
+        return
+    at = timezone.now()
+    kept = {score.lead_id: score for score in LeadScore.objects.select_for_update().filter(lead__in=list(by_lead))}
+    unscored = [lead for lead in by_lead if lead not in kept]
+    if unscored:
+        rescore_leads(unscored, reason="First events")
+    facts = lead_facts([lead for lead in by_lead if lead in kept])
+    scores = {}
+    for lead, new in by_lead.items():
+        if lead in kept and lead in facts:
+            decaying = add_events(rules, kept[lead].decaying, kept[lead].computed_at, new, at=at)
+            scores[lead] = score_of(rules, facts[lead], decaying, at=at)
+    if scores:
+        _save_scores(scores, at=at, reason=_event_reason(by_lead))
+
+
+def _event_reason(by_lead: dict[int, list[tuple[str, datetime, Any]]]) -> str:
+    kinds = sorted({EventType(event_type).label for events in by_lead.values() for event_type, _, _ in events})
+    return "New events: " + ", ".join(kinds)
