@@ -1,8 +1,10 @@
 """Rule-based lead scoring: each rule kind, caps, decay, negative rules, the breakdown, the MQL step (once)."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from leadflow.engagement.services import EventIn, ingest_events
@@ -158,3 +160,12 @@ def test_a_rule_that_cannot_work_is_refused_naming_the_field(marketer, fields, f
 def test_sales_cannot_edit_rules(rep):
     with pytest.raises(NotAllowed):
         create_rule(by=rep, name="Mine", kind="engagement", event_type="email_open", points=5)
+
+
+def test_the_score_command_scores_every_lead(rules, rep):
+    vp_lead(rep)
+    out = StringIO()
+    call_command("score", "--all", stdout=out, stderr=StringIO())
+    assert out.getvalue().startswith("Scored 1 leads") and LeadScore.objects.get().total == 15
+    with pytest.raises(CommandError, match="No lead 999"):
+        call_command("score", "--lead", "999")

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from leadflow.bulk import database_datetime, insert_rows, update_rows
 from leadflow.errors import InvalidInput
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
@@ -25,7 +26,6 @@ from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.services import refresh_deal_history
 
-from .bulk import database_datetime, insert_rows, update_rows
 from .report import FIRST_ROW, ImportReport
 
 NO_CONVERSION = "No conversion within 90 days"

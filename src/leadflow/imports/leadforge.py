@@ -34,6 +34,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
+from leadflow.bulk import (
+    database_datetime,
+    ids_by_external_id,
+    insert_rows,
+    parse_datetime,
+    stored_datetime,
+    stored_json,
+    update_rows,
+)
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import advance_last_activity
 from leadflow.errors import InvalidInput
@@ -44,15 +53,6 @@ from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import copy_lead_sources, refresh_deal_history
 from leadflow.users.models import Role, Team, User
 
-from .bulk import (
-    database_datetime,
-    ids_by_external_id,
-    insert_rows,
-    parse_datetime,
-    stored_datetime,
-    stored_json,
-    update_rows,
-)
 from .report import FIRST_ROW, ImportReport, Progress
 
 SOURCES = {

@@ -36,14 +36,19 @@ def lead_facts(lead_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 def lead_events(lead_ids: Sequence[int], rules: list[ScoringRule]) -> dict[int, list[tuple[str, datetime, Any]]]:
     """The leads' events of the types the engagement rules count: (type, when, properties)."""
-    types = {rule.event_type for rule in rules if rule.kind == RuleKind.ENGAGEMENT}
+    engagement = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
+    types = {rule.event_type for rule in engagement}
     found: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
-    if types:
-        events = Event.objects.filter(lead__in=lead_ids, type__in=types)
-        for lead, event_type, occurred_at, properties in events.values_list(
-            "lead", "type", "occurred_at", "properties"
-        ):
-            found[lead].append((event_type, occurred_at, properties or {}))
+    if not types:
+        return found
+    # Selected by lead alone (a filter on the type steers the planner to the type index, through every lead's
+    # events of that type); properties are read only when a rule looks at them.
+    events = Event.objects.filter(lead__in=lead_ids)
+    with_properties = any(rule.property_name for rule in engagement)
+    columns = ("lead", "type", "occurred_at", "properties") if with_properties else ("lead", "type", "occurred_at")
+    for row in events.values_list(*columns):
+        if row[1] in types:
+            found[row[0]].append((row[1], row[2], (row[3] or {}) if with_properties else {}))
     return found
 
 

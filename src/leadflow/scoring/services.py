@@ -1,6 +1,7 @@
 """Writes for scoring: editing the rules and the MQL threshold, scoring leads (all of them set-based, or one lead
 as its events arrive) and moving a lead that reaches the threshold to prospect, once."""
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from leadflow.bulk import database_datetime, insert_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import InvalidInput, NotAllowed
 from leadflow.history import chunks
@@ -146,35 +148,38 @@ def set_mql_threshold(threshold: int, *, by: User) -> ScoringSettings:
 
 
 def _save_scores(scores: dict[int, Score], *, at: datetime, reason: str) -> None:
-    """Store the scores, add a history step where the total moved, and qualify leads reaching the threshold."""
-    before: dict[int, tuple[float, datetime | None]] = {
-        lead: (total, mql_at)
-        for lead, total, mql_at in LeadScore.objects.filter(lead__in=list(scores)).values_list(
-            "lead", "total", "mql_at"
-        )
-    }
-    stored = [
-        LeadScore(lead_id=lead, fit=score.fit, engagement=score.engagement, total=score.total,
-                  icp_match=score.icp_match, breakdown=score.breakdown, decaying=score.decaying, computed_at=at)
-        for lead, score in scores.items()
-    ]  # fmt: skip
-    LeadScore.objects.bulk_create(
-        stored,
-        update_conflicts=True,
-        unique_fields=["lead"],
-        update_fields=["fit", "engagement", "total", "icp_match", "breakdown", "decaying", "computed_at"],
-    )
-    ScoreChange.objects.bulk_create(
-        ScoreChange(lead_id=lead, at=at, fit=score.fit, engagement=score.engagement, total=score.total, reason=reason)
-        for lead, score in scores.items()
-        if lead not in before or abs(before[lead][0] - score.total) >= 0.5
+    """Store the scores (replacing the leads' old ones in two statements), add a history step where the total
+    moved, and qualify the leads that reach the threshold."""
+    kept = LeadScore.objects.filter(lead__in=list(scores)).values_list("lead", "total", "mql_at")
+    before: dict[int, tuple[float, datetime | None]] = {lead: (total, mql_at) for lead, total, mql_at in kept}
+    LeadScore.objects.filter(lead__in=list(scores)).delete()
+    moment = database_datetime(at)
+    insert_rows(
+        LeadScore,
+        ["lead", "fit", "engagement", "total", "icp_match", "breakdown", "decaying", "computed_at", "mql_at"],
+        (
+            (lead, score.fit, score.engagement, score.total, score.icp_match, json.dumps(score.breakdown),
+             json.dumps(score.decaying), moment, _adapted(before[lead][1]) if lead in before else None)
+            for lead, score in scores.items()
+        ),
+    )  # fmt: skip
+    insert_rows(
+        ScoreChange,
+        ["lead", "at", "fit", "engagement", "total", "reason"],
+        (
+            (lead, moment, score.fit, score.engagement, score.total, reason)
+            for lead, score in scores.items()
+            if lead not in before or abs(before[lead][0] - score.total) >= 0.5
+        ),
     )
     threshold = scoring_settings().mql_threshold
-    reached = [
-        lead for lead, score in scores.items() if score.total >= threshold and not before.get(lead, (0, None))[1]
-    ]
+    reached = [lead for lead, score in scores.items() if score.total >= threshold and not _was_qualified(before, lead)]
     if reached:
         _qualify(reached, {lead: scores[lead].total for lead in reached}, threshold, at=at)
+
+
+def _adapted(moment: datetime | None) -> Any:
+    return database_datetime(moment) if moment is not None else None
 
 
 def _was_qualified(before: dict[int, tuple[float, datetime | None]], lead: int) -> bool:

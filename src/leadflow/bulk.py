@@ -1,5 +1,5 @@
-"""Set-based writing for imports: many rows per statement (COPY on PostgreSQL), dates adapted once, ids looked up
-by external id."""
+"""Set-based writing for bulk work (imports, rescoring): many rows per statement (COPY on PostgreSQL), dates adapted
+once, ids looked up by external id."""
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
