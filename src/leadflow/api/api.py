@@ -7,7 +7,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from leadflow.errors import DomainError
 
-from . import accounts, analytics, engagement, exports, leads, pipeline
+from . import accounts, analytics, engagement, exports, leads, pipeline, scoring
 from .auth import ActiveSession, BearerToken
 
 api = NinjaAPI(
@@ -80,3 +80,4 @@ api.add_router("/", leads.router)
 api.add_router("/", pipeline.router)
 api.add_router("/", engagement.router)
 api.add_router("/", analytics.router)
+api.add_router("/", scoring.router)

@@ -1,10 +1,12 @@
 """Lead scoring: the rules marketing writes (fit and engagement), each lead's score with the breakdown that made it,
 and the score's history."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from leadflow.engagement.models import EventType
+from leadflow.imports.models import BackgroundJob
 from leadflow.leads.models import Lead
 
 
@@ -104,3 +106,14 @@ class ScoreChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.total:.0f} ({self.reason})"
+
+
+class RescoreJob(BackgroundJob):
+    """Scoring every lead afresh after the rules changed, run by the worker (progress counts leads)."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Rescore {self.pk} ({self.status})"

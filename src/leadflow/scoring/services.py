@@ -14,11 +14,12 @@ from leadflow.bulk import database_datetime, insert_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import InvalidInput, NotAllowed
 from leadflow.history import chunks
+from leadflow.imports.models import JobStatus
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
 from leadflow.users.models import User
 
-from .models import LeadScore, Matcher, RuleKind, ScoreChange, ScoringRule, ScoringSettings
+from .models import LeadScore, Matcher, RescoreJob, RuleKind, ScoreChange, ScoringRule, ScoringSettings
 from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, score_of
 from .selectors import active_rules, compute_scores, lead_facts, scoring_settings
 
@@ -101,19 +102,39 @@ def _rules_changed() -> None:
     ScoringSettings.objects.filter(pk=1).update(rules_changed_at=timezone.now())
 
 
-@transaction.atomic
-def create_rule(*, by: User, **fields: Any) -> ScoringRule:
-    """A new scoring rule; leads are rescored by `rescore_leads` (the settings page queues it)."""
-    ensure_can_edit_rules(by)
+def _new_rule(fields: dict[str, Any]) -> ScoringRule:
     unknown = set(fields) - RULE_FIELDS
     if unknown:
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
-    rule = ScoringRule(**{"field": "", "matcher": "", "event_type": "", "property_name": "", "property_contains": "",
-                          "name": "", **fields})  # fmt: skip
+    blank = dict.fromkeys(["name", "field", "matcher", "event_type", "property_name", "property_contains"], "")
+    rule = ScoringRule(**{**blank, **fields})
     _clean_rule(rule)
+    return rule
+
+
+@transaction.atomic
+def create_rule(*, by: User, **fields: Any) -> ScoringRule:
+    """A new scoring rule; leads are rescored by `rescore_leads` (`queue_rescore` has the worker do it)."""
+    ensure_can_edit_rules(by)
+    rule = _new_rule(fields)
     rule.save()
     _rules_changed()
     return rule
+
+
+def proposed_rules(specs: list[dict[str, Any]], *, by: User) -> list[ScoringRule]:
+    """A rule set checked but not saved (for the preview); a refusal names the rule by its place in the list."""
+    ensure_can_edit_rules(by)
+    rules = []
+    for place, spec in enumerate(specs):
+        try:
+            rule = _new_rule(spec)
+        except InvalidInput as refused:
+            errors = {f"rules[{place}].{field}": messages for field, messages in refused.errors.items()}
+            raise InvalidInput(refused.detail, errors=errors) from refused
+        rule.pk = place + 1  # unsaved: numbered so the breakdown can tell the rules apart
+        rules.append(rule)
+    return [rule for rule in rules if rule.is_active]
 
 
 @transaction.atomic
@@ -244,3 +265,16 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
 def _event_reason(by_lead: dict[int, list[tuple[str, datetime, Any]]]) -> str:
     kinds = sorted({EventType(event_type).label for events in by_lead.values() for event_type, _, _ in events})
     return "New events: " + ", ".join(kinds)
+
+
+def queue_rescore(*, by: User) -> RescoreJob:
+    """A job for the worker to score every lead afresh; a job already waiting is reused, not doubled."""
+    ensure_can_edit_rules(by)
+    waiting = RescoreJob.objects.filter(status=JobStatus.QUEUED).first()
+    return waiting or RescoreJob.objects.create(requested_by=by, progress_total=Lead.objects.count())
+
+
+def run_rescore_job(job: RescoreJob, progress: Callable[[int], None]) -> str:
+    """The worker's side of `queue_rescore`."""
+    scored = rescore_leads(progress=progress)
+    return f"Scored {scored:,} leads."

@@ -1,0 +1,184 @@
+"""Scoring: the rules and the MQL threshold (admins and marketing write them), a preview of what a rule set would
+qualify, the rescore job, and each lead's score with the breakdown that explains it."""
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema, Status
+
+from leadflow.engagement.models import EventType
+from leadflow.leads.selectors import get_lead
+from leadflow.scoring import selectors, services
+from leadflow.scoring.models import LeadScore, Matcher, RescoreJob, RuleKind, ScoringRule
+
+from .auth import current_user
+from .pagination import PageParams, page_of, paginate
+
+router = Router(tags=["scoring"])
+
+
+class RuleIn(Schema):
+    name: str
+    kind: RuleKind
+    field: str = ""
+    matcher: Matcher | None = None
+    value: Any = None
+    event_type: EventType | None = None
+    property_name: str = ""
+    property_contains: str = ""
+    points: int
+    cap: int | None = None
+    half_life_days: float | None = None
+    in_icp: bool = False
+    is_active: bool = True
+
+
+class RulePatch(Schema):
+    name: str | None = None
+    field: str | None = None
+    matcher: Matcher | None = None
+    value: Any = None
+    event_type: EventType | None = None
+    property_name: str | None = None
+    property_contains: str | None = None
+    points: int | None = None
+    cap: int | None = None
+    half_life_days: float | None = None
+    in_icp: bool | None = None
+    is_active: bool | None = None
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    kind: str
+    field: str
+    matcher: str
+    value: Any
+    event_type: str
+    property_name: str
+    property_contains: str
+    points: int
+    cap: int | None
+    half_life_days: float | None
+    in_icp: bool
+    is_active: bool
+
+
+class SettingsIO(Schema):
+    mql_threshold: int
+
+
+class PreviewIn(Schema):
+    rules: list[RuleIn]
+
+
+class PreviewOut(Schema):
+    leads: int
+    mql: int
+    threshold: int
+
+
+class JobOut(Schema):
+    id: int
+    status: str
+    progress: int
+    progress_total: int | None
+    message: str
+
+
+class BreakdownEntry(Schema):
+    rule: int
+    name: str
+    kind: str
+    points: float
+
+
+class ScoreOut(Schema):
+    lead_id: int
+    fit: int
+    engagement: float
+    total: float
+    icp_match: int | None
+    breakdown: list[BreakdownEntry]
+    computed_at: datetime
+    mql_at: datetime | None
+
+
+def _fields(payload: Schema, *, unset: bool) -> dict[str, Any]:
+    fields = payload.dict(exclude_unset=unset)
+    for name in ("matcher", "event_type"):  # an empty choice arrives as None; the model stores ""
+        if name in fields and fields[name] is None:
+            fields[name] = ""
+    return fields
+
+
+@router.get("/scoring/rules", response=page_of(RuleOut))
+def list_rules(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
+    return paginate(ScoringRule.objects.order_by("kind", "name", "pk"), page)
+
+
+@router.post("/scoring/rules", response={201: RuleOut})
+def create_rule(request: HttpRequest, payload: RuleIn) -> Status:
+    """A new rule; `POST /scoring/rescore` then scores everyone with it."""
+    return Status(201, services.create_rule(by=current_user(request), **_fields(payload, unset=False)))
+
+
+@router.patch("/scoring/rules/{rule_id}", response=RuleOut)
+def update_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> ScoringRule:
+    rule = get_object_or_404(ScoringRule, pk=rule_id)
+    return services.update_rule(rule, by=current_user(request), **_fields(payload, unset=True))
+
+
+@router.delete("/scoring/rules/{rule_id}", response={204: None})
+def delete_rule(request: HttpRequest, rule_id: int) -> Status:
+    services.delete_rule(get_object_or_404(ScoringRule, pk=rule_id), by=current_user(request))
+    return Status(204, None)
+
+
+@router.get("/scoring/settings", response=SettingsIO)
+def get_settings(request: HttpRequest) -> Any:
+    return selectors.scoring_settings()
+
+
+@router.put("/scoring/settings", response=SettingsIO)
+def put_settings(request: HttpRequest, payload: SettingsIO) -> Any:
+    return services.set_mql_threshold(payload.mql_threshold, by=current_user(request))
+
+
+@router.post("/scoring/preview", response=PreviewOut)
+def preview(request: HttpRequest, payload: PreviewIn) -> dict[str, int]:
+    """How many leads this rule set would make marketing-qualified now; nothing is saved."""
+    rules = services.proposed_rules([_fields(rule, unset=False) for rule in payload.rules], by=current_user(request))
+    return selectors.preview_mql(rules)
+
+
+@router.post("/scoring/rescore", response={202: JobOut})
+def rescore(request: HttpRequest) -> Status:
+    """Queue scoring every lead afresh (the worker runs it); poll the job for progress."""
+    return Status(202, services.queue_rescore(by=current_user(request)))
+
+
+@router.get("/scoring/rescore/{job_id}", response=JobOut)
+def rescore_job(request: HttpRequest, job_id: int) -> RescoreJob:
+    return get_object_or_404(RescoreJob, pk=job_id)
+
+
+@router.get("/leads/{lead_id}/score", response=ScoreOut, tags=["leads"])
+def lead_score(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+    """The lead's score as it stands now (engagement decays between events) and why."""
+    lead = get_lead(current_user(request), lead_id)
+    stored = get_object_or_404(LeadScore, lead=lead)
+    score = selectors.current_score(stored)
+    return {
+        "lead_id": lead.pk,
+        "fit": score.fit,
+        "engagement": score.engagement,
+        "total": score.total,
+        "icp_match": score.icp_match,
+        "breakdown": score.breakdown,
+        "computed_at": stored.computed_at,
+        "mql_at": stored.mql_at,
+    }
