@@ -14,7 +14,7 @@ from leadflow.leads.models import Lead
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.users.models import User
 
-from .models import LeadScore, RuleKind, ScoringRule, ScoringSettings
+from .models import LeadScore, RuleKind, ScoreChange, ScoringRule, ScoringSettings
 from .rules import FIT_FIELDS, Score, add_events, fact, score_of
 
 
@@ -95,3 +95,16 @@ def hot_leads(user: User) -> QuerySet[Lead]:
         .select_related("contact", "contact__account", "owner", "score")
         .order_by("-score__total", "-created_at")
     )
+
+
+def lead_score_card(lead: Lead) -> dict[str, Any] | None:
+    """What the lead page shows of the score: where it stands now, why, and its last few changes."""
+    stored = LeadScore.objects.filter(lead=lead).first()
+    if stored is None:
+        return None
+    return {
+        "now": current_score(stored),
+        "mql_at": stored.mql_at,
+        "threshold": scoring_settings().mql_threshold,
+        "history": list(ScoreChange.objects.filter(lead=lead).order_by("-at", "-id")[:5]),
+    }

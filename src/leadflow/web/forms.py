@@ -43,6 +43,7 @@ class LeadFilterForm(forms.Form):
     sort = forms.ChoiceField(
         choices=[
             ("-created_at", "Newest"),
+            ("-score", "Best score"),
             ("created_at", "Oldest"),
             ("-last_activity_at", "Recent activity"),
             ("last_activity_at", "Least recent activity"),

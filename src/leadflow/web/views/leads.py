@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -15,6 +16,7 @@ from leadflow.leads.lifecycle import FORWARD, NEEDS_REASON
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.pipeline.selectors import lead_timeline, next_task
 from leadflow.pipeline.services import convert_lead
+from leadflow.scoring.selectors import lead_score_card
 from leadflow.users.models import User
 
 from ..forms import (
@@ -46,7 +48,9 @@ def _filtered_leads(request: HttpRequest, form: LeadFilterForm):
         created_to=data.get("created_to"),
         has_open_opportunity={"open": True, "none": False}.get(deal),
     )
-    return leads.order_by(data.get("sort") or "-created_at", "-id")
+    sort = data.get("sort") or "-created_at"
+    order = F("score__total").desc(nulls_last=True) if sort == "-score" else sort
+    return leads.select_related("score").order_by(order, "-id")
 
 
 @login_required
@@ -154,6 +158,7 @@ def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
         "can_convert": not user.is_marketing and lead.lifecycle_stage in ("lead", "prospect"),
         "opportunities": lead.opportunities.select_related("stage").order_by("-created_at"),
         "timeline": lead_timeline(lead),
+        "score": lead_score_card(lead),
         "next_task": next_task(lead),
         "bant_form": BantForm(initial=_bant_initial(lead)),
         "activity_form": ActivityForm(),
