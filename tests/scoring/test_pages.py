@@ -16,8 +16,8 @@ def scored(marketer, rep):
                 points=40)  # fmt: skip
     create_rule(by=marketer, name="Student address", kind="fit", field="email_domain", matcher="ends_with_any",
                 value=[".edu"], points=-25)  # fmt: skip
-    senior = LeadFactory(contact=ContactFactory(seniority="vp", first_name="Vera"), owner=rep, team=rep.team)
-    student = LeadFactory(contact=ContactFactory(email="sam@uni.edu", first_name="Stu"), owner=rep, team=rep.team)
+    senior = LeadFactory(contact=ContactFactory(seniority="vp", first_name="Veraqx"), owner=rep, team=rep.team)
+    student = LeadFactory(contact=ContactFactory(email="sam@uni.edu", first_name="Stuqx"), owner=rep, team=rep.team)
     rescore_leads()
     return senior, student
 
@@ -38,9 +38,9 @@ def test_the_lead_page_shows_the_score_and_why(rep, scored):
 
 
 def test_the_leads_table_sorts_by_best_score_unscored_last(rep, scored):
-    LeadFactory(contact=ContactFactory(first_name="Una"), owner=rep, team=rep.team)  # created after the rescore
+    LeadFactory(contact=ContactFactory(first_name="Unaqx"), owner=rep, team=rep.team)  # created after the rescore
     table = page(rep, "/leads/?sort=-score")
-    assert table.index("Vera") < table.index("Stu") < table.index("Una")
+    assert table.index("Veraqx") < table.index("Stuqx") < table.index("Unaqx")
 
 
 def test_an_unscored_lead_says_how_scores_come(rep):
