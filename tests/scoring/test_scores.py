@@ -45,13 +45,13 @@ def engagement_rule(**fields):
 
 def test_an_events_points_halve_every_half_life():
     rule = engagement_rule(half_life_days=7)
-    points = add_events([rule], {}, NOW, [("email_click", NOW - timedelta(days=14), {})], at=NOW)
+    points = add_events([rule], {}, NOW, [("email_click", 14.0, {})], at=NOW)
     assert points == {"1": pytest.approx(1.25)}  # 5 points, two half-lives ago
 
 
 def test_a_property_condition_and_a_cap():
     rule = engagement_rule(property_name="page", property_contains="/pricing", cap=8)
-    events = [("email_click", NOW, {"page": "/pricing/teams"})] * 3 + [("email_click", NOW, {"page": "/blog"})]
+    events = [("email_click", 0.0, {"page": "/pricing/teams"})] * 3 + [("email_click", 0.0, {"page": "/blog"})]
     decaying = add_events([rule], {}, NOW, events, at=NOW)
     assert decaying == {"1": 15}  # three pricing clicks; the cap applies when the score is read
     assert score_of([rule], {}, decaying, at=NOW).engagement == 8

@@ -57,8 +57,12 @@ def fact(field: str, raw: Any) -> Any:
     return raw
 
 
-def _texts(value: Any) -> list[str]:
-    return [str(item).strip().lower() for item in (value if isinstance(value, list) else [value])]
+def _wanted(rule: ScoringRule) -> list[str]:
+    """The rule's values, lower-cased once per rule object (scoring asks for them for every lead)."""
+    if "_wanted" not in rule.__dict__:
+        values = rule.value if isinstance(rule.value, list) else [rule.value]
+        rule.__dict__["_wanted"] = [str(item).strip().lower() for item in values]
+    return rule.__dict__["_wanted"]
 
 
 def fit_matches(rule: ScoringRule, facts: Mapping[str, Any]) -> bool:
@@ -76,7 +80,7 @@ def fit_matches(rule: ScoringRule, facts: Mapping[str, Any]) -> bool:
     text = str(value or "").strip().lower()
     if not text:
         return False
-    wanted = _texts(rule.value)
+    wanted = _wanted(rule)
     if rule.matcher in (Matcher.EQUALS, Matcher.ANY_OF):
         return text in wanted
     if rule.matcher == Matcher.CONTAINS_ANY:
@@ -96,11 +100,15 @@ def event_matches(rule: ScoringRule, event_type: str, properties: Mapping[str, A
     return rule.property_contains.lower() in str(value).lower()
 
 
-def decayed(points: float, rule: ScoringRule, since: datetime, until: datetime) -> float:
-    """Points earned at `since`, as they stand at `until` (halving every half-life; never growing back)."""
-    if not rule.half_life_days or until <= since:
+def decayed(points: float, rule: ScoringRule, days: float) -> float:
+    """Points earned `days` ago as they stand now (halving every half-life; never growing back)."""
+    if not rule.half_life_days or days <= 0:
         return points
-    return points * 0.5 ** ((until - since).total_seconds() / 86400 / rule.half_life_days)
+    return points * 0.5 ** (days / rule.half_life_days)
+
+
+def days_between(earlier: datetime, later: datetime) -> float:
+    return (later - earlier).total_seconds() / 86400
 
 
 def capped(points: float, rule: ScoringRule) -> float:
@@ -137,11 +145,11 @@ def score_of(
             if met:
                 points = round(capped(rule.points, rule))
                 fit += points
-                breakdown.append({"rule": rule.pk, "name": rule.name, "kind": rule.kind, "points": points})
-        elif decaying.get(str(rule.pk)):
-            earned = round(capped(decaying[str(rule.pk)], rule), 1)
+                breakdown.append({"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points})
+        elif decaying.get(str(rule.id)):
+            earned = round(capped(decaying[str(rule.id)], rule), 1)
             engagement += earned
-            breakdown.append({"rule": rule.pk, "name": rule.name, "kind": rule.kind, "points": earned})
+            breakdown.append({"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": earned})
     breakdown.sort(key=lambda entry: -abs(entry["points"]))
     return Score(
         fit=fit,
@@ -156,21 +164,22 @@ def add_events(
     rules: Iterable[ScoringRule],
     decaying: Mapping[str, float],
     since: datetime,
-    events: Iterable[tuple[str, datetime, Mapping[str, Any]]],
+    events: Iterable[tuple[str, float, Mapping[str, Any]]],
     *,
     at: datetime,
 ) -> dict[str, float]:
-    """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, when,
-    properties) earn, each decayed from when it happened."""
+    """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, days before
+    `at` it happened, properties) earn, each decayed from when it happened."""
     engagement_rules = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
+    elapsed = days_between(since, at)
     moved = {
-        str(rule.pk): decayed(decaying.get(str(rule.pk), 0.0), rule, since, at)
+        str(rule.id): decayed(decaying[str(rule.id)], rule, elapsed)
         for rule in engagement_rules
-        if decaying.get(str(rule.pk))
+        if decaying.get(str(rule.id))
     }
-    for event_type, occurred_at, properties in events:
+    for event_type, days_ago, properties in events:
         for rule in engagement_rules:
             if event_matches(rule, event_type, properties):
-                key = str(rule.pk)
-                moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, occurred_at, at)
+                key = str(rule.id)
+                moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, days_ago)
     return moved

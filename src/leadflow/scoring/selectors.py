@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from leadflow.engagement.models import Event
+from leadflow.history import days_between
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.users.models import User
@@ -34,27 +37,34 @@ def lead_facts(lead_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     return {row["pk"]: {name: fact(name, row[path]) for name, path in paths.items()} for row in rows}
 
 
-def lead_events(lead_ids: Sequence[int], rules: list[ScoringRule]) -> dict[int, list[tuple[str, datetime, Any]]]:
-    """The leads' events of the types the engagement rules count: (type, when, properties)."""
+def lead_events(
+    lead_ids: Sequence[int], rules: list[ScoringRule], *, at: datetime
+) -> dict[int, list[tuple[str, float, Any]]]:
+    """The leads' events of the types the engagement rules count: (type, days before `at`, properties)."""
     engagement = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
     types = {rule.event_type for rule in engagement}
-    found: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
+    found: dict[int, list[tuple[str, float, Any]]] = defaultdict(list)
     if not types:
         return found
     # Selected by lead alone (a filter on the type steers the planner to the type index, through every lead's
-    # events of that type); properties are read only when a rule looks at them.
-    events = Event.objects.filter(lead__in=lead_ids)
+    # events of that type); ages come from the database, properties only when a rule looks at them.
+    age = RawSQL(days_between("%s", _column(Event, "occurred_at")), (at,))
+    events = Event.objects.filter(lead__in=lead_ids).annotate(days_ago=age)
     with_properties = any(rule.property_name for rule in engagement)
-    columns = ("lead", "type", "occurred_at", "properties") if with_properties else ("lead", "type", "occurred_at")
+    columns = ("lead", "type", "days_ago", "properties") if with_properties else ("lead", "type", "days_ago")
     for row in events.values_list(*columns):
         if row[1] in types:
             found[row[0]].append((row[1], row[2], (row[3] or {}) if with_properties else {}))
     return found
 
 
+def _column(model: type[Event], name: str) -> str:
+    return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
+
+
 def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:
     """The leads' scores under these rules from their whole history, as of `at`, without storing anything."""
-    facts, events = lead_facts(lead_ids), lead_events(lead_ids, rules)
+    facts, events = lead_facts(lead_ids), lead_events(lead_ids, rules, at=at)
     return {
         lead: score_of(rules, facts[lead], add_events(rules, {}, at, events.get(lead, []), at=at), at=at)
         for lead in lead_ids

@@ -20,7 +20,7 @@ from leadflow.leads.services import record_lifecycle_change
 from leadflow.users.models import User
 
 from .models import LeadScore, Matcher, RescoreJob, RuleKind, ScoreChange, ScoringRule, ScoringSettings
-from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, score_of
+from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, days_between, score_of
 from .selectors import active_rules, compute_scores, lead_facts, scoring_settings
 
 RULE_FIELDS = {
@@ -240,14 +240,14 @@ def rescore_leads(
 def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) -> None:
     """Bring each lead with new events up to date: its kept engagement points moved to now, plus what the new
     events earn (a few rows per lead, however long its history). Connected to `events_ingested`."""
-    by_lead: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
+    at = timezone.now()
+    by_lead: dict[int, list[tuple[str, float, Any]]] = defaultdict(list)
     for event in events:
         if event.lead_id is not None:
-            by_lead[event.lead_id].append((event.type, event.occurred_at, event.properties or {}))
+            by_lead[event.lead_id].append((event.type, days_between(event.occurred_at, at), event.properties or {}))
     rules = active_rules()
     if not by_lead or not any(rule.kind == RuleKind.ENGAGEMENT for rule in rules):
         return
-    at = timezone.now()
     kept = {score.lead_id: score for score in LeadScore.objects.select_for_update().filter(lead__in=list(by_lead))}
     unscored = [lead for lead in by_lead if lead not in kept]
     if unscored:
@@ -262,7 +262,7 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
         _save_scores(scores, at=at, reason=_event_reason(by_lead))
 
 
-def _event_reason(by_lead: dict[int, list[tuple[str, datetime, Any]]]) -> str:
+def _event_reason(by_lead: dict[int, list[tuple[str, float, Any]]]) -> str:
     kinds = sorted({EventType(event_type).label for events in by_lead.values() for event_type, _, _ in events})
     return "New events: " + ", ".join(kinds)
 
