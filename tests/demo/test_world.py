@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
 from leadflow.demo.world import build_demo_world
+from leadflow.engagement.models import Event
 from leadflow.leads.lifecycle import is_allowed
-from leadflow.leads.models import OPEN_STAGES, Lead
+from leadflow.leads.models import OPEN_STAGES, Lead, StageChange
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.scoring.models import LeadScore
 from leadflow.users.models import Role, User
 
 pytestmark = pytest.mark.django_db
@@ -40,24 +42,34 @@ def test_every_leads_history_follows_the_lifecycle_graph(world):
             assert after.from_stage == before.to_stage
             assert is_allowed(before.to_stage, after.to_stage)
             assert after.at >= before.at
-            assert after.by_id is not None
+            assert after.by_id is not None or "MQL threshold" in after.reason  # the score qualifies on its own
             assert after.reason or after.to_stage not in ("disqualified", "recycled")
 
 
 def test_leads_are_owned_within_their_team_and_worked_leads_have_bant(world):
+    by_score = set(StageChange.objects.filter(reason__contains="MQL threshold").values_list("lead", flat=True))
     for lead in Lead.objects.select_related("owner", "contact__account"):
         assert lead.contact.created_at == lead.created_at >= lead.contact.account.created_at
         assert lead.owner is None or lead.owner.team_id == lead.team_id
-        if lead.lifecycle_stage in ("prospect", "opportunity", "customer"):
+        if lead.lifecycle_stage in ("prospect", "opportunity", "customer") and lead.pk not in by_score:
             assert lead.owner is not None and lead.need and lead.budget_amount is not None
 
 
-def test_last_activity_is_the_latest_done_activity(world):
-    latest = dict(
-        Activity.objects.filter(is_done=True).values("lead").annotate(at=Max("done_at")).values_list("lead", "at")
-    )
+def test_last_activity_is_the_latest_done_activity_or_event(world):
+    done = Activity.objects.filter(is_done=True).values("lead").annotate(at=Max("done_at")).values_list("lead", "at")
+    seen = Event.objects.values("lead").annotate(at=Max("occurred_at")).values_list("lead", "at")
+    latest: dict = {}
+    for lead_id, at in [*done, *seen]:
+        latest[lead_id] = max(at, latest.get(lead_id, at))
     for lead_id, last in Lead.objects.values_list("id", "last_activity_at"):
         assert last == latest.get(lead_id)
+
+
+def test_leads_are_scored_by_the_starter_rules_and_the_best_are_qualified(world):
+    assert LeadScore.objects.count() == Lead.objects.count()
+    qualified = StageChange.objects.filter(reason__contains="reached the MQL threshold (50)")
+    assert qualified.exists() and all(step.from_stage == "lead" for step in qualified)
+    assert LeadScore.objects.filter(total__lt=0).exists()  # the free-mail rule takes points away
 
 
 def test_a_contact_has_at_most_one_open_lead(world):

@@ -17,12 +17,16 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact, EmployeeBand, RevenueBand, Seniority
+from leadflow.engagement.models import Event, EventType
+from leadflow.engagement.services import advance_last_activity
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import refresh_deal_history
+from leadflow.scoring.models import ScoringRule
+from leadflow.scoring.services import create_rule, rescore_leads, set_mql_threshold
 from leadflow.users.models import Role, Team, User
 
 PEOPLE = [  # username, first, last, role, team
@@ -374,6 +378,65 @@ def _deal(world: _World, lead: Lead, by: User, opened: datetime) -> None:
     _activities(world, lead, opened, deal.closed_at or now, rng.randrange(1, 6), deal=deal)
 
 
+# What the demo's leads do on the website and in email: (event type, weight, properties to pick from).
+BEHAVIOUR = [
+    (EventType.PAGE_VISIT, 30, [{"page": page} for page in ("/", "/product", "/blog/ap-automation", "/customers")]),
+    (EventType.EMAIL_OPEN, 25, [{"campaign": campaign} for campaign in CAMPAIGNS]),
+    (EventType.EMAIL_CLICK, 10, [{"campaign": campaign} for campaign in CAMPAIGNS]),
+    (EventType.CONTENT_DOWNLOAD, 8, [{"asset": "Spend visibility guide"}, {"asset": "Invoice ROI calculator"}]),
+    (EventType.PRICING_PAGE_VIEW, 8, [{"page": "/pricing"}]),
+    (EventType.WEBINAR_ATTENDANCE, 5, [{"title": title} for title in WEBINARS]),
+    (EventType.DEMO_REQUEST, 2, [{"page": "/demo"}]),
+]
+# A starter rule set, so scores mean something on first run: an ICP of fit rules, engagement that decays.
+STARTER_FIT_RULES = [
+    ("Senior buyer", "seniority", "any_of", ["vp", "c_suite", "director"], 15, True),
+    ("Mid-market size", "employee_band", "any_of", ["200-499", "500-999", "1000-1999"], 10, True),
+    ("Target industry", "industry", "any_of", ["logistics", "manufacturing", "retail"], 10, True),
+    ("Finance or procurement persona", "role_function", "contains_any", ["finance", "procurement"], 10, True),
+    ("Free-mail address", "email_domain", "any_of", ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"], -20,
+     False),
+]  # fmt: skip
+STARTER_ENGAGEMENT_RULES = [  # name, event type, points, cap, half-life in days
+    ("Pricing page", EventType.PRICING_PAGE_VIEW, 10, 30, 14.0),
+    ("Demo requested", EventType.DEMO_REQUEST, 25, 25, 30.0),
+    ("Webinar attended", EventType.WEBINAR_ATTENDANCE, 8, 16, 30.0),
+    ("Content download", EventType.CONTENT_DOWNLOAD, 5, 15, 21.0),
+    ("Email click", EventType.EMAIL_CLICK, 3, 9, 14.0),
+    ("Site visit", EventType.PAGE_VISIT, 1, 5, 7.0),
+]
+
+
+def _behaviour(world: _World, leads: list[Lead]) -> list[Event]:
+    """Each lead's visits, opens, clicks and downloads since it was captured; the leads further along did more."""
+    rng, now = world.rng, world.now
+    kinds = [kind for kind, _, _ in BEHAVIOUR]
+    weights = [weight for _, weight, _ in BEHAVIOUR]
+    choices = {kind: options for kind, _, options in BEHAVIOUR}
+    events = []
+    for lead in leads:
+        eager = 2 if lead.lifecycle_stage in (LifecycleStage.PROSPECT, LifecycleStage.OPPORTUNITY) else 1
+        for kind in rng.choices(kinds, weights=weights, k=rng.randint(0, 6) * eager):
+            at = lead.created_at + (now - lead.created_at) * rng.random() ** 2  # most soon after capture
+            events.append(Event(type=kind, occurred_at=at, lead=lead, contact_id=lead.contact_id,
+                                properties=rng.choice(choices[kind]), source="demo"))  # fmt: skip
+    return events
+
+
+def _starter_scoring(world: _World) -> None:
+    """The starter rules and threshold, unless the database has scoring rules of its own already."""
+    if ScoringRule.objects.exists():
+        return
+    admin = world.users["admin"]
+    set_mql_threshold(50, by=admin)
+    for name, field_name, matcher, value, points, in_icp in STARTER_FIT_RULES:
+        create_rule(by=admin, name=name, kind="fit", field=field_name, matcher=matcher, value=value, points=points,
+                    in_icp=in_icp)  # fmt: skip
+    for name, event_type, points, cap, half_life in STARTER_ENGAGEMENT_RULES:
+        create_rule(by=admin, name=name, kind="engagement", event_type=event_type, points=points, cap=cap,
+                    half_life_days=half_life)  # fmt: skip
+
+
 def _open_tasks(world: _World, leads: list[Lead]) -> None:
     """Plan tasks on the leads and open deals each rep works: some overdue, some due today, most ahead."""
     rng, now = world.rng, world.now
@@ -463,6 +526,15 @@ def build_demo_world(
     refresh_deal_history([deal.pk for deal in world.deals])
     _open_tasks(world, built)
     Activity.objects.bulk_create(world.activities, batch_size=2000)
+    say("Visits, emails and scores…")
+    events = Event.objects.bulk_create(_behaviour(world, built), batch_size=2000)
+    latest: dict[int, datetime] = {}
+    for event in events:
+        if event.lead_id is not None:
+            latest[event.lead_id] = max(event.occurred_at, latest.get(event.lead_id, event.occurred_at))
+    advance_last_activity(latest)
+    _starter_scoring(world)
+    rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
     return {
         "teams": len(world.teams),
         "users": len(world.users),
@@ -473,5 +545,6 @@ def build_demo_world(
         "opportunities": len(world.deals),
         "opportunity_stage_changes": len(world.deal_moves),
         "activities": len(world.activities),
+        "events": len(events),
         "admin": "admin",
     }

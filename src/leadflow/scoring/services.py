@@ -220,17 +220,18 @@ def rescore_leads(
     *,
     reason: str = "Rules changed",
     progress: Callable[[int], None] | None = None,
+    at: datetime | None = None,
 ) -> int:
-    """Score these leads (every lead when None) afresh from the active rules: in batches, each one transaction.
-    Returns how many were scored."""
+    """Score these leads (every lead when None) afresh from the active rules, as of `at` (now): in batches, each
+    one transaction. Returns how many were scored."""
     rules = active_rules()
     ids = list(lead_ids) if lead_ids is not None else list(Lead.objects.order_by("pk").values_list("pk", flat=True))
     done = 0
     for batch in chunks(ids):
         for part in (batch[start : start + BATCH] for start in range(0, len(batch), BATCH)):
-            at = timezone.now()
+            moment = at or timezone.now()
             with transaction.atomic():
-                _save_scores(compute_scores(rules, part, at=at), at=at, reason=reason)
+                _save_scores(compute_scores(rules, part, at=moment), at=moment, reason=reason)
             done += len(part)
             if progress is not None:
                 progress(done)
