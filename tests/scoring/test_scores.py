@@ -13,7 +13,7 @@ from leadflow.leads.models import StageChange
 from leadflow.scoring.models import LeadScore, ScoreChange, ScoringRule
 from leadflow.scoring.rules import add_events, fit_matches, score_of
 from leadflow.scoring.selectors import current_score, preview_mql
-from leadflow.scoring.services import create_rule, delete_rule, rescore_leads, set_mql_threshold
+from leadflow.scoring.services import apply_decay, create_rule, delete_rule, rescore_leads, set_mql_threshold
 
 from ..factories import AccountFactory, ContactFactory, LeadFactory
 
@@ -169,3 +169,14 @@ def test_the_score_command_scores_every_lead(rules, rep):
     assert out.getvalue().startswith("Scored 1 leads") and LeadScore.objects.get().total == 15
     with pytest.raises(CommandError, match="No lead 999"):
         call_command("score", "--lead", "999")
+
+
+def test_the_worker_applies_decay_to_stored_scores_daily(rules, rep):
+    lead = vp_lead(rep)
+    view_pricing(rep, lead)
+    stored = LeadScore.objects.get(lead=lead)
+    assert apply_decay() == 0  # fresh today: nothing to do
+    assert apply_decay(at=stored.computed_at + timedelta(days=14)) == 1
+    stored.refresh_from_db()
+    assert (stored.fit, stored.engagement, stored.total) == (15, 5, 20)
+    assert [entry["points"] for entry in stored.breakdown] == [15, 5]

@@ -4,7 +4,7 @@ as its events arrive) and moving a lead that reaches the threshold to prospect, 
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -279,3 +279,30 @@ def run_rescore_job(job: RescoreJob, progress: Callable[[int], None]) -> str:
     """The worker's side of `queue_rescore`."""
     scored = rescore_leads(progress=progress)
     return f"Scored {scored:,} leads."
+
+
+DECAY_EVERY = timedelta(days=1)
+
+
+def apply_decay(*, at: datetime | None = None, limit: int = 5000) -> int:
+    """Bring stored engagement points that are a day or more old down to what they are worth now (the worker's
+    daily chore; a score read in between is worked out exactly anyway). Decay only lowers scores, so it neither
+    qualifies a lead nor writes history. Returns how many scores moved."""
+    at = at or timezone.now()
+    rules = [rule for rule in active_rules() if rule.kind == RuleKind.ENGAGEMENT]
+    if not any(rule.half_life_days for rule in rules):
+        return 0
+    stale = LeadScore.objects.filter(computed_at__lt=at - DECAY_EVERY).exclude(decaying={}).order_by("computed_at")
+    moved = []
+    for score in stale[:limit]:
+        decaying = add_events(rules, score.decaying, score.computed_at, [], at=at)
+        engagement = score_of(rules, {}, decaying, at=at)
+        score.decaying = engagement.decaying
+        score.engagement = engagement.engagement
+        score.total = round(score.fit + engagement.engagement, 1)
+        fit_entries = [entry for entry in score.breakdown if entry["kind"] == RuleKind.FIT]
+        score.breakdown = sorted(fit_entries + engagement.breakdown, key=lambda entry: -abs(entry["points"]))
+        score.computed_at = at
+        moved.append(score)
+    LeadScore.objects.bulk_update(moved, ["decaying", "engagement", "total", "breakdown", "computed_at"])
+    return len(moved)

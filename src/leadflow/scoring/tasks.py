@@ -1,8 +1,9 @@
-"""The jobs this app gives the worker: rescoring every lead after the rules changed."""
+"""What this app gives the worker: rescoring every lead after the rules changed, and the daily decay."""
 
-from leadflow.imports.worker import register
+from leadflow.imports.worker import register, register_chore
 
 from .models import RescoreJob
-from .services import run_rescore_job
+from .services import apply_decay, run_rescore_job
 
 register(RescoreJob, run_rescore_job)
+register_chore(apply_decay)
