@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from leadflow.engagement.models import EventType
+
 from .models import Matcher, RuleKind, ScoringRule
 
 TEXT, FLAG, NUMBER = "text", "flag", "number"
@@ -183,3 +185,21 @@ def add_events(
                 key = str(rule.id)
                 moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, days_ago)
     return moved
+
+
+def describe_rule(rule: ScoringRule) -> str:
+    """The rule's condition in a line ("Seniority is any of vp, c_suite"; "Pricing page view, halves every 14 days,
+    at most 30")."""
+    if rule.kind == RuleKind.FIT:
+        field = FIT_FIELDS[rule.field].label if rule.field in FIT_FIELDS else rule.field
+        matcher = Matcher(rule.matcher).label if rule.matcher in Matcher.values else rule.matcher
+        value = ", ".join(map(str, rule.value)) if isinstance(rule.value, list) else rule.value
+        return f"{field} {matcher}{f' {value}' if value not in (None, '') else ''}"
+    parts = [EventType(rule.event_type).label if rule.event_type in EventType.values else rule.event_type]
+    if rule.property_name:
+        parts[0] += f" where {rule.property_name} contains “{rule.property_contains}”"
+    if rule.half_life_days:
+        parts.append(f"halves every {rule.half_life_days:g} days")
+    if rule.cap:
+        parts.append(f"at most {rule.cap}")
+    return ", ".join(parts)

@@ -122,6 +122,11 @@ def create_rule(*, by: User, **fields: Any) -> ScoringRule:
     return rule
 
 
+def rule_fields(rule: ScoringRule) -> dict[str, Any]:
+    """A saved rule's fields, as `create_rule` and `proposed_rules` take them."""
+    return {name: getattr(rule, name) for name in RULE_FIELDS}
+
+
 def proposed_rules(specs: list[dict[str, Any]], *, by: User) -> list[ScoringRule]:
     """A rule set checked but not saved (for the preview); a refusal names the rule by its place in the list."""
     ensure_can_edit_rules(by)

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import accounts, analytics, home, leads, pipeline, settings
+from .views import accounts, analytics, home, leads, pipeline, scoring, settings
 
 app_name = "web"
 
@@ -51,5 +51,13 @@ urlpatterns = [
     path("settings/users/", settings.user_add, name="user_add"),
     path("settings/users/<int:user_id>/", settings.user_update, name="user_update"),
     path("settings/teams/", settings.team_add, name="team_add"),
+    path("scoring/", scoring.scoring_page, name="scoring"),
+    path("scoring/rules/fit/", scoring.rule_add, {"kind": "fit"}, name="scoring_fit_rule_add"),
+    path("scoring/rules/engagement/", scoring.rule_add, {"kind": "engagement"}, name="scoring_engagement_rule_add"),
+    path("scoring/rules/<int:rule_id>/toggle/", scoring.rule_toggle, name="scoring_rule_toggle"),
+    path("scoring/rules/<int:rule_id>/delete/", scoring.rule_delete, name="scoring_rule_delete"),
+    path("scoring/threshold/", scoring.threshold_set, name="scoring_threshold"),
+    path("scoring/rescore/", scoring.rescore, name="scoring_rescore"),
+    path("scoring/rescore/progress/", scoring.rescore_progress, name="scoring_rescore_progress"),
     path("imports/", include("leadflow.imports.urls")),
 ]

@@ -1,0 +1,115 @@
+"""The scoring page, for admins and marketing: the rules, the MQL threshold, a preview of what a rule would
+qualify before it is added, and rescoring every lead in the background."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from leadflow.errors import DomainError
+from leadflow.scoring import selectors, services
+from leadflow.scoring.models import RescoreJob, ScoringRule
+from leadflow.scoring.rules import describe_rule
+
+from ..forms import EngagementRuleForm, FitRuleForm, ThresholdForm, error_summary
+from .common import current
+
+
+def rule_editors_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The page does not exist for anyone but admins and marketing."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user = current(request)
+        if not (user.is_admin or user.is_marketing):
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def _page(request: HttpRequest, *, fit_form=None, engagement_form=None, preview=None, status=200) -> HttpResponse:
+    rules = ScoringRule.objects.order_by("kind", "-is_active", "name", "pk")
+    context = {
+        "rules": [{"rule": rule, "condition": describe_rule(rule)} for rule in rules],
+        "threshold_form": ThresholdForm(initial={"mql_threshold": selectors.scoring_settings().mql_threshold}),
+        "fit_form": fit_form or FitRuleForm(),
+        "engagement_form": engagement_form or EngagementRuleForm(),
+        "preview": preview,
+        "job": RescoreJob.objects.order_by("-created_at").first(),
+    }
+    return render(request, "web/scoring.html", context, status=status)
+
+
+@rule_editors_only
+def scoring_page(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@rule_editors_only
+@require_POST
+def rule_add(request: HttpRequest, kind: str) -> HttpResponse:
+    """Add a rule, or (the Preview button) say what the rules would qualify with it, without saving."""
+    user = current(request)
+    form = FitRuleForm(request.POST) if kind == "fit" else EngagementRuleForm(request.POST)
+    forms = {"fit_form": form} if kind == "fit" else {"engagement_form": form}
+    if not form.is_valid():
+        messages.error(request, error_summary(form))
+        return _page(request, **forms, status=422)
+    try:
+        if request.POST.get("action") == "preview":
+            current_rules = [services.rule_fields(rule) for rule in selectors.active_rules()]
+            rules = services.proposed_rules([*current_rules, form.rule_fields()], by=user)
+            return _page(request, **forms, preview={"rule": form.cleaned_data["name"], **selectors.preview_mql(rules)})
+        services.create_rule(by=user, **form.rule_fields())
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return _page(request, **forms, status=422)
+    messages.success(request, "Rule added. Rescore the leads to apply it to everyone.")
+    return redirect("web:scoring")
+
+
+@rule_editors_only
+@require_POST
+def rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = get_object_or_404(ScoringRule, pk=rule_id)
+    services.update_rule(rule, by=current(request), is_active=not rule.is_active)
+    return redirect("web:scoring")
+
+
+@rule_editors_only
+@require_POST
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    services.delete_rule(get_object_or_404(ScoringRule, pk=rule_id), by=current(request))
+    messages.success(request, "Rule deleted. Rescore the leads to take it out of their scores.")
+    return redirect("web:scoring")
+
+
+@rule_editors_only
+@require_POST
+def threshold_set(request: HttpRequest) -> HttpResponse:
+    form = ThresholdForm(request.POST)
+    if form.is_valid():
+        services.set_mql_threshold(form.cleaned_data["mql_threshold"], by=current(request))
+        messages.success(request, "MQL threshold saved.")
+    else:
+        messages.error(request, error_summary(form))
+    return redirect("web:scoring")
+
+
+@rule_editors_only
+@require_POST
+def rescore(request: HttpRequest) -> HttpResponse:
+    services.queue_rescore(by=current(request))
+    messages.success(request, "Rescoring queued: the worker scores every lead; progress shows below.")
+    return redirect("web:scoring")
+
+
+@rule_editors_only
+def rescore_progress(request: HttpRequest) -> HttpResponse:
+    """The job's progress line (htmx polls it while the job runs)."""
+    return render(request, "web/_rescore_job.html", {"job": RescoreJob.objects.order_by("-created_at").first()})
