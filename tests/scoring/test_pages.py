@@ -46,3 +46,11 @@ def test_the_leads_table_sorts_by_best_score_unscored_last(rep, scored):
 def test_an_unscored_lead_says_how_scores_come(rep):
     lead = LeadFactory(owner=rep, team=rep.team)
     assert "Not scored yet" in page(rep, f"/leads/{lead.pk}/")
+
+
+def test_my_day_lines_up_the_hottest_leads_with_why_and_next_step(rep, scored):
+    senior, student = scored
+    day = page(rep, "/")
+    hot = day[day.index("Hottest leads") :]
+    assert hot.index("Veraqx") < hot.index("Stuqx")
+    assert "+40" in hot and "Senior buyer" in hot and "none planned" in hot

@@ -97,13 +97,13 @@ def preview_mql(rules: list[ScoringRule], *, batch: int = 5000) -> dict[str, int
     return {"leads": len(ids), "mql": reaching, "threshold": threshold}
 
 
-def hot_leads(user: User) -> QuerySet[Lead]:
-    """The open leads the user may see, best score first (unscored last)."""
+def hot_leads(user: User) -> QuerySet[LeadScore]:
+    """The scores of the open leads the user may see, best first (with each lead, its contact and owner)."""
+    open_leads = leads_visible_to(user).filter(lifecycle_stage__in=("lead", "prospect", "recycled"))
     return (
-        leads_visible_to(user)
-        .filter(lifecycle_stage__in=("lead", "prospect", "recycled"))
-        .select_related("contact", "contact__account", "owner", "score")
-        .order_by("-score__total", "-created_at")
+        LeadScore.objects.filter(lead__in=open_leads)
+        .select_related("lead__contact__account", "lead__owner")
+        .order_by("-total", "-lead__created_at")
     )
 
 

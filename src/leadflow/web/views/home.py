@@ -14,6 +14,7 @@ from leadflow.errors import DomainError
 from leadflow.leads.selectors import lead_list
 from leadflow.pipeline import selectors as pipeline_selectors
 from leadflow.pipeline.services import log_activity, update_activity
+from leadflow.scoring.selectors import hot_leads
 
 from ..forms import QuickLogForm
 from .common import current
@@ -41,6 +42,15 @@ def my_day(request: HttpRequest, quick_form: QuickLogForm | None = None) -> Http
         "new_leads": _my_open_leads(user)
         .filter(lifecycle_stage="lead", created_at__gte=start - timedelta(days=14))
         .order_by("-created_at")[:15],
+        "hot": [
+            {
+                "lead": score.lead,
+                "score": score,
+                "reasons": score.breakdown[:2],
+                "next": pipeline_selectors.next_task(score.lead),
+            }
+            for score in hot_leads(user)[:8]
+        ],
         "quick_form": quick_form or QuickLogForm(),
         "quick_leads": _my_open_leads(user).order_by("-last_activity_at", "-created_at")[:100],
     }
