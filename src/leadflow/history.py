@@ -22,10 +22,10 @@ def chunks(ids: Sequence[int]) -> Iterator[list[int]]:
 
 
 def days_between(later: str, earlier: str) -> str:
-    """SQL for the days between two timestamp expressions, in this database's dialect."""
+    """SQL for the days between two timestamp expressions, as a float, in this database's dialect."""
     if connection.vendor == "sqlite":
         return f"(julianday({later}) - julianday({earlier}))"
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+    return f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS double precision) / 86400.0)"  # numeric otherwise
 
 
 def refresh_spells(model: type[Model], owner_field: str, owner_ids: Sequence[int] | None = None) -> None:

@@ -48,8 +48,8 @@ def test_an_unscored_lead_says_how_scores_come(rep):
     assert "Not scored yet" in page(rep, f"/leads/{lead.pk}/")
 
 
-def test_my_day_lines_up_the_hottest_leads_with_why_and_next_step(rep, scored):
-    senior, student = scored
+@pytest.mark.usefixtures("scored")
+def test_my_day_lines_up_the_hottest_leads_with_why_and_next_step(rep):
     day = page(rep, "/")
     hot = day[day.index("Hottest leads") :]
     assert hot.index("Veraqx") < hot.index("Stuqx")
