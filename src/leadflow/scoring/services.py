@@ -102,10 +102,14 @@ def _rules_changed() -> None:
     ScoringSettings.objects.filter(pk=1).update(rules_changed_at=timezone.now())
 
 
-def _new_rule(fields: dict[str, Any]) -> ScoringRule:
+def _refuse_unknown(fields: dict[str, Any]) -> None:
     unknown = set(fields) - RULE_FIELDS
     if unknown:
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+
+
+def _new_rule(fields: dict[str, Any]) -> ScoringRule:
+    _refuse_unknown(fields)
     blank = dict.fromkeys(["name", "field", "matcher", "event_type", "property_name", "property_contains"], "")
     rule = ScoringRule(**{**blank, **fields})
     _clean_rule(rule)
@@ -145,9 +149,7 @@ def proposed_rules(specs: list[dict[str, Any]], *, by: User) -> list[ScoringRule
 @transaction.atomic
 def update_rule(rule: ScoringRule, *, by: User, **fields: Any) -> ScoringRule:
     ensure_can_edit_rules(by)
-    unknown = set(fields) - RULE_FIELDS
-    if unknown:
-        raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
+    _refuse_unknown(fields)
     for name, value in fields.items():
         setattr(rule, name, value)
     _clean_rule(rule)

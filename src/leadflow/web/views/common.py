@@ -1,11 +1,14 @@
 """What every page view shares: pagination, htmx detection, owner choices."""
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
 from leadflow.errors import DomainError
 from leadflow.imports.exports import Column, csv_lines, iterate
@@ -64,3 +67,18 @@ def logged_activity(request: HttpRequest, **target: Any) -> Any:
             messages.success(request, "Logged.")
             return None
     return form
+
+
+def only_for(allowed: Callable[[User], bool]) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A view that does not exist (404) for signed-in users `allowed` refuses."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not allowed(current(request)):
+                raise Http404("No such page.")
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapper)
+
+    return decorate

@@ -1,12 +1,8 @@
 """The scoring page, for admins and marketing: the rules, the MQL threshold, a preview of what a rule would
 qualify before it is added, and rescoring every lead in the background."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,20 +12,9 @@ from leadflow.scoring.models import RescoreJob, ScoringRule
 from leadflow.scoring.rules import describe_rule
 
 from ..forms import EngagementRuleForm, FitRuleForm, ThresholdForm, error_summary
-from .common import current
+from .common import current, only_for
 
-
-def rule_editors_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The page does not exist for anyone but admins and marketing."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user = current(request)
-        if not (user.is_admin or user.is_marketing):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
+rule_editors_only = only_for(lambda user: user.is_admin or user.is_marketing)
 
 
 def _page(request: HttpRequest, *, fit_form=None, engagement_form=None, preview=None, status=200) -> HttpResponse:

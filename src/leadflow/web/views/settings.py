@@ -1,11 +1,9 @@
 """Settings, for admins: pipelines and stages, lost reasons, users, teams and roles."""
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -17,19 +15,9 @@ from leadflow.users import services as user_services
 from leadflow.users.models import Team, User
 
 from ..forms import NameForm, NewStageForm, NewUserForm, StageForm, UserForm, error_summary
-from .common import current
+from .common import current, only_for
 
-
-def admin_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Settings do not exist for anyone but an admin."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not current(request).is_admin:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
+admin_only = only_for(lambda user: user.is_admin)  # settings do not exist for anyone but an admin
 
 
 def _run(request: HttpRequest, form, action: Callable[[dict], object], success: str) -> HttpResponse:
