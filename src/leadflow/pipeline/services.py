@@ -14,7 +14,7 @@ from django.utils import timezone
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_account
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
-from leadflow.history import chunks, refresh_spells
+from leadflow.history import chunks, most_or_all, refresh_spells
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
@@ -54,6 +54,7 @@ def refresh_deal_history(opportunity_ids: Sequence[int] | None = None) -> None:
     deal's furthest open stage. Every writer of `OpportunityStageChange` rows calls it."""
     refresh_spells(OpportunityStageChange, "opportunity", opportunity_ids)
     furthest = furthest_stage_expression(OpportunityStageChange)
+    opportunity_ids = most_or_all(Opportunity, opportunity_ids)
     if opportunity_ids is None:
         Opportunity.objects.update(furthest_stage=furthest)
         return
@@ -65,6 +66,7 @@ def copy_lead_sources(opportunity_ids: Sequence[int] | None = None) -> None:
     """Set these deals' `lead_source` from their leads (every deal when None), for writers that insert in bulk."""
     deals = Opportunity.objects.all()
     source = Subquery(Lead.objects.filter(pk=OuterRef("lead_id")).values("source")[:1])
+    opportunity_ids = most_or_all(Opportunity, opportunity_ids)
     if opportunity_ids is None:
         deals.update(lead_source=Coalesce(source, Value("")))
         return
