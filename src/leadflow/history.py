@@ -7,6 +7,8 @@ their whole history, so rows written out of order (imports, back-dated steps) co
 """
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
+from itertools import pairwise
 from typing import cast
 
 from django.db import connection
@@ -27,6 +29,18 @@ def most_or_all(model: type[Model], ids: Sequence[int] | None) -> Sequence[int] 
     if ids is None or (len(ids) > CHUNK and len(ids) * 2 >= model._default_manager.count()):
         return None
     return ids
+
+
+def spells_of(moments: Sequence[datetime]) -> list[tuple[datetime | None, float | None]]:
+    """For one lead's or deal's history rows, in the order they are written: when each row's spell ended and how
+    many days it lasted (as `refresh_spells` works them out: rows taken by time, then by order written). For
+    writers that build a whole history at once and can store it with its spells."""
+    order = sorted(range(len(moments)), key=lambda index: (moments[index], index))
+    spells: list[tuple[datetime | None, float | None]] = [(None, None)] * len(moments)
+    for this, following in pairwise(order):
+        ended = moments[following]
+        spells[this] = (ended, (ended - moments[this]).total_seconds() / 86400)
+    return spells
 
 
 def days_between(later: str, earlier: str) -> str:

@@ -17,7 +17,9 @@ from leadflow.imports.labels import NO_CONVERSION, import_labels
 from leadflow.imports.leadforge import LeadforgeImport
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, StageChange
+from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange
+from leadflow.pipeline.services import copy_lead_sources, refresh_deal_history
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "leadforge"
 WORLD = DATA / "world-5k"
@@ -359,3 +361,26 @@ def test_known_outcomes_of_the_scoring_bundle_become_history(db):
     undecided = Lead.objects.filter(external_id__in=[lead for lead, converted in outcomes.items() if not converted])
     assert not undecided.filter(lifecycle_stage__in=["lead", "prospect"]).exists()
     assert not Opportunity.objects.filter(lead__in=undecided, closed_at__isnull=True).exists()
+
+
+def test_imported_histories_carry_what_a_refresh_would_give(world):
+    """The importer writes spells, furthest stages and deals' lead sources with the rows; recomputing them from the
+    history changes nothing."""
+
+    def kept():
+        def spells(model):
+            rows = model.objects.order_by("pk").values_list("pk", "left_at", "days_in_stage")
+            return [(pk, left_at, None if days is None else round(days, 4)) for pk, left_at, days in rows]
+
+        return (
+            spells(StageChange),
+            spells(OpportunityStageChange),
+            list(Lead.objects.order_by("pk").values_list("pk", "furthest_stage")),
+            list(Opportunity.objects.order_by("pk").values_list("pk", "furthest_stage", "lead_source")),
+        )
+
+    imported = kept()
+    refresh_lead_history()
+    refresh_deal_history()
+    copy_lead_sources()
+    assert kept() == imported

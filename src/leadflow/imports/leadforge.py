@@ -24,6 +24,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,11 @@ from leadflow.bulk import (
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import advance_last_activity
 from leadflow.errors import InvalidInput
+from leadflow.history import spells_of
+from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
-from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
-from leadflow.pipeline.services import copy_lead_sources, refresh_deal_history
 from leadflow.users.models import Role, Team, User
 
 from .report import FIRST_ROW, ImportReport, Progress
@@ -232,8 +233,8 @@ class LeadforgeImport:
         known = ids_by_external_id(Lead)
         self.new_leads: dict[str, dict[str, str]] = {}
         fields = ["external_id", "contact_id", "source", "source_detail", "first_touch_channel", "owner_id", "team_id",
-                  "lifecycle_stage", "authority", "budget_confirmed", "need", "company_name", "created_at",
-                  "updated_at"]  # fmt: skip
+                  "lifecycle_stage", "furthest_stage", "authority", "budget_confirmed", "need", "company_name",
+                  "created_at", "updated_at"]  # fmt: skip
 
         def rows() -> Iterator[tuple]:
             for number, row in enumerate(self._read("leads"), start=FIRST_ROW):
@@ -254,12 +255,14 @@ class LeadforgeImport:
                     continue
                 owner = self._rep(row.get("owner_rep_id", ""))
                 team = self.rep_teams.get(owner) if owner is not None else None
-                stage = _lifecycle(row, opportunities.get(row["lead_id"]), {})[-1][1]
+                steps = _lifecycle(row, opportunities.get(row["lead_id"]), {})
+                stage = steps[-1][1]
+                furthest = max((step[1] for step in steps if step[1] in FORWARD), key=FORWARD.index, default="")
                 counts.new += 1
                 self.new_leads[row["lead_id"]] = row
                 yield (
                     row["lead_id"], contact, source, "", row.get("first_touch_channel", ""), owner, team, stage,
-                    "unknown", False, "", "", stored_datetime(row["lead_created_at"]), self.now,
+                    furthest, "unknown", False, "", "", stored_datetime(row["lead_created_at"]), self.now,
                 )  # fmt: skip
                 self._tick("leads", number)
 
@@ -280,9 +283,10 @@ class LeadforgeImport:
             Contact.objects.exclude(external_id=None, account=None).values_list("pk", "account_id")
         )
         account_names = dict(Account.objects.exclude(external_id=None).values_list("pk", "name"))
-        fields = ["external_id", "name", "account_id", "contact_id", "lead_id", "owner_id", "team_id", "pipeline_id",
-                  "stage_id", "amount", "currency", "closed_at", "lost_reason_id", "review_note", "created_at",
-                  "updated_at"]  # fmt: skip
+        fields = ["external_id", "name", "account_id", "contact_id", "lead_id", "lead_source", "owner_id", "team_id",
+                  "pipeline_id", "stage_id", "furthest_stage_id", "amount", "currency", "closed_at", "lost_reason_id",
+                  "review_note", "created_at", "updated_at"]  # fmt: skip
+        sources = dict(Lead.objects.exclude(external_id=None).values_list("pk", "source"))
         self.new_deals: list[tuple[str, dict[str, str]]] = []
 
         def rows() -> Iterator[tuple]:
@@ -313,7 +317,8 @@ class LeadforgeImport:
                 self.new_deals.append((row["opportunity_id"], row))
                 yield (
                     row["opportunity_id"], name, account,
-                    contact, lead, owner, team, self.pipeline.pk, stage.pk, amount,
+                    contact, lead, sources.get(lead, ""), owner, team, self.pipeline.pk, stage.pk,
+                    self._furthest_stage(stage).pk, amount,
                     settings.LEADFLOW_DEFAULT_CURRENCY, stored_datetime(closed_at) if closed_at else None,
                     lost_reason.pk if stage.is_lost else None, "", stored_datetime(row["created_at"]), self.now,
                 )  # fmt: skip
@@ -321,7 +326,13 @@ class LeadforgeImport:
 
         insert_rows(Opportunity, fields, rows())
         self.deals = ids_by_external_id(Opportunity)
-        copy_lead_sources([self.deals[external_id] for external_id, _ in self.new_deals])
+
+    def _furthest_stage(self, stage: Stage) -> Stage:
+        """The furthest open stage the moves `_deal_histories` writes reach: a won deal passes them all, a lost one
+        is lost from the first."""
+        if not stage.is_closed:
+            return stage
+        return self.open_stages[-1] if stage.is_won else self.open_stages[0]
 
     def _deal_stage(self, row: dict[str, str]) -> Stage | None:
         stage = row.get("stage", "")
@@ -346,29 +357,34 @@ class LeadforgeImport:
                 deal, stage = self.deals[external_id], self._deal_stage(row)
                 assert stage is not None  # deals with an unknown stage were refused
                 opened = parse_datetime(row["created_at"])
-                yield (deal, None, first.pk, database_datetime(opened), "Opened")
                 if stage.is_closed:
                     end = parse_datetime(_closed_at(row))
                 else:
                     latest = self.latest.get(self.leads[row["lead_id"]])
                     end = max(opened, parse_datetime(latest)) if latest else opened
                 moves = paths[stage.pk]
-                for step, (from_stage, to_stage, reason) in enumerate(moves, start=1):
-                    at = opened + (end - opened) * step / len(moves)
-                    yield (deal, from_stage, to_stage, database_datetime(at), reason)
+                history = [(None, first.pk, opened, "Opened")] + [
+                    (from_stage, to_stage, opened + (end - opened) * step / len(moves), reason)
+                    for step, (from_stage, to_stage, reason) in enumerate(moves, start=1)
+                ]
+                yield from _with_spells(deal, history, database_datetime)
 
-        insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason"], rows())
-        refresh_deal_history([self.deals[external_id] for external_id, _ in self.new_deals])
+        # A new deal's whole history is written here, so its spells go in with it (no pass afterwards).
+        insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason",
+                                             "left_at", "days_in_stage"], rows())  # fmt: skip
 
     def _lead_histories(self, opportunities: dict[str, dict[str, str]]) -> None:
         def rows() -> Iterator[tuple]:
             for external_id, row in self.new_leads.items():
-                lead = self.leads[external_id]
-                for from_stage, to_stage, at, reason in _lifecycle(row, opportunities.get(external_id), self.deals):
-                    yield (lead, from_stage, to_stage, stored_datetime(at), reason)
+                steps = _lifecycle(row, opportunities.get(external_id), self.deals)
+                history = [
+                    (from_stage, to_stage, parse_datetime(at), reason) for from_stage, to_stage, at, reason in steps
+                ]
+                yield from _with_spells(self.leads[external_id], history, database_datetime)
 
-        insert_rows(StageChange, ["lead_id", "from_stage", "to_stage", "at", "reason"], rows())
-        refresh_lead_history([self.leads[external_id] for external_id in self.new_leads])
+        # A new lead's whole history (and its furthest stage, with the lead) is written here, spells included.
+        insert_rows(StageChange, ["lead_id", "from_stage", "to_stage", "at", "reason", "left_at", "days_in_stage"],
+                    rows())  # fmt: skip
 
     # --- engagement ---------------------------------------------------------------------------------------------
 
@@ -518,6 +534,16 @@ def _moves(first: Stage, path: list[Stage], closing: str = "") -> list[tuple[int
 
 def _closed_at(row: dict[str, str]) -> str:
     return row.get("closed_at") or row["created_at"]
+
+
+def _with_spells(
+    owner: int, history: list[tuple[Any, Any, datetime, str]], adapt: Callable[[datetime], Any]
+) -> Iterator[tuple]:
+    """History rows (owner, from, to, at, reason, left_at, days_in_stage) with their spells worked out."""
+    for (from_stage, to_stage, at, reason), (left_at, days) in zip(
+        history, spells_of([step[2] for step in history]), strict=True
+    ):
+        yield (owner, from_stage, to_stage, adapt(at), reason, adapt(left_at) if left_at else None, days)
 
 
 def _lifecycle(
