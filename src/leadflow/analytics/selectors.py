@@ -666,18 +666,21 @@ def pipeline_review(scope: Scope, pipeline: Pipeline, *, limit: int = 25) -> dic
         .filter(Q(change_place__lte=limit) & ~Q(change="") | Q(slipped_place__lte=limit, slipped=True))
         .order_by("-amount", "opportunity")
         .values(
-            "opportunity", "opportunity__name", "stage__name", "amount", "expected_close_date", "close_before",
-            "change", "slipped", *ranked("change"), *ranked("slipped"),
+            "opportunity", "stage", "amount", "expected_close_date", "close_before", "change", "slipped",
+            *ranked("change"), *ranked("slipped"),
         )
     )  # fmt: skip
+    top = list(top)  # the names are looked up for these few rows only, not joined to every deal
+    names = dict(Opportunity.objects.filter(pk__in=[row["opportunity"] for row in top]).values_list("pk", "name"))
+    stage_names = {stage.pk: stage.name for stage in stages}
     found: dict[str, dict[str, Any]] = {
         name: {"category": name, "deals": 0, "value": 0.0, "examples": []} for name in REVIEW_CATEGORIES
     }
     for row in top:
         example = {
             "id": row["opportunity"],
-            "name": row["opportunity__name"],
-            "stage": row["stage__name"],
+            "name": names.get(row["opportunity"], ""),
+            "stage": stage_names.get(row["stage"], ""),
             "amount": float(row["amount"]),
             "expected_close_date": _iso(row["expected_close_date"]),
             "expected_close_before": _iso(row["close_before"]),
