@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python bench/score_rules.py [BUNDLE] [--database-url URL]
 Imports the bundle into a fresh database (a temporary SQLite file unless --database-url is given; an existing one is
-reused), writes a typical rule set (an ICP of fit rules, engagement rules with half-lives and caps, a disqualifier),
-then times a full rescore of every lead and the incremental update one new event makes.
+reused), writes the demo's starter rule set (an ICP of fit rules, engagement rules with half-lives and caps, a
+disqualifier), then times a full rescore of every lead and the incremental update one new event makes.
 Targets (issue 5): full rescore of 100k leads ≤ 5 s on SQLite; one event's incremental rescore ≤ 5 ms.
 """
 
@@ -16,20 +16,6 @@ from pathlib import Path
 from fresh_database import use_fresh_database
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "leadforge" / "scoring-100k"
-FIT = [
-    ("Target industry", "industry", "any_of", ["logistics", "manufacturing", "wholesale_distribution"], 10, True),
-    ("Mid-market size", "employee_band", "any_of", ["200-499", "500-999", "1000-1999"], 10, True),
-    ("Senior buyer", "seniority", "any_of", ["vp", "c_suite", "director"], 15, True),
-    ("Finance persona", "role_function", "contains_any", ["finance", "procurement"], 10, True),
-    ("Free-mail address", "email_domain", "any_of", ["gmail.com", "yahoo.com", "hotmail.com"], -20, False),
-]
-ENGAGEMENT = [
-    ("Pricing page", "pricing_page_view", 10, 30, 14.0),
-    ("Webinar attended", "webinar_attendance", 8, 16, 30.0),
-    ("Content download", "content_download", 5, 15, 21.0),
-    ("Email open", "email_open", 1, 5, 7.0),
-    ("Site visit", "page_visit", 2, 10, 7.0),
-]
 
 
 def main() -> int:
@@ -42,11 +28,12 @@ def main() -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from leadflow.demo.world import add_starter_rules
     from leadflow.engagement.services import EventIn, ingest_events
     from leadflow.imports.leadforge import LeadforgeImport
     from leadflow.leads.models import Lead
     from leadflow.scoring.models import LeadScore, ScoringRule
-    from leadflow.scoring.services import create_rule, rescore_leads
+    from leadflow.scoring.services import rescore_leads
     from leadflow.users.models import Role, User
 
     if not Lead.objects.exists():
@@ -55,13 +42,8 @@ def main() -> int:
         print(f"imported {args.bundle.name} in {time.perf_counter() - started:.1f} s")
     admin = User.objects.filter(role=Role.ADMIN).first() or User.objects.create(username="bench", role=Role.ADMIN)
     ScoringRule.objects.all().delete()
-    for name, field, matcher, value, points, in_icp in FIT:
-        create_rule(by=admin, name=name, kind="fit", field=field, matcher=matcher, value=value, points=points,
-                    in_icp=in_icp)  # fmt: skip
-    for name, event_type, points, cap, half_life in ENGAGEMENT:
-        create_rule(by=admin, name=name, kind="engagement", event_type=event_type, points=points, cap=cap,
-                    half_life_days=half_life)  # fmt: skip
-    print(f"database: {connection.vendor}; {Lead.objects.count():,} leads; {len(FIT) + len(ENGAGEMENT)} rules")
+    add_starter_rules(by=admin)
+    print(f"database: {connection.vendor}; {Lead.objects.count():,} leads; {ScoringRule.objects.count()} rules")
 
     started = time.perf_counter()
     scored = rescore_leads()

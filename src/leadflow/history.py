@@ -3,7 +3,8 @@ ends when the same lead's or deal's next row begins. The end (`left_at`) and the
 stored on the row, so analytics reads durations and "where was it on date D" straight off indexed columns.
 
 Every writer of history rows calls `refresh_spells` for the leads or deals it touched, after writing; it recomputes
-their whole history, so rows written out of order (imports, back-dated steps) come out right.
+their whole history, so rows written out of order (back-dated steps, label imports) come out right. A writer that
+builds a whole new history at once (the leadforge import) stores the spells `spells_of` works out instead.
 """
 
 from collections.abc import Iterator, Sequence

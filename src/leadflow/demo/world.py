@@ -423,17 +423,16 @@ def _behaviour(world: _World, leads: list[Lead]) -> list[Event]:
     return events
 
 
-def _starter_scoring(world: _World) -> None:
-    """The starter rules and threshold, unless the database has scoring rules of its own already."""
+def add_starter_rules(*, by: User) -> None:
+    """The starter rules and MQL threshold, unless the database has scoring rules of its own already."""
     if ScoringRule.objects.exists():
         return
-    admin = world.users["admin"]
-    set_mql_threshold(50, by=admin)
+    set_mql_threshold(50, by=by)
     for name, field_name, matcher, value, points, in_icp in STARTER_FIT_RULES:
-        create_rule(by=admin, name=name, kind="fit", field=field_name, matcher=matcher, value=value, points=points,
+        create_rule(by=by, name=name, kind="fit", field=field_name, matcher=matcher, value=value, points=points,
                     in_icp=in_icp)  # fmt: skip
     for name, event_type, points, cap, half_life in STARTER_ENGAGEMENT_RULES:
-        create_rule(by=admin, name=name, kind="engagement", event_type=event_type, points=points, cap=cap,
+        create_rule(by=by, name=name, kind="engagement", event_type=event_type, points=points, cap=cap,
                     half_life_days=half_life)  # fmt: skip
 
 
@@ -533,7 +532,7 @@ def build_demo_world(
         if event.lead_id is not None:
             latest[event.lead_id] = max(event.occurred_at, latest.get(event.lead_id, event.occurred_at))
     advance_last_activity(latest)
-    _starter_scoring(world)
+    add_starter_rules(by=world.users["admin"])
     rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
     return {
         "teams": len(world.teams),
