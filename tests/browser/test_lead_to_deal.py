@@ -35,7 +35,8 @@ def drag(page, card, column) -> None:
 
 
 def column(page, stage: str):
-    return page.locator("section.column", has=page.get_by_text(stage, exact=True)).locator(".cards")
+    header = page.locator(".column-head").get_by_text(stage, exact=True)
+    return page.locator("section.column", has=header).locator(".cards")
 
 
 def test_a_rep_takes_a_lead_from_capture_to_closed_lost(page, rep):
@@ -107,6 +108,19 @@ def test_cancelling_the_close_dialog_snaps_the_card_back(page, rep, deal):
     expect(column(page, "Prospecting").locator(card)).to_be_visible()
     deal.refresh_from_db()
     assert deal.stage.name == "Prospecting"
+
+
+def test_a_deal_moves_from_the_keyboard_too(page, rep, deal):
+    log_in(page, rep.username)
+    page.goto("/pipeline/")
+    card = f'[data-opportunity-id="{deal.pk}"]'
+    chooser = page.get_by_label(f"Move {deal.name} to another stage")
+    chooser.focus()
+    chooser.select_option(label="Proposal")
+    expect(page.locator("#toast")).to_contain_text("to Proposal.")
+    expect(column(page, "Proposal").locator(card)).to_be_visible()
+    deal.refresh_from_db()
+    assert deal.stage.name == "Proposal"
 
 
 def test_a_refused_move_snaps_back_and_says_why(page, rep, marketer, deal):

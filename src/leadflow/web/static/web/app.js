@@ -121,6 +121,19 @@
     showToast("Moved " + card.dataset.name + " to " + target.stageName + ".", "success");
   }
 
+  // The keyboard's way to move a card: its "Move to…" list does what a drag does.
+  document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (!select.matches || !select.matches("select.move-to") || !select.value) return;
+    const card = select.closest(".deal-card");
+    const from = card.parentElement;
+    const to = document.querySelector('.cards[data-stage-id="' + select.value + '"]');
+    const oldIndex = Array.prototype.indexOf.call(from.children, card);
+    select.value = "";
+    to.prepend(card);
+    onDrop({ item: card, from: from, to: to, oldIndex: oldIndex });
+  });
+
   function initBoard(root) {
     const board = root.querySelector ? root.querySelector("[data-board]") : null;
     if (!board || typeof Sortable === "undefined" || board.dataset.canMove !== "true") return;
