@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST
 
 from leadflow.errors import DomainError, InvalidInput
@@ -40,10 +42,16 @@ def board(request: HttpRequest) -> HttpResponse:
         owner_id=user.pk if owner == "me" else int(owner) if owner.isdigit() else None,
         close_month=_month(close_month),
     )
+    # Each card's "Move to…" list names the other stages: built once per column, not once per card.
+    move_options = [
+        format_html_join("", '<option value="{}">{}</option>', ((o.stage.pk, o.stage.name) for o in columns if o != c))
+        for c in columns
+    ]
     context = {
         "pipelines": pipelines,
         "pipeline": pipeline,
-        "columns": columns,
+        "columns": list(zip(columns, move_options, strict=True)),
+        "opportunity_url": reverse("web:opportunity", args=[0]).removesuffix("0/"),  # reversed once, not per card
         "owners": owner_choices(user),
         "owner": owner,
         "close_month": close_month,
