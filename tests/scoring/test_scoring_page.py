@@ -3,7 +3,9 @@
 import pytest
 from django.test import Client
 
+from leadflow.imports.worker import work
 from leadflow.scoring.models import RescoreJob, ScoringRule
+from leadflow.scoring.services import rescore_leads
 
 from ..factories import ContactFactory, LeadFactory
 
@@ -44,6 +46,17 @@ def test_an_engagement_rule_the_threshold_and_a_rescore(marketer):
     client.post("/scoring/rescore/")
     assert RescoreJob.objects.get().status == "queued"
     assert "Rescoring queued" in client.get("/scoring/").content.decode()
+
+
+def test_the_page_says_when_scores_follow_older_rules(marketer, rep):
+    lead = LeadFactory(contact=ContactFactory(seniority="vp"), owner=rep)
+    client = client_for(marketer)
+    client.post("/scoring/rules/fit/", {**FIT, "action": "add"})
+    rescore_leads([lead.pk])  # a score exists, but not every lead was scored since the rules changed
+    assert "stored scores still follow the old rules" in client.get("/scoring/").content.decode()
+    client.post("/scoring/rescore/")
+    work(once=True)
+    assert "stored scores still follow the old rules" not in client.get("/scoring/").content.decode()
 
 
 def test_sales_has_no_scoring_page(rep):

@@ -67,6 +67,7 @@ class ScoringSettings(models.Model):
         default=60, help_text="A lead whose total reaches this becomes a prospect (marketing-qualified), once"
     )
     rules_changed_at = models.DateTimeField(default=timezone.now)
+    rescored_at = models.DateTimeField(null=True, blank=True, help_text="When every lead was last scored afresh")
 
     def __str__(self) -> str:
         return f"MQL at {self.mql_threshold}"

@@ -118,3 +118,10 @@ def lead_score_card(lead: Lead) -> dict[str, Any] | None:
         "threshold": scoring_settings().mql_threshold,
         "history": list(ScoreChange.objects.filter(lead=lead).order_by("-at", "-id")[:5]),
     }
+
+
+def scores_behind_rules() -> bool:
+    """Whether the rules changed after every lead was last scored afresh (stored scores follow older rules)."""
+    settings = scoring_settings()
+    rescored = settings.rescored_at
+    return LeadScore.objects.exists() and (rescored is None or rescored < settings.rules_changed_at)

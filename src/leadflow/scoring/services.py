@@ -232,6 +232,7 @@ def rescore_leads(
     """Score these leads (every lead when None) afresh from the active rules, as of `at` (now): in batches, each
     one transaction. Returns how many were scored."""
     rules = active_rules()
+    started = timezone.now()
     ids = list(lead_ids) if lead_ids is not None else list(Lead.objects.order_by("pk").values_list("pk", flat=True))
     done = 0
     for batch in chunks(ids):
@@ -242,6 +243,9 @@ def rescore_leads(
             done += len(part)
             if progress is not None:
                 progress(done)
+    if lead_ids is None:
+        scoring_settings()  # make sure the row exists
+        ScoringSettings.objects.filter(pk=1).update(rescored_at=started)
     return done
 
 

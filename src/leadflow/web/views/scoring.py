@@ -26,6 +26,7 @@ def _page(request: HttpRequest, *, fit_form=None, engagement_form=None, preview=
         "engagement_form": engagement_form or EngagementRuleForm(),
         "preview": preview,
         "job": RescoreJob.objects.order_by("-created_at").first(),
+        "behind": selectors.scores_behind_rules(),
     }
     return render(request, "web/scoring.html", context, status=status)
 
