@@ -10,7 +10,7 @@ builds a whole new history at once (the leadforge import) stores the spells `spe
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import pairwise
-from typing import cast
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Field, Model
@@ -32,6 +32,17 @@ def most_or_all(model: type[Model], ids: Sequence[int] | None) -> Sequence[int] 
     return ids
 
 
+def set_on(model: type[Model], ids: Sequence[int] | None, **values: Any) -> None:
+    """Set these values (expressions welcome) on the model's rows with these ids, every row when None: in one pass
+    or in id chunks, as `most_or_all` decides."""
+    ids = most_or_all(model, ids)
+    if ids is None:
+        model._default_manager.update(**values)
+        return
+    for chunk in chunks(ids):
+        model._default_manager.filter(pk__in=chunk).update(**values)
+
+
 def spells_of(moments: Sequence[datetime]) -> list[tuple[datetime | None, float | None]]:
     """For one lead's or deal's history rows, in the order they are written: when each row's spell ended and how
     many days it lasted (as `refresh_spells` works them out: rows taken by time, then by order written). For
@@ -49,6 +60,11 @@ def days_between(later: str, earlier: str) -> str:
     if connection.vendor == "sqlite":
         return f"(julianday({later}) - julianday({earlier}))"
     return f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS double precision) / 86400.0)"  # numeric otherwise
+
+
+def qualified_column(model: type[Model], name: str) -> str:
+    """A column's SQL name, qualified by its table (for raw expressions in joined queries)."""
+    return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
 
 
 def refresh_spells(model: type[Model], owner_field: str, owner_ids: Sequence[int] | None = None) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from leadflow.accounts.models import Account, Contact
 from leadflow.engagement.models import Event
@@ -19,7 +21,7 @@ from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, StageChange
 from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange
-from leadflow.pipeline.services import copy_lead_sources, refresh_deal_history
+from leadflow.pipeline.services import refresh_deal_history
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "leadforge"
 WORLD = DATA / "world-5k"
@@ -382,5 +384,6 @@ def test_imported_histories_carry_what_a_refresh_would_give(world):
     imported = kept()
     refresh_lead_history()
     refresh_deal_history()
-    copy_lead_sources()
+    source = Subquery(Lead.objects.filter(pk=OuterRef("lead_id")).values("source")[:1])
+    Opportunity.objects.update(lead_source=Coalesce(source, Value("")))
     assert kept() == imported

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from django.db import connection
 from django.db.models import (
     Avg,
     BooleanField,
@@ -40,7 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.utils import timezone
 
-from leadflow.history import days_between
+from leadflow.history import days_between, qualified_column
 from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
@@ -49,8 +48,6 @@ from leadflow.pipeline.selectors import opportunities_visible_to
 from leadflow.users.models import Team, User
 
 from .models import PipelineSnapshot, SnapshotDeal
-
-DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -97,20 +94,11 @@ def _ratio(part: float | int, whole: float | int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _days(value: timedelta | None) -> float | None:
-    return round(value.total_seconds() / DAY, 1) if value is not None else None
-
-
 def _history(model: type[Model], owner_field: str, owners: QuerySet, **within: Any) -> QuerySet:
     """The history rows (narrowed by `within`) of the scoped leads or deals; when the scope is everything, no
     match against it, so the database reads the indexes alone."""
     rows = model._default_manager.filter(**within)
     return rows.filter(**{f"{owner_field}__in": owners.values("pk")}) if owners.query.has_filters() else rows
-
-
-def _column(model: type[Model], name: str) -> str:
-    """A column's SQL name, qualified by its table (for raw expressions in joined queries)."""
-    return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
 
 
 def _stages(**kind: bool) -> QuerySet[Stage]:
@@ -121,7 +109,9 @@ def _deal_rows(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any
     """The deals counted per group and current stage, with the won ones' revenue and summed cycle days: one pass
     that the KPIs, velocity and reach all read from."""
     won = Q(stage__in=_stages(is_won=True))
-    cycle = RawSQL(days_between(_column(Opportunity, "closed_at"), _column(Opportunity, "created_at")), ())
+    cycle = RawSQL(
+        days_between(qualified_column(Opportunity, "closed_at"), qualified_column(Opportunity, "created_at")), ()
+    )
     return list(
         deals.values(*groups, "stage")
         .annotate(
@@ -354,7 +344,7 @@ def _reach_from(
 
 
 def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
-    """Time in each lifecycle and deal stage, the sales-velocity figure, and where deals wait or drop."""
+    """Time in each deal stage, the sales-velocity figure, and where deals wait or drop."""
     deals = scope.deals().filter(pipeline=pipeline)
     stages = list(pipeline.stages.order_by("order"))
     moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages)
@@ -364,7 +354,7 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     cycle = figures["avg_sales_cycle_days"]
     reached, lost_from = _reach_from(((row["stage"], row["furthest_stage"], row["n"]) for row in deal_rows), stages)
     # An open deal's current spell is its newest move, the one that has not ended, into an open stage.
-    age = RawSQL(days_between("%s", _column(OpportunityStageChange, "at")), (timezone.now(),))
+    age = RawSQL(days_between("%s", qualified_column(OpportunityStageChange, "at")), (timezone.now(),))
     waiting = {
         row["to_stage"]: row
         for row in moves.filter(left_at__isnull=True, to_stage__in=[stage for stage in stages if not stage.is_closed])

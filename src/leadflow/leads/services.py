@@ -13,7 +13,7 @@ from django.utils import timezone
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
 from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
-from leadflow.history import chunks, most_or_all, refresh_spells
+from leadflow.history import refresh_spells, set_on
 from leadflow.users.models import Team, User
 
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
@@ -159,12 +159,7 @@ def refresh_lead_history(lead_ids: Sequence[int] | None = None) -> None:
     """Recompute what is kept from these leads' lifecycle history (all leads when None): each step's spell and
     the furthest funnel stage. Every writer of `StageChange` rows calls it."""
     refresh_spells(StageChange, "lead", lead_ids)
-    lead_ids = most_or_all(Lead, lead_ids)
-    if lead_ids is None:
-        Lead.objects.update(furthest_stage=furthest_stage_expression(StageChange))
-        return
-    for chunk in chunks(lead_ids):
-        Lead.objects.filter(pk__in=chunk).update(furthest_stage=furthest_stage_expression(StageChange))
+    set_on(Lead, lead_ids, furthest_stage=furthest_stage_expression(StageChange))
 
 
 def _default_team(by: User | None, owner: User | None) -> Team | None:

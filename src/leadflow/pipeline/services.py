@@ -8,13 +8,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Model, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_account
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
-from leadflow.history import chunks, most_or_all, refresh_spells
+from leadflow.history import refresh_spells, set_on
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
@@ -53,25 +52,7 @@ def refresh_deal_history(opportunity_ids: Sequence[int] | None = None) -> None:
     """Recompute what is kept from these deals' stage history (every deal when None): each move's spell and the
     deal's furthest open stage. Every writer of `OpportunityStageChange` rows calls it."""
     refresh_spells(OpportunityStageChange, "opportunity", opportunity_ids)
-    furthest = furthest_stage_expression(OpportunityStageChange)
-    opportunity_ids = most_or_all(Opportunity, opportunity_ids)
-    if opportunity_ids is None:
-        Opportunity.objects.update(furthest_stage=furthest)
-        return
-    for chunk in chunks(opportunity_ids):
-        Opportunity.objects.filter(pk__in=chunk).update(furthest_stage=furthest)
-
-
-def copy_lead_sources(opportunity_ids: Sequence[int] | None = None) -> None:
-    """Set these deals' `lead_source` from their leads (every deal when None), for writers that insert in bulk."""
-    deals = Opportunity.objects.all()
-    source = Subquery(Lead.objects.filter(pk=OuterRef("lead_id")).values("source")[:1])
-    opportunity_ids = most_or_all(Opportunity, opportunity_ids)
-    if opportunity_ids is None:
-        deals.update(lead_source=Coalesce(source, Value("")))
-        return
-    for chunk in chunks(opportunity_ids):
-        deals.filter(pk__in=chunk).update(lead_source=Coalesce(source, Value("")))
+    set_on(Opportunity, opportunity_ids, furthest_stage=furthest_stage_expression(OpportunityStageChange))
 
 
 def ensure_can_work_deals(user: User) -> None:

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from leadflow.engagement.models import Event
-from leadflow.history import days_between
+from leadflow.history import days_between, qualified_column
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.users.models import User
@@ -48,7 +47,7 @@ def lead_events(
         return found
     # Selected by lead alone (a filter on the type steers the planner to the type index, through every lead's
     # events of that type); ages come from the database, properties only when a rule looks at them.
-    age = RawSQL(days_between("%s", _column(Event, "occurred_at")), (at,))
+    age = RawSQL(days_between("%s", qualified_column(Event, "occurred_at")), (at,))
     events = Event.objects.filter(lead__in=lead_ids).annotate(days_ago=age)
     with_properties = any(rule.property_name for rule in engagement)
     columns = ("lead", "type", "days_ago", "properties") if with_properties else ("lead", "type", "days_ago")
@@ -56,10 +55,6 @@ def lead_events(
         if row[1] in types:
             found[row[0]].append((row[1], row[2], (row[3] or {}) if with_properties else {}))
     return found
-
-
-def _column(model: type[Event], name: str) -> str:
-    return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
 
 
 def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:

@@ -13,7 +13,6 @@ from django.utils import timezone
 from leadflow.bulk import database_datetime, insert_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import InvalidInput, NotAllowed
-from leadflow.history import chunks
 from leadflow.imports.models import JobStatus
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
@@ -235,14 +234,14 @@ def rescore_leads(
     started = timezone.now()
     ids = list(lead_ids) if lead_ids is not None else list(Lead.objects.order_by("pk").values_list("pk", flat=True))
     done = 0
-    for batch in chunks(ids):
-        for part in (batch[start : start + BATCH] for start in range(0, len(batch), BATCH)):
-            moment = at or timezone.now()
-            with transaction.atomic():
-                _save_scores(compute_scores(rules, part, at=moment), at=moment, reason=reason)
-            done += len(part)
-            if progress is not None:
-                progress(done)
+    for start in range(0, len(ids), BATCH):
+        part = ids[start : start + BATCH]
+        moment = at or timezone.now()
+        with transaction.atomic():
+            _save_scores(compute_scores(rules, part, at=moment), at=moment, reason=reason)
+        done += len(part)
+        if progress is not None:
+            progress(done)
     if lead_ids is None:
         scoring_settings()  # make sure the row exists
         ScoringSettings.objects.filter(pk=1).update(rescored_at=started)

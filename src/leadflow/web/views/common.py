@@ -9,13 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 
 from leadflow.errors import DomainError
 from leadflow.imports.exports import Column, csv_lines, iterate
 from leadflow.pipeline.services import log_activity
 from leadflow.users.models import User
 
-from ..forms import ActivityForm, add_domain_errors
+from ..forms import ActivityForm, add_domain_errors, error_summary
 
 PER_PAGE = 25
 
@@ -82,3 +83,20 @@ def only_for(allowed: Callable[[User], bool]) -> Callable[[Callable[..., HttpRes
         return login_required(wrapper)
 
     return decorate
+
+
+def run_form(
+    request: HttpRequest, form: Any, action: Callable[[dict], object], success: str, *, back: str
+) -> HttpResponse:
+    """Validate the form, call the service with its data, report how it went, and go back (to `next` when the
+    form says where)."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, success)
+    else:
+        messages.error(request, error_summary(form))
+    return redirect(request.POST.get("next") or back)

@@ -12,7 +12,7 @@ from leadflow.scoring.models import RescoreJob, ScoringRule
 from leadflow.scoring.rules import describe_rule
 
 from ..forms import EngagementRuleForm, FitRuleForm, ThresholdForm, error_summary
-from .common import current, only_for
+from .common import current, only_for, run_form
 
 rule_editors_only = only_for(lambda user: user.is_admin or user.is_marketing)
 
@@ -78,13 +78,14 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 @rule_editors_only
 @require_POST
 def threshold_set(request: HttpRequest) -> HttpResponse:
-    form = ThresholdForm(request.POST)
-    if form.is_valid():
-        services.set_mql_threshold(form.cleaned_data["mql_threshold"], by=current(request))
-        messages.success(request, "MQL threshold saved.")
-    else:
-        messages.error(request, error_summary(form))
-    return redirect("web:scoring")
+    user = current(request)
+    return run_form(
+        request,
+        ThresholdForm(request.POST),
+        lambda data: services.set_mql_threshold(data["mql_threshold"], by=user),
+        "MQL threshold saved.",
+        back="web:scoring",
+    )
 
 
 @rule_editors_only

@@ -14,24 +14,15 @@ from leadflow.pipeline.selectors import pipelines_with_stages
 from leadflow.users import services as user_services
 from leadflow.users.models import Team, User
 
-from ..forms import NameForm, NewStageForm, NewUserForm, StageForm, UserForm, error_summary
-from .common import current, only_for
+from ..forms import NameForm, NewStageForm, NewUserForm, StageForm, UserForm
+from .common import current, only_for, run_form
 
 admin_only = only_for(lambda user: user.is_admin)  # settings do not exist for anyone but an admin
 
 
 def _run(request: HttpRequest, form, action: Callable[[dict], object], success: str) -> HttpResponse:
     """Validate the form, call the service, report, and go back to the settings page."""
-    if form.is_valid():
-        try:
-            action(form.cleaned_data)
-        except DomainError as error:
-            messages.error(request, error.detail)
-        else:
-            messages.success(request, success)
-    else:
-        messages.error(request, error_summary(form))
-    return redirect(request.POST.get("next") or "web:settings")
+    return run_form(request, form, action, success, back="web:settings")
 
 
 @admin_only
