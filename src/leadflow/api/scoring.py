@@ -1,17 +1,18 @@
 """Scoring: the rules and the MQL threshold (admins and marketing write them), a preview of what a rule set would
-qualify, the rescore job, and each lead's score with the breakdown that explains it."""
+qualify, the rescore job, each lead's score with the breakdown that explains it; conversion models, training, and
+each lead's predicted probability with its factors."""
 
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 
 from leadflow.engagement.models import EventType
 from leadflow.leads.selectors import get_lead
 from leadflow.scoring import selectors, services
-from leadflow.scoring.models import LeadScore, Matcher, RescoreJob, RuleKind, ScoringRule
+from leadflow.scoring.models import LeadScore, Matcher, RescoreJob, RuleKind, ScoringRule, TrainingJob
 
 from .auth import current_user
 from .pagination import PageParams, page_of, paginate
@@ -182,3 +183,67 @@ def lead_score(request: HttpRequest, lead_id: int) -> dict[str, Any]:
         "computed_at": stored.computed_at,
         "mql_at": stored.mql_at,
     }
+
+
+class ModelOut(Schema):
+    id: int
+    trained_at: datetime
+    conversion_days: int
+    window_days: int
+    known: int
+    converted: int
+    training_size: int
+    holdout_size: int
+    roc_auc: float
+    brier: float
+    baseline_brier: float
+    is_good: bool
+    calibration: list[list[float]]
+    importance: list[list[Any]]
+    seconds: float
+
+
+class FactorOut(Schema):
+    text: str
+    effect: int
+    weight: float
+
+
+class PredictionOut(Schema):
+    lead_id: int
+    probability: float
+    model: int
+    factors: list[FactorOut]
+
+
+@router.get("/scoring/models", response=page_of(ModelOut))
+def list_models(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
+    """Conversion models, newest first, with their held-out metrics (predictions come from the newest good one)."""
+    return paginate(selectors.conversion_models(), page)
+
+
+@router.get("/scoring/models/{model_id}", response=ModelOut)
+def get_model(request: HttpRequest, model_id: int) -> Any:
+    return get_object_or_404(selectors.conversion_models(), pk=model_id)
+
+
+@router.post("/scoring/train", response={202: JobOut})
+def train(request: HttpRequest) -> Status:
+    """Queue training a conversion model and predicting every lead with it (the worker runs it); poll the job.
+    With too little history the job fails with a message that says so."""
+    return Status(202, services.queue_training(by=current_user(request)))
+
+
+@router.get("/scoring/train/{job_id}", response=JobOut)
+def training_job(request: HttpRequest, job_id: int) -> TrainingJob:
+    return get_object_or_404(TrainingJob, pk=job_id)
+
+
+@router.get("/leads/{lead_id}/prediction", response=PredictionOut, tags=["leads"])
+def lead_prediction(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+    """The lead's probability of converting now and the facts that push it up (+1) or pull it down (-1) most."""
+    lead = get_lead(current_user(request), lead_id)
+    explained = selectors.explain_leads([lead.pk]).get(lead.pk)
+    if explained is None:
+        raise Http404("No conversion model is trained yet: POST /scoring/train.")
+    return {"lead_id": lead.pk, **explained, "model": explained["model"].pk}

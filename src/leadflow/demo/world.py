@@ -6,6 +6,7 @@ follows the lifecycle graph, every deal's stage history leads to its current sta
 customer, lost deals carry a reason.
 """
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,14 @@ from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportu
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import refresh_deal_history
 from leadflow.scoring.models import ScoringRule
-from leadflow.scoring.services import create_rule, rescore_leads, set_mql_threshold
+from leadflow.scoring.services import (
+    NotEnoughHistory,
+    create_rule,
+    predict_leads,
+    rescore_leads,
+    set_mql_threshold,
+    train_model,
+)
 from leadflow.users.models import Role, Team, User
 
 PEOPLE = [  # username, first, last, role, team
@@ -534,6 +542,9 @@ def build_demo_world(
     advance_last_activity(latest)
     add_starter_rules(by=world.users["admin"])
     rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
+    say("A conversion model from the decided leads…")
+    with contextlib.suppress(NotEnoughHistory):  # a world too small to learn from (a test's) goes without
+        predict_leads(model=train_model(at=world.now), at=world.now)
     return {
         "teams": len(world.teams),
         "users": len(world.users),

@@ -118,3 +118,62 @@ class RescoreJob(BackgroundJob):
 
     def __str__(self) -> str:
         return f"Rescore {self.pk} ({self.status})"
+
+
+class ConversionModel(models.Model):
+    """A trained conversion model (its version is its id): the probability that a lead becomes a customer within
+    `conversion_days` of its creation, learned from leads whose outcome is known, with metrics on a held-out part
+    of them. Serving uses the newest good one."""
+
+    trained_at = models.DateTimeField(default=timezone.now)
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    conversion_days = models.PositiveSmallIntegerField(help_text="Converted = a customer within this many days")
+    window_days = models.PositiveSmallIntegerField(help_text="The features describe a lead's first this many days")
+    known = models.PositiveIntegerField(help_text="Leads with a known outcome")
+    converted = models.PositiveIntegerField(help_text="How many of them converted")
+    training_size = models.PositiveIntegerField()
+    holdout_size = models.PositiveIntegerField()
+    roc_auc = models.FloatField(help_text="On the held-out leads")
+    brier = models.FloatField(help_text="On the held-out leads (lower is better)")
+    baseline_brier = models.FloatField(help_text="Brier of always saying the base rate, for comparison")
+    is_good = models.BooleanField(help_text="Ranks better than chance and beats the base rate's Brier")
+    calibration = models.JSONField(default=list, help_text="[[mean predicted, observed rate, leads]] per bin")
+    importance = models.JSONField(
+        default=list, help_text="[[what the features describe, share of gain]], largest first"
+    )
+    spec = models.JSONField(help_text="{outcomes, vocabularies}: how the features were built")
+    booster = models.TextField(help_text="The gradient-boosted trees (LightGBM text format)")
+    calibration_map = models.JSONField(help_text="{raw, probability}: the isotonic map from tree score to probability")
+    seconds = models.FloatField(default=0, help_text="How long training took")
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Model v{self.pk} (AUC {self.roc_auc:.3f})"
+
+
+class LeadPrediction(models.Model):
+    """A lead's calibrated probability of converting, by a model, as of `computed_at` (kept for ranking, lists and
+    export; the factors behind it are worked out when they are shown)."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="prediction")
+    model = models.ForeignKey(ConversionModel, on_delete=models.CASCADE, related_name="predictions")
+    probability = models.FloatField(db_index=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.probability:.0%}"
+
+
+class TrainingJob(BackgroundJob):
+    """Training a conversion model and predicting every lead with it, run by the worker."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Training {self.pk} ({self.status})"

@@ -2,21 +2,33 @@
 after it was stored), scores worked out without storing them (for the preview), and the hottest leads."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from leadflow.engagement.models import Event
 from leadflow.history import days_between, qualified_column
-from leadflow.leads.models import Lead
+from leadflow.leads.models import Lead, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
+from leadflow.pipeline.models import Opportunity
 from leadflow.users.models import User
 
-from .models import LeadScore, RuleKind, ScoreChange, ScoringRule, ScoringSettings
+from . import predictive
+from .features import build_features, explain
+from .models import (
+    ConversionModel,
+    LeadPrediction,
+    LeadScore,
+    RuleKind,
+    ScoreChange,
+    ScoringRule,
+    ScoringSettings,
+)
 from .rules import FIT_FIELDS, Score, add_events, fact, score_of
 
 
@@ -120,3 +132,92 @@ def scores_behind_rules() -> bool:
     settings = scoring_settings()
     rescored = settings.rescored_at
     return LeadScore.objects.exists() and (rescored is None or rescored < settings.rules_changed_at)
+
+
+CONVERSION_DAYS = 90
+
+
+def known_outcomes(*, conversion_days: int = CONVERSION_DAYS) -> dict[int, int]:
+    """{lead id: 1 if it became a customer within `conversion_days` of its creation, else 0}, for the leads whose
+    story is decided: customers, disqualified leads, and leads whose every deal is closed. Open leads are left out."""
+    customer, disqualified = LifecycleStage.CUSTOMER, LifecycleStage.DISQUALIFIED
+    decided = set(Lead.objects.filter(lifecycle_stage__in=(customer, disqualified)).values_list("pk", flat=True))
+    all_closed = (
+        Opportunity.objects.values("lead")
+        .annotate(open=Count("pk", filter=Q(closed_at__isnull=True)))
+        .filter(open=0)
+        .values_list("lead", flat=True)
+    )
+    decided.update(all_closed)
+    quote = connection.ops.quote_name
+    lead, step = quote(Lead._meta.db_table), quote(StageChange._meta.db_table)
+    in_time = f"""
+        SELECT DISTINCT s.lead_id FROM {step} s JOIN {lead} l ON l.id = s.lead_id
+        WHERE s.to_stage = %s AND {days_between("s.at", "l.created_at")} <= %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(in_time, [customer, conversion_days])
+        converted = {row[0] for row in cursor.fetchall()}
+    return {pk: int(pk in converted) for pk in decided}
+
+
+def serving_model() -> ConversionModel | None:
+    """The newest good conversion model, the one predictions come from."""
+    return ConversionModel.objects.filter(is_good=True).first()
+
+
+def conversion_models() -> QuerySet[ConversionModel]:
+    return ConversionModel.objects.defer("booster").select_related("trained_by")
+
+
+def lead_prediction(lead: Lead) -> LeadPrediction | None:
+    return LeadPrediction.objects.filter(lead=lead).select_related("model").first()
+
+
+def explain_leads(lead_ids: Sequence[int], *, model: ConversionModel | None = None) -> dict[int, dict[str, Any]]:
+    """For each lead, its probability of converting now and the facts that push it up or pull it down most, in
+    words ({"probability", "factors": [{"text", "effect": +1/-1, "weight"}]}); empty without a serving model."""
+    model = model or serving_model()
+    if model is None or not lead_ids:
+        return {}
+    spec = model.spec
+    table = build_features(lead_ids, now=timezone.now(), outcomes=spec["outcomes"], vocabularies=spec["vocabularies"])
+    probabilities = predictive.predict(model.booster, table.values, **model.calibration_map)
+    topics, pushes = predictive.contributions(model.booster, table.values, table.topics)
+    members = defaultdict(list)
+    for place, topic in enumerate(table.topics):
+        members[topic].append(place)
+    explained = {}
+    for index, lead in enumerate(table.lead_ids):
+        row = table.values[index]
+        factors = []
+        for topic, weight in predictive.strongest(pushes[index], topics):
+            facts = {table.names[place]: float(row[place]) for place in members[topic]}
+            text = explain(topic, facts, spec["vocabularies"], float(table.observed[index]))
+            factors.append({"text": text, "effect": 1 if weight > 0 else -1, "weight": round(weight, 3)})
+        explained[lead] = {"probability": float(probabilities[index]), "factors": factors, "model": model}
+    return explained
+
+
+EXPORT_COLUMNS = ["lead_external_id", "probability", "fit", "engagement", "total"]
+
+
+def scores_for_export(*, at: datetime | None = None) -> Iterator[tuple[Any, ...]]:
+    """Every lead as EXPORT_COLUMNS: its external id (its id when it has none), probability of converting, and fit,
+    engagement (decayed to `at`, now) and total; blanks where it has no prediction or no score yet."""
+    at = at or timezone.now()
+    rules = [rule for rule in active_rules() if rule.kind == RuleKind.ENGAGEMENT]
+    rows = Lead.objects.order_by("pk").values_list(
+        "pk", "external_id", "prediction__probability", "score__fit", "score__decaying", "score__computed_at"
+    )
+    for pk, external_id, probability, fit, decaying, computed_at in rows.iterator(chunk_size=5000):
+        name = external_id or str(pk)
+        if fit is None:
+            yield name, _rounded(probability), "", "", ""
+            continue
+        engagement = score_of(rules, {}, add_events(rules, decaying, computed_at, [], at=at), at=at).engagement
+        yield name, _rounded(probability), fit, engagement, round(fit + engagement, 1)
+
+
+def _rounded(probability: float | None) -> Any:
+    return "" if probability is None else round(probability, 4)

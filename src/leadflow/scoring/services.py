@@ -2,25 +2,50 @@
 as its events arrive) and moving a lead that reaches the threshold to prospect, once."""
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from leadflow.bulk import database_datetime, insert_rows
 from leadflow.engagement.models import Event, EventType
-from leadflow.errors import InvalidInput, NotAllowed
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.history import chunks
 from leadflow.imports.models import JobStatus
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
 from leadflow.users.models import User
 
-from .models import LeadScore, Matcher, RescoreJob, RuleKind, ScoreChange, ScoringRule, ScoringSettings
+from . import predictive
+from .features import WINDOW_DAYS, activity_outcomes, build_features, topic_label
+from .models import (
+    ConversionModel,
+    LeadPrediction,
+    LeadScore,
+    Matcher,
+    RescoreJob,
+    RuleKind,
+    ScoreChange,
+    ScoringRule,
+    ScoringSettings,
+    TrainingJob,
+)
 from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, days_between, score_of
-from .selectors import active_rules, compute_scores, lead_facts, scoring_settings
+from .selectors import (
+    CONVERSION_DAYS,
+    active_rules,
+    compute_scores,
+    known_outcomes,
+    lead_facts,
+    scoring_settings,
+    serving_model,
+)
 
 RULE_FIELDS = {
     "name", "kind", "field", "matcher", "value", "event_type", "property_name", "property_contains", "points", "cap",
@@ -316,3 +341,137 @@ def apply_decay(*, at: datetime | None = None, limit: int = 5000) -> int:
         moved.append(score)
     LeadScore.objects.bulk_update(moved, ["decaying", "engagement", "total", "breakdown", "computed_at"])
     return len(moved)
+
+
+MIN_OUTCOMES = 200
+
+
+class NotEnoughHistory(Conflict):
+    """Too few leads with a known outcome (or only one kind of outcome) to learn from."""
+
+
+def _known_for_training(exclude: Iterable[str]) -> dict[int, int]:
+    outcomes = known_outcomes()
+    exclude = list(exclude)
+    held_out = set(Lead.objects.filter(external_id__in=exclude).values_list("pk", flat=True)) if exclude else set()
+    known = {lead: label for lead, label in outcomes.items() if lead not in held_out}
+    converted = sum(known.values())
+    if len(known) < MIN_OUTCOMES or converted in (0, len(known)):
+        kinds = "none converted" if converted == 0 else "all converted" if converted == len(known) else ""
+        raise NotEnoughHistory(
+            f"Too little history to learn from: {len(known):,} leads have a known outcome"
+            f"{f' ({kinds})' if kinds and known else ''}; training needs at least {MIN_OUTCOMES}, some converted "
+            f"(a customer within {CONVERSION_DAYS} days) and some not (disqualified, or every deal closed lost)."
+        )
+    return known
+
+
+def train_model(*, by: User | None = None, exclude: Iterable[str] = (), at: datetime | None = None) -> ConversionModel:
+    """Learn a conversion model from the leads with a known outcome (but those whose external id is in `exclude`,
+    say an evaluation split) and keep it as a new version. Raises NotEnoughHistory instead of fitting on too little."""
+    if by is not None:
+        ensure_can_edit_rules(by)
+    started, at = time.perf_counter(), at or timezone.now()
+    known = _known_for_training(exclude)
+    outcomes = activity_outcomes()
+    table = build_features(sorted(known), now=at, outcomes=outcomes)
+    labels = np.array([known[lead] for lead in table.lead_ids])
+    categorical = [name for name in table.names if name in table.vocabularies]
+    fitted = predictive.fit(table.values, labels, table.names, categorical)
+    by_topic: dict[str, float] = defaultdict(float)
+    for name, topic in zip(table.names, table.topics, strict=True):
+        by_topic[topic] += fitted.importance[name]
+    return ConversionModel.objects.create(
+        trained_at=at,
+        trained_by=by,
+        conversion_days=CONVERSION_DAYS,
+        window_days=WINDOW_DAYS,
+        known=len(known),
+        converted=int(labels.sum()),
+        training_size=fitted.training_size,
+        holdout_size=fitted.holdout_size,
+        roc_auc=fitted.roc_auc,
+        brier=fitted.brier,
+        baseline_brier=fitted.baseline_brier,
+        is_good=fitted.roc_auc > 0.55 and fitted.brier < fitted.baseline_brier,
+        calibration=fitted.calibration,
+        importance=sorted(
+            ([topic_label(topic), round(share, 4)] for topic, share in by_topic.items()), key=lambda item: -item[1]
+        ),
+        spec={"outcomes": outcomes, "vocabularies": table.vocabularies, "names": table.names},
+        booster=fitted.booster.model_to_string(),
+        calibration_map={"raw": fitted.raw, "probability": fitted.probability},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def predict_leads(
+    lead_ids: Sequence[int] | None = None,
+    *,
+    model: ConversionModel | None = None,
+    progress: Callable[[int], None] | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Each lead's probability of converting by `model` (the serving one), replacing what was kept; every lead
+    when None (in one pass over the tables). Returns how many were predicted (0 without a model)."""
+    model = model or serving_model()
+    if model is None:
+        return 0
+    at = at or timezone.now()
+    table = build_features(lead_ids, now=at, outcomes=model.spec["outcomes"], vocabularies=model.spec["vocabularies"])
+    probabilities = predictive.predict(model.booster, table.values, **model.calibration_map).tolist()
+    moment = database_datetime(at)
+    with transaction.atomic():
+        if lead_ids is None:
+            LeadPrediction.objects.all().delete()
+        else:
+            for part in chunks(table.lead_ids):
+                LeadPrediction.objects.filter(lead__in=part).delete()
+        rows = ((*row, model.pk, moment) for row in zip(table.lead_ids, probabilities, strict=True))
+        insert_rows(LeadPrediction, ["lead", "probability", "model", "computed_at"], rows)
+    if progress is not None:
+        progress(len(table.lead_ids))
+    return len(table.lead_ids)
+
+
+def queue_training(*, by: User | None) -> TrainingJob:
+    """A job for the worker to train a model and predict every lead; a job already waiting is reused."""
+    if by is not None:
+        ensure_can_edit_rules(by)
+    waiting = TrainingJob.objects.filter(status=JobStatus.QUEUED).first()
+    return waiting or TrainingJob.objects.create(requested_by=by, progress_total=Lead.objects.count())
+
+
+def run_training_job(job: TrainingJob, progress: Callable[[int], None]) -> str:
+    """The worker's side of `queue_training`."""
+    model = train_model(by=None)
+    if not model.is_good:
+        return f"Trained model v{model.pk}, but it is not good enough to serve (AUC {model.roc_auc:.3f})."
+    predicted = predict_leads(model=model, progress=progress)
+    return f"Trained model v{model.pk} (AUC {model.roc_auc:.3f}, Brier {model.brier:.3f}); predicted {predicted:,}."
+
+
+RETRAIN_EVERY = timedelta(days=7)
+
+
+def queue_weekly_training(*, at: datetime | None = None) -> TrainingJob | None:
+    """The worker's chore: a training job once a week, once at least MIN_OUTCOMES leads are decided (customers or
+    disqualified: a cheap count; the job itself checks the history properly and records a refusal)."""
+    at = at or timezone.now()
+    if TrainingJob.objects.filter(created_at__gte=at - RETRAIN_EVERY).exists():
+        return None
+    decided = Lead.objects.filter(lifecycle_stage__in=(LifecycleStage.CUSTOMER, LifecycleStage.DISQUALIFIED))
+    if decided.count() < MIN_OUTCOMES:
+        return None
+    return TrainingJob.objects.create(progress_total=Lead.objects.count())
+
+
+def predict_changed_leads(*, limit: int = 5000) -> int:
+    """The worker's chore: predict the leads that have none yet, or did something since their prediction."""
+    if serving_model() is None:
+        return 0
+    stale = Lead.objects.filter(
+        Q(prediction__isnull=True) | Q(last_activity_at__gt=F("prediction__computed_at"))
+    ).values_list("pk", flat=True)
+    ids = list(stale[:limit])
+    return predict_leads(ids) if ids else 0

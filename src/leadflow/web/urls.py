@@ -59,5 +59,8 @@ urlpatterns = [
     path("scoring/threshold/", scoring.threshold_set, name="scoring_threshold"),
     path("scoring/rescore/", scoring.rescore, name="scoring_rescore"),
     path("scoring/rescore/progress/", scoring.rescore_progress, name="scoring_rescore_progress"),
+    path("scoring/model/", scoring.model_page, name="scoring_model"),
+    path("scoring/model/train/", scoring.train, name="scoring_train"),
+    path("scoring/model/train/progress/", scoring.training_progress, name="scoring_training_progress"),
     path("imports/", include("leadflow.imports.urls")),
 ]

@@ -16,7 +16,7 @@ from leadflow.leads.lifecycle import FORWARD, NEEDS_REASON
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.pipeline.selectors import lead_timeline, next_task
 from leadflow.pipeline.services import convert_lead
-from leadflow.scoring.selectors import lead_score_card
+from leadflow.scoring.selectors import explain_leads, lead_score_card
 from leadflow.users.models import User
 
 from ..forms import (
@@ -159,6 +159,7 @@ def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
         "opportunities": lead.opportunities.select_related("stage").order_by("-created_at"),
         "timeline": lead_timeline(lead),
         "score": lead_score_card(lead),
+        "prediction": explain_leads([lead.pk]).get(lead.pk),
         "next_task": next_task(lead),
         "bant_form": BantForm(initial=_bant_initial(lead)),
         "activity_form": ActivityForm(),

@@ -1,14 +1,16 @@
 """The scoring page, for admins and marketing: the rules, the MQL threshold, a preview of what a rule would
-qualify before it is added, and rescoring every lead in the background."""
+qualify before it is added, and rescoring every lead in the background. The model page, for everyone: how well the
+conversion model predicts and what it learns from (training it is for admins and marketing)."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from leadflow.errors import DomainError
 from leadflow.scoring import selectors, services
-from leadflow.scoring.models import RescoreJob, ScoringRule
+from leadflow.scoring.models import RescoreJob, ScoringRule, TrainingJob
 from leadflow.scoring.rules import describe_rule
 
 from ..forms import EngagementRuleForm, FitRuleForm, ThresholdForm, error_summary
@@ -100,3 +102,31 @@ def rescore(request: HttpRequest) -> HttpResponse:
 def rescore_progress(request: HttpRequest) -> HttpResponse:
     """The job's progress line (htmx polls it while the job runs)."""
     return render(request, "web/_rescore_job.html", {"job": RescoreJob.objects.order_by("-created_at").first()})
+
+
+@login_required
+def model_page(request: HttpRequest) -> HttpResponse:
+    """The conversion model: held-out metrics, calibration and what it learns from; training for rule editors."""
+    models = list(selectors.conversion_models()[:10])
+    user = current(request)
+    context = {
+        "serving": selectors.serving_model(),
+        "models": models,
+        "job": TrainingJob.objects.order_by("-created_at").first(),
+        "can_train": user.is_admin or user.is_marketing,
+    }
+    return render(request, "web/scoring_model.html", context)
+
+
+@rule_editors_only
+@require_POST
+def train(request: HttpRequest) -> HttpResponse:
+    services.queue_training(by=current(request))
+    messages.success(request, "Training queued: the worker trains a model and predicts every lead; progress below.")
+    return redirect("web:scoring_model")
+
+
+@login_required
+def training_progress(request: HttpRequest) -> HttpResponse:
+    """The training job's progress line (htmx polls it while the job runs)."""
+    return render(request, "web/_training_job.html", {"job": TrainingJob.objects.order_by("-created_at").first()})

@@ -17,7 +17,28 @@
     return new Chart(canvas, config);
   }
 
+  async function fetched(url) {
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(url + ": " + response.status);
+    return response.json();
+  }
+
   const charts = {
+    async calibration(canvas) {
+      const model = await fetched(canvas.dataset.url);
+      const points = model.calibration.map(function (bin) { return { x: Math.round(bin[0] * 1000) / 10, y: Math.round(bin[1] * 1000) / 10 }; });
+      const top = Math.max(10, Math.ceil(Math.max.apply(null, points.map(function (p) { return Math.max(p.x, p.y); })) / 10) * 10);
+      draw(canvas, { type: "scatter", data: { datasets: [
+        { label: "Held-out leads (each point a tenth of them)", data: points, backgroundColor: palette[0], borderColor: palette[0], showLine: true, pointRadius: 4 },
+        { label: "Perfect calibration", data: [{ x: 0, y: 0 }, { x: top, y: top }], borderColor: "#9ca3af", borderDash: [4, 4], showLine: true, pointRadius: 0 }] },
+        options: { scales: { x: { min: 0, max: top, title: { display: true, text: "Predicted %" } }, y: { min: 0, max: top, title: { display: true, text: "Converted %" } } } } });
+    },
+    async importance(canvas) {
+      const rows = (await fetched(canvas.dataset.url)).importance.slice(0, 12);
+      draw(canvas, { type: "bar", data: { labels: rows.map(function (r) { return r[0]; }), datasets: [
+        { label: "Share of gain %", data: rows.map(function (r) { return Math.round(r[1] * 1000) / 10; }), backgroundColor: palette[2] }] },
+        options: { indexAxis: "y", plugins: { legend: { display: false } } } });
+    },
     async funnel(canvas, query) {
       const rows = await report("funnel", query);
       const all = rows[0] || { lead: 0, prospect: 0, opportunity: 0, customer: 0 };
