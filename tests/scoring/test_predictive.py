@@ -16,7 +16,7 @@ from leadflow.leads.models import Lead, LifecycleStage, StageChange
 from leadflow.pipeline.models import Opportunity
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.scoring.features import build_features
-from leadflow.scoring.models import ConversionModel, LeadPrediction, TrainingJob
+from leadflow.scoring.models import ConversionModel, LeadPrediction, LeadScore, TrainingJob
 from leadflow.scoring.selectors import explain_leads, known_outcomes, serving_model
 from leadflow.scoring.services import NotEnoughHistory, predict_leads, queue_weekly_training, train_model
 
@@ -205,3 +205,7 @@ def test_pages_show_the_model_and_a_leads_chances(client, admin):
     Lead.objects.filter(pk=lead.pk).update(owner=admin)
     detail = client.get(f"/leads/{lead.pk}/")
     assert b"Likely to convert" in detail.content and b"3 pricing page views" in detail.content
+    LeadScore.objects.create(lead=lead, fit=10, total=10)
+    predict_leads([lead.pk])
+    chance = f"{LeadPrediction.objects.get(lead=lead).probability * 100:.1f}%"
+    assert chance.encode() in client.get("/").content  # My day's hottest leads show each one's chance

@@ -105,11 +105,12 @@ def preview_mql(rules: list[ScoringRule], *, batch: int = 5000) -> dict[str, int
 
 
 def hot_leads(user: User) -> QuerySet[LeadScore]:
-    """The scores of the open leads the user may see, best first (with each lead, its contact and owner)."""
+    """The scores of the open leads the user may see, best first (with each lead, its contact, owner and
+    predicted chance of converting)."""
     open_leads = leads_visible_to(user).filter(lifecycle_stage__in=("lead", "prospect", "recycled"))
     return (
         LeadScore.objects.filter(lead__in=open_leads)
-        .select_related("lead__contact__account", "lead__owner")
+        .select_related("lead__contact__account", "lead__owner", "lead__prediction")
         .order_by("-total", "-lead__created_at")
     )
 
