@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
+from django.db.models import Model
 from django.db.models.fields.json import KeyTextTransform
 
 from leadflow.engagement.models import Event, EventType
@@ -138,41 +139,37 @@ def _event_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _activity_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
-    """Per lead, activity kind and outcome: how many sales activities in the window."""
+def _in_window(
+    model: type[Model], moment: str, columns: str, ids: list[int] | None, now: datetime, *, by: str = ""
+) -> list[tuple[Any, ...]]:
+    """Rows of `model` (as `r`) from each lead's window, grouped by lead (and `by`): SELECT r.lead_id, `columns`,
+    where `{day}` in `columns` stands for the row's day in the lead's life (`moment` is its timestamp)."""
     quote = connection.ops.quote_name
-    activity, lead = quote(Activity._meta.db_table), quote(Lead._meta.db_table)
-    day = days_between("COALESCE(a.done_at, a.due_at, a.created_at)", "l.created_at")
-    where, params = _where_leads("a.lead_id", ids)
+    table, lead = quote(model._meta.db_table), quote(Lead._meta.db_table)
+    day = days_between(moment, "l.created_at")
+    where, params = _where_leads("r.lead_id", ids)
     end, end_params = _window_end("l.created_at", now)
     sql = f"""
-        SELECT a.lead_id, a.kind, a.outcome, COUNT(*)
-        FROM {activity} a JOIN {lead} l ON l.id = a.lead_id
+        SELECT r.lead_id, {columns.format(day=day)}
+        FROM {table} r JOIN {lead} l ON l.id = r.lead_id
         WHERE {day} <= {end}{where}
-        GROUP BY a.lead_id, a.kind, a.outcome
+        GROUP BY r.lead_id{by}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [*end_params, *params])
         return cursor.fetchall()
+
+
+def _activity_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
+    """Per lead, activity kind and outcome: how many sales activities in the window."""
+    moment = "COALESCE(r.done_at, r.due_at, r.created_at)"
+    return _in_window(Activity, moment, "r.kind, r.outcome, COUNT(*)", ids, now, by=", r.kind, r.outcome")
 
 
 def _deal_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
     """Per lead, the deals opened in the window: how many, how soon the first, the largest amount. Nothing about
     how they closed: that is the outcome (and a bundle without close dates has its deals close when they open)."""
-    quote = connection.ops.quote_name
-    deal, lead = quote(Opportunity._meta.db_table), quote(Lead._meta.db_table)
-    day = days_between("o.created_at", "l.created_at")
-    where, params = _where_leads("o.lead_id", ids)
-    end, end_params = _window_end("l.created_at", now)
-    sql = f"""
-        SELECT o.lead_id, COUNT(*), MIN({day}), MAX(o.amount)
-        FROM {deal} o JOIN {lead} l ON l.id = o.lead_id
-        WHERE {day} <= {end}{where}
-        GROUP BY o.lead_id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*end_params, *params])
-        return cursor.fetchall()
+    return _in_window(Opportunity, "r.created_at", "COUNT(*), MIN({day}), MAX(r.amount)", ids, now)
 
 
 def lead_categories(ids: list[int] | None) -> dict[int, tuple[datetime, dict[str, str]]]:

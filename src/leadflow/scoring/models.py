@@ -109,12 +109,19 @@ class ScoreChange(models.Model):
         return f"{self.lead_id}: {self.total:.0f} ({self.reason})"
 
 
-class RescoreJob(BackgroundJob):
-    """Scoring every lead afresh after the rules changed, run by the worker (progress counts leads)."""
+class RequestedJob(BackgroundJob):
+    """A scoring job someone asked for (none when the worker's schedule did)."""
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    class Meta:
+        abstract = True
+
+
+class RescoreJob(RequestedJob):
+    """Scoring every lead afresh after the rules changed, run by the worker (progress counts leads)."""
 
     def __str__(self) -> str:
         return f"Rescore {self.pk} ({self.status})"
@@ -168,12 +175,8 @@ class LeadPrediction(models.Model):
         return f"{self.lead_id}: {self.probability:.0%}"
 
 
-class TrainingJob(BackgroundJob):
+class TrainingJob(RequestedJob):
     """Training a conversion model and predicting every lead with it, run by the worker."""
-
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     def __str__(self) -> str:
         return f"Training {self.pk} ({self.status})"
