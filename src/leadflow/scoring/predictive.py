@@ -102,8 +102,13 @@ def calibration_bins(predicted: np.ndarray, labels: np.ndarray, bins: int = 10) 
     return result
 
 
-def predict(model_text: str, features: np.ndarray, raw: list[float], probability: list[float]) -> np.ndarray:
-    return calibrated(_raw(lightgbm.Booster(model_str=model_text), features), raw, probability)
+def load(model_text: str) -> lightgbm.Booster:
+    """A stored model's trees, ready to predict."""
+    return lightgbm.Booster(model_str=model_text)
+
+
+def predict(booster: lightgbm.Booster, features: np.ndarray, raw: list[float], probability: list[float]) -> np.ndarray:
+    return calibrated(_raw(booster, features), raw, probability)
 
 
 def _raw(booster: lightgbm.Booster, features: np.ndarray) -> np.ndarray:
@@ -111,9 +116,8 @@ def _raw(booster: lightgbm.Booster, features: np.ndarray) -> np.ndarray:
     return np.asarray(booster.predict(features, raw_score=True))
 
 
-def contributions(model_text: str, features: np.ndarray, topics: list[str]) -> tuple[list[str], np.ndarray]:
+def contributions(booster: lightgbm.Booster, features: np.ndarray, topics: list[str]) -> tuple[list[str], np.ndarray]:
     """Each lead's contribution per topic (log-odds the trees add for it; the expected value left out)."""
-    booster = lightgbm.Booster(model_str=model_text)
     per_feature = np.asarray(booster.predict(features, pred_contrib=True))[:, :-1]
     names = sorted(set(topics))
     index = {topic: place for place, topic in enumerate(names)}

@@ -183,8 +183,9 @@ def explain_leads(lead_ids: Sequence[int], *, model: ConversionModel | None = No
         return {}
     spec = model.spec
     table = build_features(lead_ids, now=timezone.now(), outcomes=spec["outcomes"], vocabularies=spec["vocabularies"])
-    probabilities = predictive.predict(model.booster, table.values, **model.calibration_map)
-    topics, pushes = predictive.contributions(model.booster, table.values, table.topics)
+    booster = predictive.load(model.booster)  # parsed once for both passes
+    probabilities = predictive.predict(booster, table.values, **model.calibration_map)
+    topics, pushes = predictive.contributions(booster, table.values, table.topics)
     members = defaultdict(list)
     for place, topic in enumerate(table.topics):
         members[topic].append(place)

@@ -6,7 +6,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from django.db import transaction
@@ -29,6 +29,7 @@ from .models import (
     LeadPrediction,
     LeadScore,
     Matcher,
+    RequestedJob,
     RescoreJob,
     RuleKind,
     ScoreChange,
@@ -306,8 +307,16 @@ def _event_reason(by_lead: dict[int, list[tuple[str, float, Any]]]) -> str:
 def queue_rescore(*, by: User) -> RescoreJob:
     """A job for the worker to score every lead afresh; a job already waiting is reused, not doubled."""
     ensure_can_edit_rules(by)
-    waiting = RescoreJob.objects.filter(status=JobStatus.QUEUED).first()
-    return waiting or RescoreJob.objects.create(requested_by=by, progress_total=Lead.objects.count())
+    return _queued(RescoreJob, by)
+
+
+Job = TypeVar("Job", bound=RequestedJob)
+
+
+def _queued(kind: type[Job], by: User | None) -> Job:
+    """The job of this kind already waiting, or a new one over every lead."""
+    waiting = kind._default_manager.filter(status=JobStatus.QUEUED).first()
+    return waiting or kind._default_manager.create(requested_by=by, progress_total=Lead.objects.count())
 
 
 def run_rescore_job(job: RescoreJob, progress: Callable[[int], None]) -> str:
@@ -419,7 +428,8 @@ def predict_leads(
         return 0
     at = at or timezone.now()
     table = build_features(lead_ids, now=at, outcomes=model.spec["outcomes"], vocabularies=model.spec["vocabularies"])
-    probabilities = predictive.predict(model.booster, table.values, **model.calibration_map).tolist()
+    booster = predictive.load(model.booster)
+    probabilities = predictive.predict(booster, table.values, **model.calibration_map).tolist()
     moment = database_datetime(at)
     with transaction.atomic():
         if lead_ids is None:
@@ -434,12 +444,10 @@ def predict_leads(
     return len(table.lead_ids)
 
 
-def queue_training(*, by: User | None) -> TrainingJob:
+def queue_training(*, by: User) -> TrainingJob:
     """A job for the worker to train a model and predict every lead; a job already waiting is reused."""
-    if by is not None:
-        ensure_can_edit_rules(by)
-    waiting = TrainingJob.objects.filter(status=JobStatus.QUEUED).first()
-    return waiting or TrainingJob.objects.create(requested_by=by, progress_total=Lead.objects.count())
+    ensure_can_edit_rules(by)
+    return _queued(TrainingJob, by)
 
 
 def run_training_job(job: TrainingJob, progress: Callable[[int], None]) -> str:
@@ -463,7 +471,7 @@ def queue_weekly_training(*, at: datetime | None = None) -> TrainingJob | None:
     decided = Lead.objects.filter(lifecycle_stage__in=(LifecycleStage.CUSTOMER, LifecycleStage.DISQUALIFIED))
     if decided.count() < MIN_OUTCOMES:
         return None
-    return TrainingJob.objects.create(progress_total=Lead.objects.count())
+    return _queued(TrainingJob, None)
 
 
 def predict_changed_leads(*, limit: int = 5000) -> int:
