@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Count, Model
 from django.db.models.fields.json import KeyTextTransform
 
 from leadflow.engagement.models import Event, EventType
@@ -42,6 +42,7 @@ CATEGORIES = [
     ("email_domain_type", "Email domain", "contact__attributes__email_domain_type"),
     ("owner", "Owner", "owner__username"),
 ]
+CATEGORY_LABELS = {name: label for name, label, _ in CATEGORIES}
 SESSION_NUMBERS = [
     ("page_views", "pages viewed"),
     ("pricing_page_views", "pricing pages viewed in sessions"),
@@ -118,11 +119,11 @@ def _event_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
     event, lead = quote(Event._meta.db_table), quote(Lead._meta.db_table)
     day = days_between("e.occurred_at", "l.created_at")
     end, end_params = _window_end("l.created_at", now)
-    sums = ", ".join(f"SUM({_json_number('e.properties', name)})" for name, _ in SESSION_NUMBERS)
+    sums = ", ".join(f"SUM({_json_number('properties', name)})" for name, _ in SESSION_NUMBERS)
     direction = _json_text("e.properties", "direction")
     where, params = _where_leads("e.lead_id", ids)
     sql = f"""
-        SELECT lead_id, type, COUNT(*), MIN(end_day - day), {sums.replace("e.properties", "properties")},
+        SELECT lead_id, type, COUNT(*), MIN(end_day - day), {sums},
                SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END),
                SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END),
                SUM(CASE WHEN day < 7 THEN 1 ELSE 0 END), SUM(CASE WHEN end_day - day <= 7 THEN 1 ELSE 0 END)
@@ -190,11 +191,8 @@ def lead_categories(ids: list[int] | None) -> dict[int, tuple[datetime, dict[str
 
 def activity_outcomes(limit: int = OUTCOMES_KEPT) -> list[str]:
     """The most frequent activity outcomes (each becomes a count of its own)."""
-    counts = Activity.objects.exclude(outcome="").values_list("outcome").order_by()
-    ranked: dict[str, int] = defaultdict(int)
-    for (outcome,) in counts.iterator(chunk_size=20000):
-        ranked[outcome] += 1
-    return sorted(ranked, key=lambda outcome: (-ranked[outcome], outcome))[:limit]
+    ranked = Activity.objects.exclude(outcome="").values("outcome").annotate(n=Count("pk")).order_by("-n", "outcome")
+    return [row["outcome"] for row in ranked[:limit]]
 
 
 def _vocabularies(leads: Iterable[dict[str, str]]) -> dict[str, list[str]]:
@@ -288,11 +286,10 @@ def explain(topic: str, facts: dict[str, float], vocabularies: dict[str, list[st
     """A topic's facts for one lead in words a rep reads ("3 pricing page views, the last on day 12"), given how
     many days of its life the facts cover."""
     kind, _, name = topic.partition(":")
-    labels = {feature: label for feature, label, _ in CATEGORIES}
-    if topic in labels:
-        code = facts[topic]
+    if topic in CATEGORY_LABELS:
+        code, label = facts[topic], CATEGORY_LABELS[topic]
         value = vocabularies[topic][int(code)] if code == code and int(code) < len(vocabularies[topic]) else ""
-        return f"{labels[topic]}: {value.replace('_', ' ')}" if value else f"{labels[topic]} unknown"
+        return f"{label}: {value.replace('_', ' ')}" if value else f"{label} unknown"
     if kind == "event":
         label = EventType(name).label.lower()
         count, since = facts[f"events:{name}"], facts[f"days_since:{name}"]
@@ -328,9 +325,8 @@ def explain(topic: str, facts: dict[str, float], vocabularies: dict[str, list[st
 def topic_label(topic: str) -> str:
     """What a topic is about, for the model page ("Calls: how many, how recent")."""
     kind, _, name = topic.partition(":")
-    labels = {feature: label for feature, label, _ in CATEGORIES}
-    if topic in labels:
-        return labels[topic]
+    if topic in CATEGORY_LABELS:
+        return CATEGORY_LABELS[topic]
     if kind == "event":
         return f"{EventType(name).label}s: how many, how recent"
     if kind == "session":

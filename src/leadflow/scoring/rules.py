@@ -162,6 +162,13 @@ def score_of(
     )
 
 
+def engagement_at(
+    rules: Iterable[ScoringRule], decaying: Mapping[str, float], since: datetime, *, at: datetime
+) -> Score:
+    """The engagement part of a score kept as of `since`, as it stands at `at` (no fit rules, no new events)."""
+    return score_of(rules, {}, add_events(rules, decaying, since, [], at=at), at=at)
+
+
 def add_events(
     rules: Iterable[ScoringRule],
     decaying: Mapping[str, float],

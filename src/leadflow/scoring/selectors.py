@@ -22,14 +22,13 @@ from . import predictive
 from .features import build_features, explain
 from .models import (
     ConversionModel,
-    LeadPrediction,
     LeadScore,
     RuleKind,
     ScoreChange,
     ScoringRule,
     ScoringSettings,
 )
-from .rules import FIT_FIELDS, Score, add_events, fact, score_of
+from .rules import FIT_FIELDS, Score, add_events, engagement_at, fact, score_of
 
 
 def scoring_settings() -> ScoringSettings:
@@ -79,11 +78,12 @@ def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: dat
     }
 
 
-def current_score(score: LeadScore, *, at: datetime | None = None) -> Score:
-    """A stored score as it stands at `at` (now): fit as stored, engagement decayed since it was computed."""
-    rules = [rule for rule in active_rules() if rule.kind == RuleKind.ENGAGEMENT]
+def current_score(score: LeadScore, *, at: datetime | None = None, rules: list[ScoringRule] | None = None) -> Score:
+    """A stored score as it stands at `at` (now): fit as stored, engagement decayed since it was computed (by
+    `rules`, the active ones when None)."""
+    rules = [rule for rule in (active_rules() if rules is None else rules) if rule.kind == RuleKind.ENGAGEMENT]
     at = at or timezone.now()
-    live = score_of(rules, {}, add_events(rules, score.decaying, score.computed_at, [], at=at), at=at)
+    live = engagement_at(rules, score.decaying, score.computed_at, at=at)
     fit_entries = [entry for entry in score.breakdown if entry["kind"] == RuleKind.FIT]
     return Score(
         fit=score.fit,
@@ -171,10 +171,6 @@ def conversion_models() -> QuerySet[ConversionModel]:
     return ConversionModel.objects.defer("booster").select_related("trained_by")
 
 
-def lead_prediction(lead: Lead) -> LeadPrediction | None:
-    return LeadPrediction.objects.filter(lead=lead).select_related("model").first()
-
-
 def explain_leads(lead_ids: Sequence[int], *, model: ConversionModel | None = None) -> dict[int, dict[str, Any]]:
     """For each lead, its probability of converting now and the facts that push it up or pull it down most, in
     words ({"probability", "factors": [{"text", "effect": +1/-1, "weight"}]}); empty without a serving model."""
@@ -217,7 +213,7 @@ def scores_for_export(*, at: datetime | None = None) -> Iterator[tuple[Any, ...]
         if fit is None:
             yield name, _rounded(probability), "", "", ""
             continue
-        engagement = score_of(rules, {}, add_events(rules, decaying, computed_at, [], at=at), at=at).engagement
+        engagement = engagement_at(rules, decaying, computed_at, at=at).engagement
         yield name, _rounded(probability), fit, engagement, round(fit + engagement, 1)
 
 

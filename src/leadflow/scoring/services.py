@@ -42,6 +42,7 @@ from .selectors import (
     CONVERSION_DAYS,
     active_rules,
     compute_scores,
+    current_score,
     known_outcomes,
     lead_facts,
     scoring_settings,
@@ -339,14 +340,9 @@ def apply_decay(*, at: datetime | None = None, limit: int = 5000) -> int:
     stale = LeadScore.objects.filter(computed_at__lt=at - DECAY_EVERY).exclude(decaying={}).order_by("computed_at")
     moved = []
     for score in stale[:limit]:
-        decaying = add_events(rules, score.decaying, score.computed_at, [], at=at)
-        engagement = score_of(rules, {}, decaying, at=at)
-        score.decaying = engagement.decaying
-        score.engagement = engagement.engagement
-        score.total = round(score.fit + engagement.engagement, 1)
-        fit_entries = [entry for entry in score.breakdown if entry["kind"] == RuleKind.FIT]
-        score.breakdown = sorted(fit_entries + engagement.breakdown, key=lambda entry: -abs(entry["points"]))
-        score.computed_at = at
+        now = current_score(score, at=at, rules=rules)
+        score.decaying, score.engagement, score.breakdown = now.decaying, now.engagement, now.breakdown
+        score.total, score.computed_at = now.total, at
         moved.append(score)
     LeadScore.objects.bulk_update(moved, ["decaying", "engagement", "total", "breakdown", "computed_at"])
     return len(moved)
@@ -452,7 +448,7 @@ def queue_training(*, by: User) -> TrainingJob:
 
 def run_training_job(job: TrainingJob, progress: Callable[[int], None]) -> str:
     """The worker's side of `queue_training`."""
-    model = train_model(by=None)
+    model = train_model(by=job.requested_by)
     if not model.is_good:
         return f"Trained model v{model.pk}, but it is not good enough to serve (AUC {model.roc_auc:.3f})."
     predicted = predict_leads(model=model, progress=progress)
@@ -476,10 +472,11 @@ def queue_weekly_training(*, at: datetime | None = None) -> TrainingJob | None:
 
 def predict_changed_leads(*, limit: int = 5000) -> int:
     """The worker's chore: predict the leads that have none yet, or did something since their prediction."""
-    if serving_model() is None:
+    model = serving_model()
+    if model is None:
         return 0
     stale = Lead.objects.filter(
         Q(prediction__isnull=True) | Q(last_activity_at__gt=F("prediction__computed_at"))
     ).values_list("pk", flat=True)
     ids = list(stale[:limit])
-    return predict_leads(ids) if ids else 0
+    return predict_leads(ids, model=model) if ids else 0
