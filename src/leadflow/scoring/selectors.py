@@ -162,12 +162,14 @@ def known_outcomes(*, conversion_days: int = CONVERSION_DAYS) -> dict[int, int]:
     return {pk: int(pk in converted) for pk in decided}
 
 
-def serving_model() -> ConversionModel | None:
-    """The newest good conversion model, the one predictions come from."""
-    return ConversionModel.objects.filter(is_good=True).first()
+def serving_model(*, with_trees: bool = True) -> ConversionModel | None:
+    """The newest good conversion model, the one predictions come from (without its trees, for showing it)."""
+    models = ConversionModel.objects.all() if with_trees else conversion_models()
+    return models.filter(is_good=True).first()
 
 
 def conversion_models() -> QuerySet[ConversionModel]:
+    """The models for showing them: everything but their trees."""
     return ConversionModel.objects.defer("booster").select_related("trained_by")
 
 

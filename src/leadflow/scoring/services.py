@@ -57,8 +57,13 @@ LIST_MATCHERS = {Matcher.ANY_OF, Matcher.CONTAINS_ANY, Matcher.ENDS_WITH_ANY}
 BATCH = 2000
 
 
+def can_edit_rules(user: User) -> bool:
+    """Who runs scoring: edits the rules and the threshold, rescores, trains models."""
+    return user.is_admin or user.is_marketing
+
+
 def ensure_can_edit_rules(user: User) -> None:
-    if not (user.is_admin or user.is_marketing):
+    if not can_edit_rules(user):
         raise NotAllowed("Only admins and marketing edit scoring rules.")
 
 

@@ -16,7 +16,7 @@ from leadflow.scoring.rules import describe_rule
 from ..forms import EngagementRuleForm, FitRuleForm, ThresholdForm, error_summary
 from .common import current, only_for, run_form
 
-rule_editors_only = only_for(lambda user: user.is_admin or user.is_marketing)
+rule_editors_only = only_for(services.can_edit_rules)
 
 
 def _page(request: HttpRequest, *, fit_form=None, engagement_form=None, preview=None, status=200) -> HttpResponse:
@@ -107,13 +107,11 @@ def rescore_progress(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_page(request: HttpRequest) -> HttpResponse:
     """The conversion model: held-out metrics, calibration and what it learns from; training for rule editors."""
-    models = list(selectors.conversion_models()[:10])
-    user = current(request)
     context = {
-        "serving": selectors.serving_model(),
-        "models": models,
+        "serving": selectors.serving_model(with_trees=False),
+        "models": list(selectors.conversion_models()[:10]),
         "job": TrainingJob.objects.order_by("-created_at").first(),
-        "can_train": user.is_admin or user.is_marketing,
+        "can_train": services.can_edit_rules(current(request)),
     }
     return render(request, "web/scoring_model.html", context)
 
