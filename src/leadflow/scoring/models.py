@@ -152,7 +152,7 @@ class ConversionModel(models.Model):
     )
     spec = models.JSONField(help_text="{outcomes, vocabularies}: how the features were built")
     booster = models.TextField(help_text="The gradient-boosted trees (LightGBM text format)")
-    calibration_map = models.JSONField(help_text="{raw, probability}: the isotonic map from tree score to probability")
+    calibration_map = models.JSONField(help_text="{raw, probability}: points mapping a tree score to a probability")
     seconds = models.FloatField(default=0, help_text="How long training took")
 
     class Meta:

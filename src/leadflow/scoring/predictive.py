@@ -1,4 +1,4 @@
-"""The arithmetic of conversion models, over plain arrays: fitting gradient-boosted trees with isotonic calibration
+"""The arithmetic of conversion models, over plain arrays: fitting gradient-boosted trees with calibration
 and a held-out evaluation, predicting, and each prediction's factors (the trees' per-feature contributions, summed
 by topic). No database here; `services.train_model` and `services.predict_leads` feed it."""
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import lightgbm
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -27,6 +28,7 @@ PARAMETERS = {
     "seed": SEED,
     "num_threads": 2,
 }
+ISOTONIC_FROM = 1000  # leads in the calibration part; fewer get a logistic curve
 MAX_ROUNDS = 2000
 FACTOR_FLOOR = 0.02  # contributions (in log-odds) smaller than this explain nothing
 
@@ -34,7 +36,7 @@ FACTOR_FLOOR = 0.02  # contributions (in log-odds) smaller than this explain not
 @dataclass
 class Fitted:
     booster: lightgbm.Booster
-    raw: list[float]  # the isotonic map: tree scores …
+    raw: list[float]  # the calibration map: tree scores …
     probability: list[float]  # … and the probabilities they stand for
     roc_auc: float
     brier: float
@@ -66,9 +68,7 @@ def fit(features: np.ndarray, labels: np.ndarray, names: list[str], categorical:
         valid_sets=[stopping],
         callbacks=[lightgbm.early_stopping(100, verbose=False)],
     )
-    isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    isotonic.fit(_raw(booster, calib_x), calib_y)
-    raw, probability = list(map(float, isotonic.X_thresholds_)), list(map(float, isotonic.y_thresholds_))
+    raw, probability = calibration_map(_raw(booster, calib_x), calib_y)
     predicted = calibrated(_raw(booster, hold_x), raw, probability)
     rate = float(np.mean(rest_y))
     gains = booster.feature_importance(importance_type="gain")
@@ -87,8 +87,20 @@ def fit(features: np.ndarray, labels: np.ndarray, names: list[str], categorical:
     )
 
 
+def calibration_map(scores: np.ndarray, labels: np.ndarray) -> tuple[list[float], list[float]]:
+    """Points (tree score, probability) to interpolate between. Isotonic regression when there are enough leads to
+    calibrate on; below ISOTONIC_FROM its steps are so coarse that whole groups of leads get one probability and
+    lose their order, so a logistic curve (Platt scaling) is fitted instead, kept as points on a fine grid."""
+    if len(labels) >= ISOTONIC_FROM:
+        isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
+        return list(map(float, isotonic.X_thresholds_)), list(map(float, isotonic.y_thresholds_))
+    platt = LogisticRegression().fit(scores.reshape(-1, 1), labels)
+    grid = np.linspace(scores.min() - 1.0, scores.max() + 1.0, 200)
+    return grid.tolist(), platt.predict_proba(grid.reshape(-1, 1))[:, 1].tolist()
+
+
 def calibrated(raw_scores: np.ndarray, raw: list[float], probability: list[float]) -> np.ndarray:
-    """Tree scores as calibrated probabilities (the isotonic map, linear between its points)."""
+    """Tree scores as calibrated probabilities (the calibration map, linear between its points)."""
     return np.interp(raw_scores, raw, probability)
 
 

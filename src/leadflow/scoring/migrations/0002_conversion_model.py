@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('importance', models.JSONField(default=list, help_text='[[what the features describe, share of gain]], largest first')),
                 ('spec', models.JSONField(help_text='{outcomes, vocabularies}: how the features were built')),
                 ('booster', models.TextField(help_text='The gradient-boosted trees (LightGBM text format)')),
-                ('calibration_map', models.JSONField(help_text='{raw, probability}: the isotonic map from tree score to probability')),
+                ('calibration_map', models.JSONField(help_text='{raw, probability}: points mapping a tree score to a probability')),
                 ('seconds', models.FloatField(default=0, help_text='How long training took')),
                 ('trained_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
