@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "leadflow.leads",
     "leadflow.pipeline",
     "leadflow.engagement",
+    # Before scoring: its receivers run first, so a lead that shows explicit intent is qualified for that intent,
+    # not for the score the same event earns.
+    "leadflow.qualification",
     "leadflow.scoring",
     "leadflow.imports",
     "leadflow.analytics",

@@ -7,7 +7,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from leadflow.errors import DomainError
 
-from . import accounts, analytics, engagement, exports, leads, pipeline, scoring
+from . import accounts, analytics, engagement, exports, leads, pipeline, qualification, scoring
 from .auth import ActiveSession, BearerToken
 
 api = NinjaAPI(
@@ -81,3 +81,4 @@ api.add_router("/", pipeline.router)
 api.add_router("/", engagement.router)
 api.add_router("/", analytics.router)
 api.add_router("/", scoring.router)
+api.add_router("/", qualification.router)

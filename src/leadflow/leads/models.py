@@ -122,3 +122,31 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class AssignmentHow(models.TextChoices):
+    BY_HAND = "by_hand", "By hand"
+    RULE = "rule", "Assignment rule"
+    ACCOUNT_OWNER = "account_owner", "Account owner"
+    SLA_BREACH = "sla_breach", "Reassigned after an SLA breach"
+
+
+class Assignment(models.Model):
+    """One change of a lead's owner: to whom (None: back to the queue), when, by whom (None: leadflow itself),
+    how, and the rule that chose the owner when one did."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    how = models.CharField(max_length=20, choices=AssignmentHow.choices)
+    rule_name = models.CharField(max_length=200, blank=True, help_text="The assignment rule, when one chose")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["lead", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} → {self.owner_id or 'queue'} ({self.how})"

@@ -17,8 +17,9 @@ from leadflow.history import refresh_spells, set_on
 from leadflow.users.models import Team, User
 
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
-from .models import Authority, Lead, LeadSource, LifecycleStage, StageChange
+from .models import Assignment, AssignmentHow, Authority, Lead, LeadSource, LifecycleStage, StageChange
 from .selectors import being_worked
+from .signals import lifecycle_changed, stage_entry_requested
 
 CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function"}
 LEAD_FIELDS = {
@@ -181,6 +182,7 @@ def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fi
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
     for name, value in fields.items():
         setattr(lead, name, value)
+    reassigned = owner is not ... and owner != lead.owner
     if owner is not ...:
         _check_owner(by, owner)
         lead.owner = owner
@@ -190,9 +192,39 @@ def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fi
         lead.team = team
     _clean_lead(lead)
     lead.save()
+    if reassigned:
+        Assignment.objects.create(lead=lead, owner=lead.owner, by=by, how=AssignmentHow.BY_HAND)
     if "source" in fields:
         lead.opportunities.update(lead_source=lead.source)
     return lead
+
+
+@transaction.atomic
+def assign_owner(
+    lead: Lead, owner: User | None, *, by: User | None, how: str, rule_name: str = "", at: datetime | None = None
+) -> Assignment:
+    """Give the lead to `owner` (None: back to the team queue) and record the assignment; the owner's team becomes
+    the lead's. Callers decide who may be chosen (assignment rules, SLA reassignment)."""
+    lead.owner = owner
+    if owner is not None and owner.team_id is not None:
+        lead.team_id = owner.team_id
+    lead.save(update_fields=["owner", "team", "updated_at"])
+    return Assignment.objects.create(
+        lead=lead, owner=owner, by=by, how=how, rule_name=rule_name, at=at or timezone.now()
+    )
+
+
+def ensure_may_enter(lead: Lead, to: str, **context: Any) -> None:
+    """Refuse a person's move of the lead into `to` while it lacks what the apps built on leads require
+    (qualification criteria, say), naming each missing item."""
+    missing = [item for _, lacks in stage_entry_requested.send(sender=Lead, lead=lead, to=to, context=context)
+               for item in lacks or ()]  # fmt: skip
+    if missing:
+        raise Conflict(
+            f"The lead cannot become {'an' if to[0] in 'aeiou' else 'a'} {to} yet: {'; '.join(missing)}.",
+            errors={"qualification": missing},
+            extra={"missing": missing},
+        )
 
 
 def record_lifecycle_change(
@@ -219,6 +251,7 @@ def record_lifecycle_change(
     )
     refresh_lead_history([lead.pk])
     lead.refresh_from_db(fields=["furthest_stage"])
+    lifecycle_changed.send(sender=Lead, lead=lead, change=change)
     return change
 
 
@@ -232,6 +265,8 @@ def transition_lead(lead: Lead, *, to: str, by: User, reason: str = "") -> Lead:
             f"A lead cannot be moved to {to} by hand: {REACHED_THROUGH_DEALS[to]}.",  # type: ignore[index]
             errors={"to": [REACHED_THROUGH_DEALS[to].capitalize() + "."]},  # type: ignore[index]
         )
+    if is_allowed(lead.lifecycle_stage, to):
+        ensure_may_enter(lead, to)
     record_lifecycle_change(lead, to=to, by=by, reason=reason)
     return lead
 

@@ -16,7 +16,7 @@ from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.history import refresh_spells, set_on
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
-from leadflow.leads.services import record_lifecycle_change
+from leadflow.leads.services import ensure_may_enter, record_lifecycle_change
 from leadflow.users.models import User
 from leadflow.users.services import ensure_admin
 
@@ -176,6 +176,7 @@ def convert_lead(
                 "lifecycle_stage": [f"Move the lead back to lead or prospect first (it is {lead.lifecycle_stage})."]
             },
         )
+    ensure_may_enter(lead, LifecycleStage.OPPORTUNITY, pipeline=pipeline or default_pipeline())
     account = _account_for_conversion(lead, lead.contact)
     extra: dict[str, Any] = {"expected_close_date": expected_close_date}
     if amount is not None:

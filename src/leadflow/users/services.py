@@ -1,13 +1,19 @@
-"""Writes for users, teams and API tokens."""
+"""Writes for users, teams, API tokens and notifications."""
+
+import logging
+from smtplib import SMTPException
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 
-from .models import ApiToken, Role, Team, User, hash_token, new_token_key
+from .models import ApiToken, Notification, Role, Team, User, hash_token, new_token_key
+
+logger = logging.getLogger(__name__)
 
 
 def create_user(
@@ -97,3 +103,27 @@ def create_team(*, by: User, name: str) -> Team:
     if Team.objects.filter(name__iexact=name).exists():
         raise Conflict(f"Team {name} exists.", errors={"name": ["Already taken."]})
     return Team.objects.create(name=name)
+
+
+def notify(users: list[User], text: str, *, url: str = "", subject: str = "") -> list[Notification]:
+    """Tell each user (once, however often they are listed) in the app and by email; the email goes once the
+    transaction commits, and a mail server that refuses it is logged, not fatal: the in-app message stands."""
+    unique = list({user.pk: user for user in users}.values())
+    made = Notification.objects.bulk_create([Notification(user=user, text=text, url=url) for user in unique])
+    addresses = [user.email for user in unique if user.email]
+    if addresses:
+        message = f"{text}\n\n{url}" if url else text
+
+        def send() -> None:
+            try:
+                send_mail(subject or text[:78], message, None, addresses)
+            except (OSError, SMTPException):
+                logger.exception("could not email %s", ", ".join(addresses))
+
+        transaction.on_commit(send)
+    return made
+
+
+def mark_notifications_read(user: User) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
