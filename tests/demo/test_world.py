@@ -16,6 +16,8 @@ from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import OPEN_STAGES, Lead, StageChange
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.qualification.models import Handoff, SlaBreach
+from leadflow.qualification.selectors import no_lead_lost
 from leadflow.scoring.models import LeadScore
 from leadflow.users.models import Role, User
 
@@ -70,6 +72,15 @@ def test_leads_are_scored_by_the_starter_rules_and_the_best_are_qualified(world)
     qualified = StageChange.objects.filter(reason__contains="reached the MQL threshold (50)")
     assert qualified.exists() and all(step.from_stage == "lead" for step in qualified)
     assert LeadScore.objects.filter(total__lt=0).exists()  # the free-mail rule takes points away
+
+
+def test_no_qualified_lead_is_lost_and_every_prospect_was_handed_over(world):
+    admin = User.objects.get(username="admin")
+    assert no_lead_lost(admin).count() == 0
+    prospects = Lead.objects.filter(lifecycle_stage="prospect")
+    assert prospects.exists() and not prospects.filter(handoffs__isnull=True).exists()
+    assert Handoff.objects.filter(status="pending", qualified_by="score").exists()  # the starter rules' new MQLs
+    assert Handoff.objects.filter(status="rejected").exists() and SlaBreach.objects.exists()
 
 
 def test_a_contact_has_at_most_one_open_lead(world):

@@ -26,6 +26,9 @@ from leadflow.leads.services import refresh_lead_history
 from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import refresh_deal_history
+from leadflow.qualification.models import Distribution, Handoff, HandoffStatus, QualifiedBy
+from leadflow.qualification.selectors import business_hours, qualification_settings
+from leadflow.qualification.services import check_slas, create_assignment_rule, save_criteria
 from leadflow.scoring.models import ScoringRule
 from leadflow.scoring.services import (
     NotEnoughHistory,
@@ -444,6 +447,61 @@ def add_starter_rules(*, by: User) -> None:
                     half_life_days=half_life)  # fmt: skip
 
 
+DEMO_ASSIGNMENT_RULES = [  # name, regions, team, distribution, weights
+    ("North America to East", ["US"], "East", Distribution.ROUND_ROBIN, {}),
+    ("Europe to West", ["UK", "DACH", "Nordics", "Benelux"], "West", Distribution.WEIGHTED, {"sara": 2}),
+]
+
+
+def _qualification(world: _World) -> None:
+    """Route new prospects by region, ask for budget and need before a deal, and hand every prospect the story
+    made over to sales: accepted (or rejected when it was recycled), touched within its SLA but for a few of the
+    older ones."""
+    admin = world.users["admin"]
+    for name, regions, team, distribution, weights in DEMO_ASSIGNMENT_RULES:
+        create_assignment_rule(
+            by=admin, name=name, regions=regions, team=world.teams[team], distribution=distribution,
+            weights={world.users[user].pk: weight for user, weight in weights.items()},
+        )  # fmt: skip
+    save_criteria(
+        default_pipeline(),
+        [{"kind": "budget", "required_to_convert": True}, {"kind": "need", "required_to_convert": True}],
+        by=admin,
+    )
+    hours, settings = business_hours(), qualification_settings()
+    rng = world.rng
+    left = {change.lead_id: change for change in world.changes if change.from_stage == LifecycleStage.PROSPECT}
+    handoffs, touched = [], dict[int, datetime]()
+    for change in world.changes:
+        if change.to_stage != LifecycleStage.PROSPECT:
+            continue
+        lead, arrived = change.lead, change.at
+        due = hours.add(arrived, settings.first_touch_hours)
+        touch = arrived + (due - arrived) * rng.uniform(0.05, 0.9)
+        if lead.lifecycle_stage != LifecycleStage.PROSPECT and rng.random() < 0.04:
+            touch = due + timedelta(days=rng.uniform(0.5, 3))  # a few older leads waited too long
+        touched[lead.pk] = max(touch, touched.get(lead.pk, touch))
+        world.activities.append(
+            Activity(kind=ActivityKind.CALL, subject="Intro call", is_done=True, done_at=touch, created_at=touch,
+                     outcome=rng.choice(OUTCOMES[ActivityKind.CALL]), owner=lead.owner, lead=lead)
+        )  # fmt: skip
+        handoff = Handoff(
+            lead=lead, arrived_at=arrived, qualified_by=QualifiedBy.BY_HAND, reason=change.reason, source=lead.source,
+            status=HandoffStatus.ACCEPTED, decided_at=arrived, decided_by=change.by, first_touch_due_at=due,
+            decision_due_at=hours.add(arrived, settings.decision_hours), first_touched_at=touch,
+        )  # fmt: skip
+        later = left.get(lead.pk)
+        if later is not None and later.to_stage == LifecycleStage.RECYCLED:
+            handoff.status, handoff.decided_at, handoff.rejection_reason = (
+                HandoffStatus.REJECTED,
+                later.at,
+                later.reason,
+            )
+        handoffs.append(handoff)
+    Handoff.objects.bulk_create(handoffs, batch_size=1000)
+    advance_last_activity(touched)
+
+
 def _open_tasks(world: _World, leads: list[Lead]) -> None:
     """Plan tasks on the leads and open deals each rep works: some overdue, some due today, most ahead."""
     rng, now = world.rng, world.now
@@ -474,6 +532,16 @@ def _open_tasks(world: _World, leads: list[Lead]) -> None:
                     created_at=min(now, due) - timedelta(days=rng.uniform(0.5, 7)),
                 )
             )
+    planned = {
+        task.lead_id or task.lead.pk for task in world.activities if task.kind == ActivityKind.TASK and task.lead
+    }
+    for lead in leads:
+        if lead.lifecycle_stage == LifecycleStage.PROSPECT and lead.owner is not None and lead.pk not in planned:
+            due = now + timedelta(hours=rng.uniform(2, 5 * 24))
+            world.activities.append(
+                Activity(kind=ActivityKind.TASK, subject=rng.choice(TASKS), due_at=due, owner=lead.owner, lead=lead,
+                         created_at=now - timedelta(days=rng.uniform(0.5, 3)))
+            )  # fmt: skip
 
 
 @transaction.atomic
@@ -532,6 +600,7 @@ def build_demo_world(
     refresh_lead_history([lead.pk for lead in built])
     refresh_deal_history([deal.pk for deal in world.deals])
     _open_tasks(world, built)
+    _qualification(world)
     Activity.objects.bulk_create(world.activities, batch_size=2000)
     say("Visits, emails and scores…")
     events = Event.objects.bulk_create(_behaviour(world, built), batch_size=2000)
@@ -542,6 +611,7 @@ def build_demo_world(
     advance_last_activity(latest)
     add_starter_rules(by=world.users["admin"])
     rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
+    check_slas(at=world.now)  # the few older leads that waited too long
     say("A conversion model from the decided leads…")
     with contextlib.suppress(NotEnoughHistory):  # a world too small to learn from (a test's) goes without
         predict_leads(model=train_model(at=world.now), at=world.now)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -222,11 +222,14 @@ def first_touch_missed(at: datetime) -> Q:
 
 
 def no_lead_lost(user: User, *, at: datetime | None = None) -> QuerySet[Lead]:
-    """Every qualified lead (a prospect) the user may see that has no owner, no open next step, or missed its
-    first-touch SLA, oldest arrival first; each annotated with `has_next_step`, `touch_missed` and `arrived_at`."""
+    """Every qualified lead (a prospect) the user may see that has no owner, no next step, or missed its
+    first-touch SLA, oldest arrival first; each annotated with `has_next_step`, `touch_missed` and `arrived_at`.
+    A next step is an open task or activity, or sales' decision while it is still within its SLA."""
     at = at or timezone.now()
     latest = Handoff.objects.filter(lead=OuterRef("pk")).order_by("-arrived_at", "-id")
-    open_step = Activity.objects.filter(lead=OuterRef("pk"), is_done=False)
+    deciding = Handoff.objects.filter(lead=OuterRef("pk"), status=HandoffStatus.PENDING, decision_due_at__gte=at)
+    planned = Exists(Activity.objects.filter(lead=OuterRef("pk"), is_done=False))
+    open_step = ExpressionWrapper(Q(planned) | Q(Exists(deciding)), output_field=BooleanField())
     missed = (
         Handoff.objects.filter(lead=OuterRef("pk"), status__in=[HandoffStatus.PENDING, HandoffStatus.ACCEPTED])
         .annotate(touched=_touched_in_time())
@@ -235,9 +238,7 @@ def no_lead_lost(user: User, *, at: datetime | None = None) -> QuerySet[Lead]:
     return (
         leads_visible_to(user)
         .filter(lifecycle_stage=LifecycleStage.PROSPECT)
-        .annotate(
-            has_next_step=Exists(open_step), touch_missed=Exists(missed), arrived_at=latest.values("arrived_at")[:1]
-        )
+        .annotate(has_next_step=open_step, touch_missed=Exists(missed), arrived_at=latest.values("arrived_at")[:1])
         .filter(Q(owner__isnull=True) | Q(has_next_step=False) | Q(touch_missed=True))
         .select_related("contact__account", "owner")
         .order_by(F("arrived_at").asc(nulls_first=True), "id")

@@ -117,8 +117,8 @@ def notify(users: list[User], text: str, *, url: str = "", subject: str = "") ->
         def send() -> None:
             try:
                 send_mail(subject or text[:78], message, None, addresses)
-            except (OSError, SMTPException):
-                logger.exception("could not email %s", ", ".join(addresses))
+            except (OSError, SMTPException) as exc:
+                logger.warning("could not email %s: %s", ", ".join(addresses), exc)
 
         transaction.on_commit(send)
     return made
