@@ -176,3 +176,13 @@ def test_notifications_are_emailed_after_commit(rep, django_capture_on_commit_ca
         notify([rep, rep, other], "Hello", url="/leads/1/")
     assert rep.notifications.count() == 1 and other.notifications.count() == 1
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["sam@example.com"]
+
+
+def test_acceptance_rates_are_reports_that_take_the_dashboards_filters(rep):
+    import json
+
+    for source in ("inbound_marketing", "other"):
+        _prospect(LeadFactory(owner=rep, source=source))
+    out = StringIO()
+    call_command("report", "handoffs-by-source", "--json", "--source", "other", stdout=out)
+    assert [(row["group"], row["handed"], row["waiting"]) for row in json.loads(out.getvalue())] == [("other", 1, 1)]

@@ -246,11 +246,11 @@ def test_acceptance_rates_per_source_way_and_rule(admin, rep):
     accept_handoff(_prospect(accepted), by=rep)
     reject_handoff(_prospect(rejected), by=rep, reason="No need")
     _prospect(waiting)
-    by_source = {row["group"]: row for row in handoff_rates(admin, by="source")}
+    by_source = {row["group"]: row for row in handoff_rates(Lead.objects.all(), by="source")}
     assert by_source["inbound_marketing"]["handed"] == 2
     assert by_source["inbound_marketing"]["acceptance_rate"] == by_source["inbound_marketing"]["rejection_rate"] == 0.5
     assert by_source["other"]["waiting"] == 1 and by_source["other"]["acceptance_rate"] is None
-    assert handoff_rates(admin, by="qualified_by")[0]["group"] == QualifiedBy.SCORE
+    assert handoff_rates(Lead.objects.all(), by="qualified_by")[0]["group"] == QualifiedBy.SCORE
 
 
 # --- assignment ---------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from leadflow.pipeline.models import Pipeline
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.qualification.selectors import handoff_rates
 
 from . import selectors
 from .selectors import Scope
@@ -31,6 +32,9 @@ REPORTS: dict[str, Callable[[Scope, Pipeline], Any]] = {
     "forecast-backtest": selectors.forecast_backtest,
     "losses": lambda scope, pipeline: selectors.losses(scope),
     "pipeline-review": selectors.pipeline_review,
+    "handoffs-by-source": lambda scope, pipeline: handoff_rates(scope.leads(), by="source"),
+    "handoffs-by-way": lambda scope, pipeline: handoff_rates(scope.leads(), by="qualified_by"),
+    "handoffs-by-rule": lambda scope, pipeline: handoff_rates(scope.leads(), by="rule"),
 }
 # The same reports as tables (one row per line), for CSV.
 TABLES: dict[str, Callable[[Scope, Pipeline], list[dict[str, Any]]]] = {
@@ -50,6 +54,9 @@ TABLES: dict[str, Callable[[Scope, Pipeline], list[dict[str, Any]]]] = {
         {key: value for key, value in row.items() if key != "examples"}
         for row in selectors.pipeline_review(scope, pipeline)["categories"]
     ],
+    "handoffs-by-source": REPORTS["handoffs-by-source"],
+    "handoffs-by-way": REPORTS["handoffs-by-way"],
+    "handoffs-by-rule": REPORTS["handoffs-by-rule"],
 }
 
 

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
 from leadflow.engagement.models import EventType
-from leadflow.leads.selectors import get_lead
+from leadflow.leads.selectors import get_lead, leads_visible_to
 from leadflow.pipeline.models import Pipeline
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.qualification import selectors, services
@@ -408,7 +408,7 @@ def no_lead_lost(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any
 @router.get("/qualification/rates", response=list[RateOut])
 def rates(request: HttpRequest, by: Literal["source", "qualified_by", "rule"] = "source") -> list[dict[str, Any]]:
     """Acceptance and rejection rates of handed-over leads per source, way of qualifying, or assignment rule."""
-    return selectors.handoff_rates(current_user(request), by=by)
+    return selectors.handoff_rates(leads_visible_to(current_user(request)), by=by)
 
 
 @router.get("/notifications", response=page_of(NotificationOut), tags=["users"])

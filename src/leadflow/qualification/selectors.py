@@ -267,12 +267,12 @@ def sla_breaches(user: User) -> QuerySet[SlaBreach]:
 HANDOFF_GROUPS = {"source": "source", "qualified_by": "qualified_by", "rule": "assignment_rule__name"}
 
 
-def handoff_rates(user: User, *, by: str) -> list[dict]:
-    """Per source, per way of qualifying, or per assignment rule: leads handed to sales, accepted, rejected and
-    waiting, with acceptance and rejection rates (over decided handoffs)."""
+def handoff_rates(leads: QuerySet[Lead], *, by: str) -> list[dict]:
+    """Per source, per way of qualifying, or per assignment rule: how many of these leads' handoffs sales got,
+    accepted, rejected and has waiting, with acceptance and rejection rates (over decided handoffs)."""
     column = HANDOFF_GROUPS[by]
     rows = (
-        Handoff.objects.filter(lead__in=leads_visible_to(user))
+        Handoff.objects.filter(lead__in=leads)
         .values(group=F(column))
         .annotate(
             handed=Count("id"),
