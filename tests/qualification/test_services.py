@@ -104,7 +104,7 @@ def test_icp_fit_reads_the_score_against_the_threshold():
     LeadScore.objects.create(lead=lead, icp_match=50)
     assert _checks(lead)["icp_fit"].evidence == "ICP match 50% (needs 60%)"
     LeadScore.objects.filter(lead=lead).update(icp_match=75)
-    assert _checks(lead)["icp_fit"].met
+    assert _checks(Lead.objects.get(pk=lead.pk))["icp_fit"].met
 
 
 def test_an_inactive_criterion_leaves_the_checklist(admin):

@@ -120,10 +120,20 @@ def _icp_fit(icp_match: int | None, threshold: int | None) -> tuple[bool, str]:
     return True, f"ICP match {icp_match}%"
 
 
+def _icp_match(lead: Lead) -> int | None:
+    """The lead's ICP match, from its score when a list loaded it along (the sales queue does), else one query."""
+    if not Lead.score.is_cached(lead):
+        return LeadScore.objects.filter(lead=lead).values_list("icp_match", flat=True).first()
+    try:
+        return lead.score.icp_match
+    except LeadScore.DoesNotExist:
+        return None
+
+
 def check_criteria(lead: Lead, pipeline: Pipeline, *, at: datetime | None = None) -> list[CriterionCheck]:
     """The lead against the pipeline's active checklist: each item met or not, with its evidence."""
     today = timezone.localdate(at or timezone.now())
-    icp_match = LeadScore.objects.filter(lead=lead).values_list("icp_match", flat=True).first()
+    icp_match = _icp_match(lead)
     checks = []
     for criterion in criteria_for(pipeline):
         if not criterion.is_active:

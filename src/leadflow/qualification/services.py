@@ -113,8 +113,21 @@ def missing_for_entry(sender: object, *, lead: Lead, to: str, context: dict[str,
 INTENT_FIELDS = {"name", "event_type", "property_name", "property_contains", "is_active"}
 
 
+def can_edit_settings(user: User) -> bool:
+    """Checklists and SLA settings are the admins'."""
+    return user.is_admin
+
+
+def can_edit_intent_rules(user: User) -> bool:
+    return user.is_admin or user.is_marketing
+
+
+def can_edit_assignment_rules(user: User) -> bool:
+    return user.is_admin or user.is_manager
+
+
 def _ensure_can_edit_intent(user: User) -> None:
-    if not (user.is_admin or user.is_marketing):
+    if not can_edit_intent_rules(user):
         raise NotAllowed("Only admins and marketing may change intent rules.")
 
 
@@ -229,17 +242,24 @@ def _pending(handoff: Handoff) -> Handoff:
     return handoff
 
 
-def _ensure_can_decide(handoff: Handoff, by: User) -> None:
+def can_decide(handoff: Handoff, user: User) -> bool:
+    """Whether the user may accept or reject this waiting lead: its owner, a manager of its team or its owner's,
+    an admin, or a rep of its team while it has no owner (taking it from the queue); never marketing."""
     lead = handoff.lead
+    if user.is_marketing or handoff.status != HandoffStatus.PENDING:
+        return False
+    if user.is_admin or lead.owner_id == user.pk:
+        return True
+    if user.is_manager and user.team_id is not None:
+        return user.team_id in (lead.team_id, getattr(lead.owner, "team_id", None))
+    return user.is_sales and lead.owner_id is None and user.team_id is not None and lead.team_id == user.team_id
+
+
+def _ensure_can_decide(handoff: Handoff, by: User) -> None:
     if by.is_marketing:
         raise NotAllowed("Sales accepts or rejects qualified leads, not marketing.")
-    if by.is_admin or lead.owner_id == by.pk:
-        return
-    if by.is_manager and by.team_id is not None and by.team_id in (lead.team_id, getattr(lead.owner, "team_id", None)):
-        return
-    if by.is_sales and lead.owner_id is None and by.team_id is not None and lead.team_id == by.team_id:
-        return  # a rep may take a lead from the team's unassigned queue
-    raise NotAllowed("Only the lead's owner or their manager may accept or reject it.")
+    if not can_decide(handoff, by):
+        raise NotAllowed("Only the lead's owner or their manager may accept or reject it.")
 
 
 @transaction.atomic
@@ -289,7 +309,7 @@ RULE_FIELDS = {
 
 
 def ensure_can_edit_assignment(user: User) -> None:
-    if not (user.is_admin or user.is_manager):
+    if not can_edit_assignment_rules(user):
         raise NotAllowed("Only admins and sales managers may change assignment rules.")
 
 

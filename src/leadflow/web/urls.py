@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import accounts, analytics, home, leads, pipeline, scoring, settings
+from .views import accounts, analytics, home, leads, pipeline, qualification, scoring, settings
 
 app_name = "web"
 
@@ -27,6 +27,12 @@ urlpatterns = [
     path("leads/<int:lead_id>/bant/", leads.lead_bant, name="lead_bant"),
     path("leads/<int:lead_id>/convert/", leads.lead_convert, name="lead_convert"),
     path("leads/<int:lead_id>/activities/", leads.lead_activity, name="lead_activity"),
+    path("queue/", qualification.sales_queue, name="sales_queue"),
+    path("queue/at-risk/", qualification.sales_queue, {"tab": "at_risk"}, name="sales_queue_at_risk"),
+    path("queue/rates/", qualification.sales_queue, {"tab": "rates"}, name="sales_queue_rates"),
+    path("handoffs/<int:handoff_id>/accept/", qualification.handoff_accept, name="handoff_accept"),
+    path("handoffs/<int:handoff_id>/reject/", qualification.handoff_reject, name="handoff_reject"),
+    path("notifications/", qualification.notifications, name="notifications"),
     path("pipeline/", pipeline.board, name="board"),
     path("opportunities/<int:opportunity_id>/", pipeline.opportunity_detail, name="opportunity"),
     path("opportunities/<int:opportunity_id>/move/", pipeline.opportunity_move, name="opportunity_move"),
@@ -51,6 +57,41 @@ urlpatterns = [
     path("settings/users/", settings.user_add, name="user_add"),
     path("settings/users/<int:user_id>/", settings.user_update, name="user_update"),
     path("settings/teams/", settings.team_add, name="team_add"),
+    path("settings/qualification/", qualification.qualification_settings, name="qualification_settings"),
+    path("settings/qualification/criteria/<int:pipeline_id>/", qualification.criteria_save, name="criteria_save"),
+    path("settings/qualification/sla/", qualification.sla_save, name="sla_save"),
+    path("settings/qualification/intent-rules/", qualification.intent_rule_add, name="intent_rule_add"),
+    path(
+        "settings/qualification/intent-rules/<int:rule_id>/toggle/",
+        qualification.intent_rule_toggle,
+        name="intent_rule_toggle",
+    ),
+    path(
+        "settings/qualification/intent-rules/<int:rule_id>/delete/",
+        qualification.intent_rule_delete,
+        name="intent_rule_delete",
+    ),
+    path("settings/qualification/assignment-rules/", qualification.assignment_rule_add, name="assignment_rule_add"),
+    path(
+        "settings/qualification/assignment-rules/<int:rule_id>/",
+        qualification.assignment_rule_edit,
+        name="assignment_rule",
+    ),
+    path(
+        "settings/qualification/assignment-rules/<int:rule_id>/toggle/",
+        qualification.assignment_rule_toggle,
+        name="assignment_rule_toggle",
+    ),
+    path(
+        "settings/qualification/assignment-rules/<int:rule_id>/move/",
+        qualification.assignment_rule_move,
+        name="assignment_rule_move",
+    ),
+    path(
+        "settings/qualification/assignment-rules/<int:rule_id>/delete/",
+        qualification.assignment_rule_delete,
+        name="assignment_rule_delete",
+    ),
     path("scoring/", scoring.scoring_page, name="scoring"),
     path("scoring/rules/fit/", scoring.rule_add, {"kind": "fit"}, name="scoring_fit_rule_add"),
     path("scoring/rules/engagement/", scoring.rule_add, {"kind": "engagement"}, name="scoring_engagement_rule_add"),

@@ -1,8 +1,10 @@
-"""Template helpers for the CRM's pages: money, initials, stage colours."""
+"""Template helpers for the CRM's pages: money, initials, percentages, the notification bell's count."""
 
 from decimal import Decimal
 
 from django import template
+
+from leadflow.users.selectors import unread_notification_count
 
 register = template.Library()
 
@@ -38,3 +40,10 @@ def initial(value: object) -> str:
 def percent(value: float | None) -> str:
     """0.4732 → '47.3%'; a dash when there is nothing to divide."""
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+@register.simple_tag(takes_context=True)
+def unread_notifications(context: template.Context) -> int:
+    """How many notifications the signed-in user has not read (the bell)."""
+    user = context["request"].user
+    return unread_notification_count(user) if user.is_authenticated else 0

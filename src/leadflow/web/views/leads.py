@@ -30,6 +30,7 @@ from ..forms import (
     add_domain_errors,
 )
 from .common import csv_download, current, is_htmx, logged_activity, owner_choices, page_of
+from .qualification import qualification_card
 
 
 def _filtered_leads(request: HttpRequest, form: LeadFilterForm):
@@ -162,6 +163,7 @@ def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
         "prediction": explain_leads([lead.pk]).get(lead.pk),
         "next_task": next_task(lead),
         "bant_form": BantForm(initial=_bant_initial(lead)),
+        "qualification": qualification_card(lead, user),
         "activity_form": ActivityForm(),
         "convert_form": ConvertForm(initial={"name": ""}),
         **extra,
@@ -198,7 +200,8 @@ def lead_transition(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 def lead_bant(request: HttpRequest, lead_id: int) -> HttpResponse:
-    """The BANT panel: shown, edited in place (htmx), saved through the lead service."""
+    """The BANT panel: shown, edited in place (htmx), saved through the lead service; a save also redraws the
+    qualification checklist that the answers feed."""
     user = current(request)
     lead = selectors.get_lead(user, lead_id)
     if request.method == "POST":
@@ -209,7 +212,8 @@ def lead_bant(request: HttpRequest, lead_id: int) -> HttpResponse:
             except DomainError as error:
                 add_domain_errors(form, error)
             else:
-                return render(request, "web/leads/_bant.html", {"lead": lead})
+                context = {"lead": lead, "qualification": qualification_card(lead, user)}
+                return render(request, "web/leads/_bant_saved.html", context)
         return render(request, "web/leads/_bant_form.html", {"lead": lead, "bant_form": form}, status=422)
     if request.GET.get("edit"):
         return render(

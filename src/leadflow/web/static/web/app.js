@@ -19,6 +19,11 @@
     showToast.timer = setTimeout(function () { toast.innerHTML = ""; }, 6000);
   }
 
+  // A server answer may ask for a toast (HX-Trigger: {"toast": {"text": …, "kind": …}}).
+  document.addEventListener("toast", function (event) {
+    showToast(event.detail.text, event.detail.kind);
+  });
+
   // A refused htmx request says why instead of failing silently.
   document.addEventListener("htmx:responseError", function (event) {
     showToast(event.detail.xhr.responseText || "The request was refused.");
