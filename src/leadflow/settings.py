@@ -1,7 +1,7 @@
 """Django settings, configured from the environment.
 
 DATABASE_URL (SQLite under ./var/ by default), SECRET_KEY (generated into ./var/ when DEBUG is on, required when
-it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR and the EMAIL_* settings.
+it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, PUBLIC_URL and the EMAIL_* settings.
 """
 
 import os
@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     # not for the score the same event earns.
     "leadflow.qualification",
     "leadflow.scoring",
+    "leadflow.nurture",
     "leadflow.imports",
     "leadflow.analytics",
     "leadflow.demo",
@@ -163,6 +164,8 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_flag("EMAIL_USE_TLS")
 EMAIL_USE_SSL = _env_flag("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "leadflow@localhost")
+# Where recipients reach this server: tracking links and unsubscribe pages in emails start with it.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 LEADFLOW_DEFAULT_CURRENCY = os.environ.get("LEADFLOW_DEFAULT_CURRENCY", "USD")
 

@@ -1,4 +1,4 @@
-"""URL map: the REST API under /api/v1/ and the web app everywhere else."""
+"""URL map: the REST API under /api/v1/, what nurture emails link to under /e/, the web app everywhere else."""
 
 from django.urls import include, path
 
@@ -6,5 +6,6 @@ from leadflow.api.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("e/", include("leadflow.nurture.urls")),
     path("", include("leadflow.web.urls")),
 ]

@@ -70,6 +70,7 @@ class Contact(models.Model):
     email_opt_in = models.BooleanField(default=False, help_text="Consented to marketing email")
     do_not_contact = models.BooleanField(default=False)
     consent_recorded_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Berlin")
     attributes = models.JSONField(default=dict, blank=True, help_text="Imported columns with no field of their own")
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -125,13 +125,20 @@ def _record(items: list[EventIn], by: User) -> list[EventResult]:
             external_id=item.external_id or None,
         )
         fresh.append((index, event))
-    created = Event.objects.bulk_create([event for _, event in fresh])
+    created = store_events([event for _, event in fresh])
     for (index, _), event in zip(fresh, created, strict=True):
         results.append(EventResult(index, "created", id=event.pk))
-    _advance_last_activity(created)
-    events_ingested.send(sender=Event, events=created)
     results.sort(key=lambda result: result.index)
     return results
+
+
+def store_events(events: list[Event]) -> list[Event]:
+    """Save new events (an ingested batch, or what leadflow saw itself: opens and clicks on its emails), move their
+    leads' last activity up and tell the apps built on engagement (scoring, qualification). Inside a transaction."""
+    created = Event.objects.bulk_create(events)
+    _advance_last_activity(created)
+    events_ingested.send(sender=Event, events=created)
+    return created
 
 
 def _advance_last_activity(events: list[Event]) -> None:

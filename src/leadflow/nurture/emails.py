@@ -1,0 +1,127 @@
+"""Rendering nurture emails: merge fields in a small, safe template language, tracking links, the plain-text part,
+and the headers for one-click unsubscribe.
+
+Templates use Django's syntax restricted to variables, filters and the tags in SAFE_TAGS, rendered with autoescape
+from plain dicts (no model methods reachable); a missing field renders empty, or as its `|default:"…"`.
+"""
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.template import Context, Engine, TemplateSyntaxError
+from django.urls import reverse
+from django.utils.html import strip_tags
+
+from leadflow.errors import InvalidInput
+from leadflow.leads.models import Lead
+
+SAFE_TAGS = {"if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "comment", "endcomment"}
+ENGINE = Engine(autoescape=True, string_if_invalid="", libraries={})
+TAG = re.compile(r"{%-?\s*(\w+)")
+LINK = re.compile(r'href="(https?://[^"]+)"', re.IGNORECASE)
+OPEN_SALT, CLICK_SALT, UNSUBSCRIBE_SALT = "nurture.open", "nurture.click", "nurture.unsubscribe"
+
+
+def check_template(text: str, field: str) -> str:
+    """The template text if it compiles and uses only safe tags, else an error naming the field."""
+    for tag in TAG.findall(text):
+        if tag not in SAFE_TAGS:
+            raise InvalidInput.on(field, f"The tag {{% {tag} %}} is not allowed in emails.")
+    try:
+        ENGINE.from_string(text)
+    except TemplateSyntaxError as exc:
+        raise InvalidInput.on(field, f"Template error: {exc}.") from None
+    return text
+
+
+def merge_context(lead: Lead, *, unsubscribe_url: str) -> dict[str, Any]:
+    """What a template may say about the lead: its contact, account, owner and the unsubscribe link."""
+    contact, account, owner = lead.contact, lead.contact.account, lead.owner
+    return {
+        "contact": {
+            "first_name": contact.first_name, "last_name": contact.last_name, "email": contact.email or "",
+            "job_title": contact.job_title, "name": str(contact),
+        },
+        "account": {
+            "name": account.name if account else lead.company_name, "industry": account.industry if account else "",
+        },
+        "owner": {
+            "first_name": owner.first_name if owner else "", "last_name": owner.last_name if owner else "",
+            "name": str(owner) if owner else "", "email": owner.email if owner else "",
+        },
+        "lead": {"company_name": lead.company_name, "source": lead.get_source_display()},
+        "unsubscribe_url": unsubscribe_url,
+    }  # fmt: skip
+
+
+def _public(path: str) -> str:
+    return settings.PUBLIC_URL + path
+
+
+def tracking_urls(delivery_id: int) -> dict[str, str]:
+    """The delivery's open pixel, unsubscribe page and one-click unsubscribe address."""
+    unsubscribe = signing.dumps(delivery_id, salt=UNSUBSCRIBE_SALT)
+    return {
+        "open": _public(reverse("nurture:open", args=[signing.dumps(delivery_id, salt=OPEN_SALT)])),
+        "unsubscribe": _public(reverse("nurture:unsubscribe", args=[unsubscribe])),
+    }
+
+
+def click_url(delivery_id: int, target: str) -> str:
+    token = signing.dumps({"d": delivery_id, "u": target}, salt=CLICK_SALT, compress=True)
+    return _public(reverse("nurture:click", args=[token]))
+
+
+def read_token(token: str, salt: str) -> Any:
+    """What a signed tracking token carries; None when it was forged or mangled."""
+    try:
+        return signing.loads(token, salt=salt)
+    except signing.BadSignature:
+        return None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+
+
+def plain_text(body: str) -> str:
+    """The plain-text part: links as 'text (address)', tags dropped, entities decoded, blank runs collapsed."""
+    linked = re.sub(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', r"\2 (\1)", body, flags=re.IGNORECASE | re.DOTALL)
+    broken = re.sub(r"<br\s*/?>|</p>|</div>|</li>|</h\d>", "\n", linked, flags=re.IGNORECASE)
+    text = html.unescape(strip_tags(broken))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _tracked(match: re.Match[str], delivery_id: int, unsubscribe: str) -> str:
+    target = html.unescape(match.group(1))
+    if target == unsubscribe:
+        return match.group(0)  # unsubscribing is not a click on the email's content
+    return f'href="{html.escape(click_url(delivery_id, target))}"'
+
+
+def render_email(subject: str, body: str, lead: Lead, *, delivery_id: int | None) -> RenderedEmail:
+    """The email for this lead: merge fields filled, links tracked and an open pixel added when it is a real
+    delivery (`delivery_id`; a preview has none), the plain-text part, and the List-Unsubscribe headers."""
+    urls = tracking_urls(delivery_id) if delivery_id is not None else {"unsubscribe": "#unsubscribe", "open": ""}
+    context = Context(merge_context(lead, unsubscribe_url=urls["unsubscribe"]), autoescape=True)
+    subject_text = " ".join(ENGINE.from_string(subject).render(Context(context.flatten(), autoescape=False)).split())
+    body_html: str = ENGINE.from_string(body).render(context)
+    if delivery_id is not None:
+        body_html = LINK.sub(lambda match: _tracked(match, delivery_id, urls["unsubscribe"]), body_html)
+        body_html += f'<img src="{urls["open"]}" width="1" height="1" alt="">'
+    headers = {}
+    if delivery_id is not None:
+        headers = {
+            "List-Unsubscribe": f"<{urls['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    return RenderedEmail(subject_text, body_html, plain_text(body_html), headers)
