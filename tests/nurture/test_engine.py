@@ -130,6 +130,10 @@ def test_segments_are_validated_and_for_marketing(marketer, rep):
     with pytest.raises(InvalidInput) as error:
         save_segment(None, by=marketer, name="x", conditions=[{"field": "event", "type": "nap", "op": "none"}])
     assert list(error.value.errors) == ["conditions[0].type"]
+    twice = {"field": "event", "type": "email_open", "op": "at_least", "value": 0}
+    with pytest.raises(InvalidInput) as error:
+        save_segment(None, by=marketer, name="x", conditions=[twice])
+    assert error.value.errors == {"conditions[0].value": ["Must be a whole number of times, at least 1."]}
 
 
 # --- templates ----------------------------------------------------------------------------------------------------
@@ -165,6 +169,8 @@ def test_a_delivery_tracks_links_but_not_the_unsubscribe_link():
     unsubscribe = email.headers["List-Unsubscribe"].strip("<>")
     assert f'href="{unsubscribe}"' in email.html and '<img src="http' in email.html
     assert plain_text("<p>a&amp;b</p><p></p><p>c</p>") == "a&b\n\nc\n"
+    single = render_email("S", "<a href='https://example.com/b'>B</a>", lead, delivery_id=8)
+    assert "/e/c/" in single.html and "example.com/b" not in single.html and "B (http" in single.text
 
 
 # --- sequences and the engine -------------------------------------------------------------------------------------

@@ -85,8 +85,8 @@ def clean_conditions(conditions: Any) -> list[dict[str, Any]]:
                 raise InvalidInput.on(f"{where}.type", f"Must be one of: {', '.join(EventType.values)}.")
             if op not in ("at_least", "none"):
                 raise InvalidInput.on(f"{where}.op", "Must be at_least or none.")
-            if op == "at_least" and (_days(value, f"{where}.value") < 1):
-                raise InvalidInput.on(f"{where}.value", "Must be at least 1.")
+            if op == "at_least" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InvalidInput.on(f"{where}.value", "Must be a whole number of times, at least 1.")
             if condition.get("within_days") is not None:
                 _days(condition["within_days"], f"{where}.within_days")
             if bool(condition.get("property")) != bool(condition.get("contains")):

@@ -1,6 +1,7 @@
 """Reads for nurture: settings, segment members and counts, branch conditions, template previews and the
 per-sequence and per-step figures."""
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -8,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from leadflow.engagement.models import Event
+from leadflow.errors import InvalidInput
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.scoring.models import LeadScore
@@ -23,6 +25,7 @@ from .models import (
     NurtureSettings,
     Segment,
     Sequence,
+    Step,
 )
 from .segments import leads_matching
 
@@ -109,3 +112,42 @@ def sequence_stats(sequence: Sequence) -> dict[str, Any]:
         "became_prospect": converted[LifecycleStage.PROSPECT],
         "became_opportunity": converted[LifecycleStage.OPPORTUNITY],
     }
+
+
+def sequence_totals(sequence_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per sequence, in three queries: steps; enrolled, active, completed, exited; sent, opened, clicked."""
+    totals: dict[int, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("steps", "enrolled", "active", "completed", "exited", "sent", "opened", "clicked"), 0)
+    )
+    for row in Step.objects.filter(sequence__in=sequence_ids).values("sequence").annotate(steps=Count("pk")):
+        totals[row.pop("sequence")].update(row)
+    enrolments = Enrolment.objects.filter(sequence__in=sequence_ids).values("sequence")
+    for row in enrolments.annotate(
+        enrolled=Count("pk"),
+        active=Count("pk", filter=Q(status=EnrolmentStatus.ACTIVE)),
+        completed=Count("pk", filter=Q(status=EnrolmentStatus.COMPLETED)),
+        exited=Count("pk", filter=Q(status=EnrolmentStatus.EXITED)),
+    ).order_by():
+        totals[row.pop("sequence")].update(row)
+    sent = Delivery.objects.filter(step__sequence__in=sequence_ids, status=DeliveryStatus.SENT)
+    for row in (
+        sent.values("step__sequence")
+        .annotate(
+            sent=Count("pk"),
+            opened=Count("pk", filter=Q(opened_at__isnull=False)),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+        )
+        .order_by()
+    ):
+        totals[row.pop("step__sequence")].update(row)
+    return {sequence_id: totals[sequence_id] for sequence_id in sequence_ids}
+
+
+def leads_by_ids(user: User, lead_ids: list[int]) -> list[Lead]:
+    """The leads with these ids, or an error on `lead_ids` naming one the user cannot see (or that does not
+    exist)."""
+    leads = list(leads_visible_to(user).filter(pk__in=lead_ids).select_related("contact"))
+    missing = sorted(set(lead_ids) - {lead.pk for lead in leads})
+    if missing:
+        raise InvalidInput.on("lead_ids", f"No lead with id {missing[0]}.")
+    return leads

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from leadflow.accounts.models import Contact
+from leadflow.bulk import database_datetime, update_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import store_events
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
@@ -37,6 +38,7 @@ from .models import (
     Enrolment,
     EnrolmentStatus,
     ExitWhen,
+    NurtureSettings,
     Segment,
     Sequence,
     Step,
@@ -53,8 +55,13 @@ LEASE = timedelta(minutes=10)  # a delivery left `sending` this long by a worker
 UPDATABLE_FIELDS = {"need": str, "budget_confirmed": bool, "utm_campaign": str, "source_detail": str}
 
 
+def can_nurture(user: User) -> bool:
+    """Nurture campaigns are marketing's (and the admins')."""
+    return user.is_admin or user.is_marketing
+
+
 def ensure_can_nurture(user: User) -> None:
-    if not (user.is_admin or user.is_marketing):
+    if not can_nurture(user):
         raise NotAllowed("Only marketing and admins may change nurture campaigns.")
 
 
@@ -114,6 +121,15 @@ def save_template(template: EmailTemplate | None, *, by: User, **fields: Any) ->
         template.body = check_template(_named(fields.get("body"), "body"), "body")
     template.save()
     return template
+
+
+def delete_template(template: EmailTemplate, *, by: User) -> None:
+    """Delete a template no step sends."""
+    ensure_can_nurture(by)
+    used = Step.objects.filter(Q(template=template) | Q(variant_template=template)).select_related("sequence").first()
+    if used is not None:
+        raise Conflict(f"The template is sent by {used}; remove that step first.", errors={"template": ["In use."]})
+    template.delete()
 
 
 # --- sequences and steps ------------------------------------------------------------------------------------------
@@ -330,9 +346,10 @@ def _exit_reason(enrolment: Enrolment, facts: dict[str, set]) -> str:
     return ""
 
 
-def _zone(contact: Contact) -> ZoneInfo:
+def _zone(name: str) -> ZoneInfo:
+    """The named time zone; UTC for a name that is not one."""
     try:
-        return ZoneInfo(contact.time_zone or nurture_settings().time_zone)
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
@@ -342,7 +359,7 @@ def wait_until(step: Step, contact: Contact, at: datetime) -> datetime:
     in the contact's time zone."""
     config = step.config
     if "weekday" in config:
-        local = at.astimezone(_zone(contact))
+        local = at.astimezone(_zone(contact.time_zone or nurture_settings().time_zone))
         candidate = local.replace(hour=config.get("hour", 9), minute=0, second=0, microsecond=0)
         candidate += timedelta(days=(config["weekday"] - local.weekday()) % 7)
         if candidate <= local:
@@ -418,9 +435,12 @@ def run_due_steps(*, at: datetime | None = None, limit: int = 1000) -> int:
         for enrolment in enrolments:
             ran += _advance(enrolment, steps[enrolment.sequence_id], facts, at, deliveries)
         Delivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
-        Enrolment.objects.bulk_update(
-            enrolments, ["status", "position", "due_at", "finished_at", "exit_reason"], batch_size=1000
-        )
+        columns = ["status", "position", "due_at", "finished_at", "exit_reason"]
+        update_rows(Enrolment, columns, (
+            (e.status, e.position, database_datetime(e.due_at), e.finished_at and database_datetime(e.finished_at),
+             e.exit_reason, e.pk)
+            for e in enrolments
+        ))  # fmt: skip
     return ran
 
 
@@ -448,10 +468,9 @@ def _advance(
 # --- the engine: sending ------------------------------------------------------------------------------------------
 
 
-def _quiet_until(delivery: Delivery, at: datetime) -> datetime | None:
-    """When quiet hours end for this recipient, if `at` is inside them."""
-    quiet = nurture_settings()
-    local = at.astimezone(_zone(delivery.lead.contact))
+def _quiet_until(zone: ZoneInfo, quiet: NurtureSettings, at: datetime) -> datetime | None:
+    """When quiet hours end in this time zone, if `at` is inside them."""
+    local = at.astimezone(zone)
     start, end = quiet.quiet_from, quiet.quiet_until
     inside = start <= local.hour or local.hour < end if start > end else start <= local.hour < end
     if not inside or start == end:
@@ -460,29 +479,21 @@ def _quiet_until(delivery: Delivery, at: datetime) -> datetime | None:
     return wake if wake > local else wake + timedelta(days=1)
 
 
-def _claim(delivery_id: int, at: datetime) -> Delivery | None:
-    """Mark a queued delivery as being sent (committed before the mail server is called), unless another worker
-    took it first."""
-    with transaction.atomic():
-        claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED).update(
-            status=DeliveryStatus.SENDING, claimed_at=at
+def _move(delivery_id: int, *, before: str, after: str, **columns: Any) -> bool:
+    """Move one delivery from status `before` to `after` (with other columns), committed at once: one short
+    statement, so a worker sending thousands pays for no ORM query building. False when it was not in `before`."""
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    values = {"status": after, **columns}
+    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
+    with connection.cursor() as cursor:  # autocommit: each move is committed on its own
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = %s AND status = %s",
+            [*(database_datetime(v) if isinstance(v, datetime) else v for v in values.values()), delivery_id, before],
         )
-    if not claimed:
-        return None
-    return Delivery.objects.select_related(
-        "step__template", "step__variant_template", "step__sequence", "lead__contact__account", "lead__owner"
-    ).get(pk=delivery_id)
+        return cursor.rowcount == 1
 
 
-def _postpone(delivery: Delivery, until: datetime, note: str) -> None:
-    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.QUEUED, not_before=until, note=note)
-
-
-def _finish(delivery: Delivery, status: str, note: str = "", at: datetime | None = None) -> None:
-    Delivery.objects.filter(pk=delivery.pk).update(status=status, note=note[:300], sent_at=at)
-
-
-def _message(delivery: Delivery) -> EmailMultiAlternatives:
+def _message(delivery: Delivery, sender: str) -> EmailMultiAlternatives:
     step = delivery.step
     template = step.variant_template if delivery.variant == "B" and step.variant_template else step.template
     assert template is not None
@@ -490,7 +501,7 @@ def _message(delivery: Delivery) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         email.subject,
         email.text,
-        nurture_settings().from_email or settings.DEFAULT_FROM_EMAIL,
+        sender,
         [delivery.to_email],
         headers={**email.headers, "Message-ID": f"<nurture-{delivery.pk}@leadflow>"},
     )
@@ -506,7 +517,18 @@ def requeue_abandoned(*, at: datetime | None = None) -> int:
     )
 
 
-def send_queued(*, at: datetime | None = None, limit: int = 1000) -> Counter:
+def _skip_reason(delivery: Delivery, suppressed: dict[str, str]) -> str:
+    contact = delivery.lead.contact
+    if not delivery.to_email:
+        return "no email address"
+    if delivery.to_email in suppressed:
+        return f"suppressed: {suppressed[delivery.to_email]}"
+    if not contact.email_opt_in or contact.do_not_contact:
+        return "no consent to marketing email"
+    return ""
+
+
+def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     """Send up to `limit` queued emails that are due, one at a time: each is claimed and committed as `sending`
     before the mail server is called and marked sent after, so a second worker never sends it too and a worker
     killed between two emails resumes without sending any twice. Suppressed, unconsented and addressless
@@ -514,51 +536,50 @@ def send_queued(*, at: datetime | None = None, limit: int = 1000) -> Counter:
     at = at or timezone.now()
     quiet, outcome = nurture_settings(), Counter[str]()
     queued = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
-    ids = list(queued.values_list("pk", flat=True)[:limit])
-    if not ids:
+    batch = list(
+        queued.select_related(
+            "step__template", "step__variant_template", "step__sequence", "lead__contact__account", "lead__owner"
+        )[:limit]
+    )
+    if not batch:
         return outcome
-    hour_ago = at - timedelta(hours=1)
-    recent = Delivery.objects.filter(status=DeliveryStatus.SENT, sent_at__gte=hour_ago)
+    suppressed = dict(Suppression.objects.filter(email__in={d.to_email for d in batch}).values_list("email", "reason"))
+    recent = Delivery.objects.filter(status=DeliveryStatus.SENT, sent_at__gte=at - timedelta(hours=1))
     per_domain = Counter(dict(recent.values_list("domain").annotate(n=Count("pk")).values_list("domain", "n")))
     total = sum(per_domain.values())
+    sender = quiet.from_email or settings.DEFAULT_FROM_EMAIL
+    fallback_zone = _zone(quiet.time_zone)
     crash_after = int(os.environ.get("LEADFLOW_NURTURE_CRASH_AFTER", "0"))  # fault injection for the crash test
     mail = get_connection()
     mail.open()
     try:
-        for delivery_id in ids:
-            delivery = _claim(delivery_id, at)
-            if delivery is None:
-                outcome["taken"] += 1
+        for delivery in batch:
+            if not _move(delivery.pk, before=DeliveryStatus.QUEUED, after=DeliveryStatus.SENDING, claimed_at=at):
+                outcome["taken"] += 1  # another worker claimed it
                 continue
-            contact = delivery.lead.contact
-            suppressed = Suppression.objects.filter(email=delivery.to_email).values_list("reason", flat=True).first()
-            skip = (
-                "no email address" if not delivery.to_email
-                else f"suppressed: {suppressed}" if suppressed
-                else "no consent to marketing email" if not contact.email_opt_in or contact.do_not_contact
-                else ""
-            )  # fmt: skip
+            skip = _skip_reason(delivery, suppressed)
             if skip:
-                _finish(delivery, DeliveryStatus.SUPPRESSED, skip)
+                _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.SUPPRESSED, note=skip)
                 outcome["suppressed"] += 1
                 continue
-            wake = _quiet_until(delivery, at)
-            if wake is not None:
-                _postpone(delivery, wake, "Quiet hours")
-                outcome["postponed"] += 1
-                continue
-            if per_domain[delivery.domain] >= quiet.per_domain_per_hour or total >= quiet.per_hour:
-                _postpone(delivery, at + timedelta(minutes=10), "Throttled")
+            zone = _zone(delivery.lead.contact.time_zone) if delivery.lead.contact.time_zone else fallback_zone
+            wake = _quiet_until(zone, quiet, at)
+            throttled = per_domain[delivery.domain] >= quiet.per_domain_per_hour or total >= quiet.per_hour
+            if wake is not None or throttled:
+                until, note = (wake, "Quiet hours") if wake is not None else (at + timedelta(minutes=10), "Throttled")
+                _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.QUEUED, not_before=until,
+                      note=note)  # fmt: skip
                 outcome["postponed"] += 1
                 continue
             try:
-                mail.send_messages([_message(delivery)])
+                mail.send_messages([_message(delivery, sender)])
             except Exception as exc:  # a refused recipient or a template that fails: this email only
                 logger.warning("delivery %s failed: %s", delivery.pk, exc)
-                _finish(delivery, DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}")
+                note = f"{type(exc).__name__}: {exc}"[:300]
+                _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.FAILED, note=note)
                 outcome["failed"] += 1
                 continue
-            _finish(delivery, DeliveryStatus.SENT, at=at)
+            _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.SENT, sent_at=at)
             per_domain[delivery.domain] += 1
             total += 1
             outcome["sent"] += 1

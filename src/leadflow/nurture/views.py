@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import services
-from .emails import CLICK_SALT, OPEN_SALT, UNSUBSCRIBE_SALT, read_token
+from .emails import OPEN_SALT, UNSUBSCRIBE_SALT, read_click, read_token
 from .models import Delivery
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -35,11 +35,12 @@ def opened(request: HttpRequest, token: str) -> HttpResponse:
 
 def clicked(request: HttpRequest, token: str) -> HttpResponse:
     """A tracked link: records the click, then sends the reader on to the address the email named."""
-    carried = read_token(token, CLICK_SALT)
-    if not isinstance(carried, dict) or urlsplit(str(carried.get("u", ""))).scheme not in ("http", "https"):
+    carried = read_click(token)
+    if carried is None or urlsplit(carried[1]).scheme not in ("http", "https"):
         raise Http404("This link is not valid.")
-    services.record_click(_delivery(carried.get("d")), carried["u"])
-    return HttpResponseRedirect(carried["u"])
+    delivery_id, target = carried
+    services.record_click(_delivery(delivery_id), target)
+    return HttpResponseRedirect(target)
 
 
 @csrf_exempt  # the one-click POST comes from the mailbox provider, with no session

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import accounts, analytics, home, leads, pipeline, qualification, scoring, settings
+from .views import accounts, analytics, home, leads, nurture, pipeline, qualification, scoring, settings
 
 app_name = "web"
 
@@ -103,5 +103,23 @@ urlpatterns = [
     path("scoring/model/", scoring.model_page, name="scoring_model"),
     path("scoring/model/train/", scoring.train, name="scoring_train"),
     path("scoring/model/train/progress/", scoring.training_progress, name="scoring_training_progress"),
+    path("nurture/", nurture.sequence_list, name="nurture"),
+    path("nurture/sequences/new/", nurture.sequence_new, name="nurture_sequence_new"),
+    path("nurture/sequences/<int:sequence_id>/", nurture.sequence_detail, name="nurture_sequence"),
+    path("nurture/sequences/<int:sequence_id>/settings/", nurture.sequence_settings, name="nurture_sequence_settings"),
+    path("nurture/sequences/<int:sequence_id>/toggle/", nurture.sequence_toggle, name="nurture_sequence_toggle"),
+    path("nurture/sequences/<int:sequence_id>/steps/", nurture.step_add, name="nurture_step_add"),
+    path("nurture/sequences/<int:sequence_id>/enrol/", nurture.sequence_enrol, name="nurture_sequence_enrol"),
+    path("nurture/steps/<int:step_id>/delete/", nurture.step_delete, name="nurture_step_delete"),
+    path("nurture/segments/", nurture.segment_list, name="nurture_segments"),
+    path("nurture/segments/new/", nurture.segment_new, name="nurture_segment_new"),
+    path("nurture/segments/rows/", nurture.segment_rows, name="nurture_segment_rows"),
+    path("nurture/segments/preview/", nurture.segment_preview, name="nurture_segment_preview"),
+    path("nurture/segments/<int:segment_id>/", nurture.segment_edit, name="nurture_segment"),
+    path("nurture/segments/<int:segment_id>/delete/", nurture.segment_delete, name="nurture_segment_delete"),
+    path("nurture/templates/", nurture.template_list, name="nurture_templates"),
+    path("nurture/templates/new/", nurture.template_new, name="nurture_template_new"),
+    path("nurture/templates/<int:template_id>/", nurture.template_edit, name="nurture_template"),
+    path("nurture/templates/<int:template_id>/preview/", nurture.template_preview, name="nurture_template_preview"),
     path("imports/", include("leadflow.imports.urls")),
 ]

@@ -1,4 +1,4 @@
-"""What every page view shares: pagination, htmx detection, owner choices."""
+"""What every page view shares: pagination, htmx detection, owner choices, running a form through a service."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 
-from leadflow.errors import DomainError
+from leadflow.errors import DomainError, NotAllowed
 from leadflow.imports.exports import Column, csv_lines, iterate
 from leadflow.pipeline.services import log_activity
 from leadflow.users.models import User
@@ -100,3 +100,27 @@ def run_form(
     else:
         messages.error(request, error_summary(form))
     return redirect(request.POST.get("next") or back)
+
+
+def submit_form(
+    request: HttpRequest,
+    form: Any,
+    action: Callable[[dict], object],
+    success: str | Callable[[Any], str],
+    failed: Callable[[Any], HttpResponse],
+    *,
+    back: str | Callable[[Any], str],
+) -> HttpResponse:
+    """Validate the form and call the service; on success report (`success`, or what it says for what the service
+    returned) and go `back` (likewise), else show the form again with each refusal on its field."""
+    if form.is_valid():
+        try:
+            saved = action(form.cleaned_data)
+        except NotAllowed as error:
+            messages.error(request, error.detail)  # on top: the page may not show this user the form
+        except DomainError as error:
+            add_domain_errors(form, error)
+        else:
+            messages.success(request, success(saved) if callable(success) else success)
+            return redirect(back(saved) if callable(back) else back)
+    return failed(form)

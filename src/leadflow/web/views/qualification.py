@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from leadflow.accounts.models import EmployeeBand
-from leadflow.errors import DomainError, NotAllowed
+from leadflow.errors import DomainError
 from leadflow.leads.models import Lead, LeadSource
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.pipeline.models import Pipeline
@@ -33,8 +33,8 @@ from leadflow.users.models import User
 from leadflow.users.selectors import notifications_for
 from leadflow.users.services import mark_notifications_read
 
-from ..forms import AssignmentRuleForm, CriteriaForm, IntentRuleForm, SlaSettingsForm, add_domain_errors
-from .common import current, is_htmx, only_for, page_of
+from ..forms import AssignmentRuleForm, CriteriaForm, IntentRuleForm, SlaSettingsForm
+from .common import current, is_htmx, only_for, page_of, submit_form
 
 # --- the sales queue ----------------------------------------------------------------------------------------------
 
@@ -217,30 +217,6 @@ def _settings_page(request: HttpRequest, *, status: int = 200, **forms: Any) -> 
     return render(request, "web/qualification/settings.html", context, status=status)
 
 
-def _submit(
-    request: HttpRequest,
-    form: Any,
-    action: Callable[[dict], object],
-    success: str,
-    failed: Callable[[Any], HttpResponse],
-    *,
-    back: str | Callable[[Any], str],
-) -> HttpResponse:
-    """Validate the form and call the service; on success report and go `back` (or where it says for what the
-    service returned), else show the form again with each refusal on its field."""
-    if form.is_valid():
-        try:
-            saved = action(form.cleaned_data)
-        except NotAllowed as error:
-            messages.error(request, error.detail)  # on top: the page may not show this user the form
-        except DomainError as error:
-            add_domain_errors(form, error)
-        else:
-            messages.success(request, success)
-            return redirect(back(saved) if callable(back) else back)
-    return failed(form)
-
-
 def _on_settings(request: HttpRequest, form_name: str, anchor: str) -> dict[str, Any]:
     """Where a settings form goes back to, and how it is shown again with its errors."""
     return {
@@ -260,7 +236,7 @@ def criteria_save(request: HttpRequest, pipeline_id: int) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, pk=pipeline_id)
     user = current(request)
     form = CriteriaForm(request.POST, prefix=f"p{pipeline.pk}")
-    return _submit(
+    return submit_form(
         request,
         form,
         lambda data: services.save_criteria(pipeline, form.items(), by=user),
@@ -273,7 +249,7 @@ def criteria_save(request: HttpRequest, pipeline_id: int) -> HttpResponse:
 @require_POST
 def sla_save(request: HttpRequest) -> HttpResponse:
     user = current(request)
-    return _submit(
+    return submit_form(
         request,
         SlaSettingsForm(request.POST),
         lambda data: services.save_settings(by=user, **data),
@@ -286,7 +262,7 @@ def sla_save(request: HttpRequest) -> HttpResponse:
 @require_POST
 def intent_rule_add(request: HttpRequest) -> HttpResponse:
     user = current(request)
-    return _submit(
+    return submit_form(
         request,
         IntentRuleForm(request.POST),
         lambda data: services.create_intent_rule(by=user, **data),
@@ -339,7 +315,7 @@ def _after_saving(rule: AssignmentRule) -> str:
 def assignment_rule_add(request: HttpRequest) -> HttpResponse:
     user = current(request)
     form = AssignmentRuleForm(request.POST)
-    return _submit(
+    return submit_form(
         request,
         form,
         lambda data: services.create_assignment_rule(by=user, **form.rule_fields()),
@@ -361,7 +337,7 @@ def assignment_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
     if request.method != "POST":
         return show(AssignmentRuleForm(rule=rule))
     form = AssignmentRuleForm(request.POST, rule=rule)
-    return _submit(
+    return submit_form(
         request,
         form,
         lambda data: services.update_assignment_rule(rule, by=user, **form.rule_fields()),

@@ -1,0 +1,88 @@
+"""Time the nurture engine: 100,000 enrolments whose next step is an email, run and sent on one worker.
+
+Usage: .venv/bin/python bench/nurture.py [--enrolments 100000] [--database-url URL]
+Builds the leads, a two-step sequence (an email with merge fields and a link, then a wait) and the enrolments in a
+fresh database (a temporary SQLite file unless --database-url is given; not timed), then runs the worker's code —
+run_due_steps and send_queued, batch after batch — through Django's locmem email backend (its outbox emptied after
+each batch, as a mail server would take the messages) and prints steps per second. Target (issue 8): ≥ 2,000 steps/s.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from fresh_database import use_fresh_database
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--enrolments", type=int, default=100_000)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    use_fresh_database(args.database_url, prefix="leadflow-nurture-")
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from leadflow.accounts.models import Account, Contact
+    from leadflow.leads.models import Lead
+    from leadflow.nurture.models import Enrolment, NurtureSettings
+    from leadflow.nurture.services import add_step, run_due_steps, save_sequence, save_template, send_queued
+    from leadflow.users.models import Role, User
+
+    count = args.enrolments
+    started = time.perf_counter()
+    mia = User.objects.create(username="mia", role=Role.MARKETING, first_name="Mia")
+    NurtureSettings.objects.create(pk=1, quiet_from=0, quiet_until=0, per_domain_per_hour=count, per_hour=count)
+    accounts = Account.objects.bulk_create(
+        [Account(name=f"Company {i}", domain=f"company{i}.example") for i in range(count // 20)], batch_size=5000
+    )
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(first_name=f"Person{i}", email=f"person{i}@company{i % len(accounts)}.example",
+                    account=accounts[i % len(accounts)], email_opt_in=True)
+            for i in range(count)
+        ],
+        batch_size=5000,
+    )  # fmt: skip
+    leads = Lead.objects.bulk_create([Lead(contact=contact, owner=mia) for contact in contacts], batch_size=5000)
+    template = save_template(
+        None, by=mia, name="Guide", subject="{{ contact.first_name }}, the spend guide",
+        body='<p>Hi {{ contact.first_name|default:"there" }} at {{ account.name }},</p>'
+             '<p><a href="https://example.com/guide">Get the guide</a></p>'
+             '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    )  # fmt: skip
+    sequence = save_sequence(None, by=mia, name="Guide drip")
+    add_step(sequence, by=mia, kind="email", template=template)
+    add_step(sequence, by=mia, kind="wait", config={"days": 3})
+    save_sequence(sequence, by=mia, is_active=True)
+    now = timezone.now()
+    Enrolment.objects.bulk_create(
+        [Enrolment(sequence=sequence, lead=lead, entered_at=now, due_at=now) for lead in leads], batch_size=5000
+    )
+    print(f"set-up: {count:,} leads and enrolments in {time.perf_counter() - started:.1f} s", flush=True)
+
+    at = timezone.now()
+    started = time.perf_counter()
+    steps = 0
+    while ran := run_due_steps(at=at):
+        steps += ran
+    queued_in = time.perf_counter() - started
+    sent = 0
+    while batch := send_queued(at=at):
+        sent += batch["sent"]
+        mail.outbox.clear()
+    elapsed = time.perf_counter() - started
+    print(f"ran {steps:,} steps (an email step queued and the wait after it, per enrolment) in {queued_in:.1f} s")
+    print(f"sent {sent:,} emails; total {elapsed:.1f} s")
+    print(
+        f"email steps (queued and sent): {sent / elapsed:,.0f} /s; all steps: {steps / elapsed:,.0f} /s "
+        "(target ≥ 2,000 steps/s)"
+    )
+    return 0 if sent == count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
