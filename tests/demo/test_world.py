@@ -16,6 +16,8 @@ from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import OPEN_STAGES, Lead, StageChange
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.nurture.models import Delivery, Sequence
+from leadflow.nurture.selectors import sequence_stats
 from leadflow.qualification.models import Handoff, SlaBreach
 from leadflow.qualification.selectors import no_lead_lost
 from leadflow.scoring.models import LeadScore
@@ -81,6 +83,13 @@ def test_no_qualified_lead_is_lost_and_every_prospect_was_handed_over(world):
     assert prospects.exists() and not prospects.filter(handoffs__isnull=True).exists()
     assert Handoff.objects.filter(status="pending", qualified_by="score").exists()  # the starter rules' new MQLs
     assert Handoff.objects.filter(status="rejected").exists() and SlaBreach.objects.exists()
+
+
+def test_a_drip_runs_for_the_leads_not_ready(world):
+    sequence = Sequence.objects.get(is_active=True)
+    stats = sequence_stats(sequence)
+    assert stats["enrolled"] > 0 and stats["steps"][0]["sent"] > 0 and stats["steps"][0]["opened"] > 0
+    assert set(Delivery.objects.values_list("variant", flat=True)) == {"A", "B"}
 
 
 def test_a_contact_has_at_most_one_open_lead(world):

@@ -23,6 +23,17 @@ from leadflow.engagement.services import advance_last_activity
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.services import refresh_lead_history
+from leadflow.nurture.models import Delivery, DeliveryStatus
+from leadflow.nurture.selectors import leads_in_segment
+from leadflow.nurture.services import (
+    add_step,
+    decide_ab_tests,
+    enrol,
+    run_due_steps,
+    save_segment,
+    save_sequence,
+    save_template,
+)
 from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import refresh_deal_history
@@ -544,6 +555,64 @@ def _open_tasks(world: _World, leads: list[Lead]) -> None:
             )  # fmt: skip
 
 
+GUIDE_BODY = (
+    "<p>Hi {{ contact.first_name|default:'there' }},</p><p>Teams like {{ account.name }} close their books days "
+    "faster once invoices approve themselves. Our spend visibility guide shows how.</p>"
+    '<p><a href="https://leadflow.example/guides/spend-visibility">Read the guide</a></p>'
+    "<p>{{ owner.first_name|default:'The team' }}</p>"
+    '<p><small><a href="{{ unsubscribe_url }}">Unsubscribe</a></small></p>'
+)
+ROI_BODY = (
+    "<p>Hi {{ contact.first_name|default:'there' }},</p><p>Curious what automation would save "
+    "{{ account.name }}? The ROI calculator takes two minutes.</p>"
+    '<p><a href="https://leadflow.example/roi">Work out your ROI</a></p>'
+    '<p><small><a href="{{ unsubscribe_url }}">Unsubscribe</a></small></p>'
+)
+
+
+def _nurture(world: _World) -> None:
+    """A running drip for engaged leads that are not ready: three weeks of enrolments worked by the real engine,
+    day by day, with the emails it sent opened and clicked (the shorter subject, B, opens better)."""
+    rng, now, mia = world.rng, world.now, world.users["mia"]
+    segment = save_segment(
+        None, by=mia, name="Engaged, not ready", description="Open leads with some engagement who consented",
+        conditions=[
+            {"field": "lifecycle_stage", "op": "in", "value": ["lead", "recycled"]},
+            {"field": "score", "op": "gte", "value": 15},
+            {"field": "email_opt_in", "op": "is", "value": True},
+        ],
+    )  # fmt: skip
+    guide = save_template(None, by=mia, name="Spend guide", subject="{{ account.name }}: close the books faster",
+                          body=GUIDE_BODY)  # fmt: skip
+    short = save_template(None, by=mia, name="Spend guide, short subject", subject="A faster month-end",
+                          body=GUIDE_BODY)  # fmt: skip
+    roi = save_template(None, by=mia, name="ROI calculator", subject="What would automation save you?", body=ROI_BODY)
+    drip = save_sequence(None, by=mia, name="Not ready yet", exit_when=["opportunity", "replied", "unsubscribed",
+                         "bounced"])  # fmt: skip
+    add_step(drip, by=mia, kind="email", template=guide, variant_template=short, test_metric="open",
+             test_deadline=now + timedelta(days=10))  # fmt: skip
+    add_step(drip, by=mia, kind="wait", config={"days": 3})
+    add_step(drip, by=mia, kind="branch", config={"if": {"kind": "clicked"}, "else_go_to": 5})
+    add_step(drip, by=mia, kind="create_task", config={"subject": "Call: read the spend guide", "due_days": 1})
+    add_step(drip, by=mia, kind="email", template=roi)
+    save_sequence(drip, by=mia, is_active=True, segment=segment)
+    members = list(leads_in_segment(segment, at=now).order_by("pk").values_list("pk", flat=True))
+    rng.shuffle(members)
+    members = members[: max(40, len(members) // 2)]
+    for day in range(21, -1, -1):
+        moment = now - timedelta(days=day, hours=rng.uniform(0, 6))
+        enrol(drip, members[day::22], by=None, at=moment)
+        while run_due_steps(at=moment):
+            pass
+        for delivery in Delivery.objects.filter(status=DeliveryStatus.QUEUED):
+            opens = rng.random() < (0.55 if delivery.variant == "B" else 0.35)
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, moment
+            delivery.opened_at = moment + timedelta(hours=rng.uniform(0.5, 30)) if opens else None
+            delivery.clicked_at = delivery.opened_at if opens and rng.random() < 0.3 else None
+            delivery.save(update_fields=["status", "sent_at", "opened_at", "clicked_at"])
+    decide_ab_tests(at=now)
+
+
 @transaction.atomic
 def build_demo_world(
     *, seed: int = 42, leads: int = 3000, password: str, progress: Callable[[str], None] | None = None
@@ -612,6 +681,8 @@ def build_demo_world(
     add_starter_rules(by=world.users["admin"])
     rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
     check_slas(at=world.now)  # the few older leads that waited too long
+    say("A nurture sequence for the leads not ready yet…")
+    _nurture(world)
     say("A conversion model from the decided leads…")
     with contextlib.suppress(NotEnoughHistory):  # a world too small to learn from (a test's) goes without
         predict_leads(model=train_model(at=world.now), at=world.now)

@@ -260,10 +260,11 @@ def _may_enter(sequence: Sequence, lead_ids: Iterable[int], at: datetime) -> lis
     return sorted(ids - barred - active)
 
 
-def _enrol(sequence: Sequence, lead_ids: list[int], *, by: User | None, at: datetime) -> int:
-    if not lead_ids:
-        return 0
-    rows = [Enrolment(sequence=sequence, lead_id=lead, enrolled_by=by, entered_at=at, due_at=at) for lead in lead_ids]
+def enrol(sequence: Sequence, lead_ids: Iterable[int], *, by: User | None, at: datetime) -> int:
+    """Enrol those of the leads the re-entry rule lets in, due at once (`by`: who asked, None for the segment);
+    callers check who may. Returns how many."""
+    entering = _may_enter(sequence, lead_ids, at)
+    rows = [Enrolment(sequence=sequence, lead_id=lead, enrolled_by=by, entered_at=at, due_at=at) for lead in entering]
     Enrolment.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     return len(rows)
 
@@ -274,8 +275,7 @@ def enrol_leads(sequence: Sequence, leads: Iterable[Lead], *, by: User) -> int:
     ensure_can_nurture(by)
     if not sequence.is_active:
         raise Conflict("Start the sequence before enrolling leads.", errors={"sequence": ["Not active."]})
-    at = timezone.now()
-    return _enrol(sequence, _may_enter(sequence, [lead.pk for lead in leads], at), by=by, at=at)
+    return enrol(sequence, [lead.pk for lead in leads], by=by, at=timezone.now())
 
 
 def enrol_from_segments(*, at: datetime | None = None) -> int:
@@ -289,7 +289,7 @@ def enrol_from_segments(*, at: datetime | None = None) -> int:
         )
         ids = list(candidates.values_list("pk", flat=True)[:10000])
         with transaction.atomic():
-            enrolled += _enrol(sequence, _may_enter(sequence, ids, at), by=None, at=at)
+            enrolled += enrol(sequence, ids, by=None, at=at)
     return enrolled
 
 
