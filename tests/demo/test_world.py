@@ -14,11 +14,11 @@ from leadflow.demo.world import build_demo_world
 from leadflow.engagement.models import Event
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import OPEN_STAGES, Lead, StageChange
+from leadflow.nurture.models import Delivery, EmailTemplate, Segment, Sequence
+from leadflow.nurture.selectors import sequence_stats
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
-from leadflow.nurture.models import Delivery, Sequence
-from leadflow.nurture.selectors import sequence_stats
-from leadflow.qualification.models import Handoff, SlaBreach
+from leadflow.qualification.models import AssignmentRule, Handoff, SlaBreach
 from leadflow.qualification.selectors import no_lead_lost
 from leadflow.scoring.models import LeadScore
 from leadflow.users.models import Role, User
@@ -132,7 +132,8 @@ def test_every_rep_has_tasks_overdue_and_due_today(world):
 def test_the_same_seed_builds_the_same_world():
     first = build_demo_world(seed=3, leads=150, password="demo-pass-123")
     emails = list(Lead.objects.order_by("id").values_list("contact__email", "lifecycle_stage"))
-    for model in (Opportunity, Lead, Contact, Account, User):  # activities and histories cascade
+    # activities, histories, steps, enrolments and emails cascade
+    for model in (Sequence, EmailTemplate, Segment, AssignmentRule, Opportunity, Lead, Contact, Account, User):
         model.objects.all().delete()
     second = build_demo_world(seed=3, leads=150, password="demo-pass-123")
     assert first == second
