@@ -163,3 +163,17 @@ def test_a_template_in_use_is_not_deleted(api_as, marketer, sequence):
     assert refused.status_code == 409 and "remove that step first" in refused.json()["detail"]
     spare = save_template(None, by=marketer, name="Spare", subject="S", body="<p>B</p>")
     assert api_as(marketer).delete(f"/nurture/templates/{spare.pk}").status_code == 204
+
+
+def test_a_segment_filters_the_leads_list(api_as, client, marketer):
+    vp = LeadFactory(contact=ContactFactory(seniority="vp", last_name="Veep"))
+    other = LeadFactory(contact=ContactFactory(seniority="manager", last_name="Mgr"))
+    segment = Segment.objects.create(name="VPs", conditions=[{"field": "seniority", "op": "in", "value": ["vp"]}])
+    listed = api_as(marketer).get("/leads", {"segment_id": segment.pk}).json()
+    assert [item["id"] for item in listed["items"]] == [vp.pk]
+    assert api_as(marketer).get("/leads", {"segment_id": 999}).json()["errors"] == {
+        "segment_id": ["No segment with id 999."]
+    }
+    client.force_login(marketer)
+    page = client.get("/leads/", {"segment": segment.pk}).content.decode()
+    assert (f"/leads/{vp.pk}/" in page and page.count('class="lead-row') <= 1) or str(vp.contact) in page

@@ -10,6 +10,8 @@ from ninja import Field, Query, Router, Schema, Status
 from leadflow.accounts.models import Account, Seniority
 from leadflow.leads import selectors, services
 from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage
+from leadflow.nurture.models import Segment
+from leadflow.nurture.selectors import filter_by_segment
 from leadflow.pipeline import selectors as pipeline_selectors
 from leadflow.pipeline.models import Pipeline, Stage
 from leadflow.pipeline.services import convert_lead
@@ -131,9 +133,10 @@ def list_leads(
     owner_id: int | None = None,
     unassigned: bool | None = None,
     search: str | None = None,
+    segment_id: int | None = None,
     order: Literal["created_at", "-created_at", "last_activity_at", "-last_activity_at"] = "-created_at",
 ) -> dict:
-    """Leads the caller may see, filtered and ordered, one page at a time."""
+    """Leads the caller may see, filtered (by a nurture segment's conditions too) and ordered, one page at a time."""
     leads = selectors.lead_list(
         current_user(request),
         lifecycle_stage=lifecycle_stage,
@@ -142,6 +145,9 @@ def list_leads(
         unassigned=unassigned,
         search=search,
     )
+    segment = row(Segment, segment_id, "segment_id")
+    if segment is not None:
+        leads = filter_by_segment(leads, segment)
     return paginate(leads.order_by(order, "-id"), page)
 
 

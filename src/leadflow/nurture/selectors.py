@@ -42,6 +42,11 @@ def leads_in_segment(segment: Segment, *, at: datetime | None = None) -> QuerySe
     return matching.filter(lifecycle_stage__in=NURTURED)
 
 
+def filter_by_segment(leads: QuerySet[Lead], segment: Segment, *, at: datetime | None = None) -> QuerySet[Lead]:
+    """Of these leads, those that meet the segment's conditions (the leads list's segment filter)."""
+    return leads.filter(pk__in=leads_matching(segment.conditions, segment.match, at or timezone.now()).values("pk"))
+
+
 def segment_preview(segment: Segment, user: User, *, limit: int = 10) -> dict[str, Any]:
     """The live count and the first few leads the user may see of a segment."""
     members = leads_in_segment(segment).filter(pk__in=leads_visible_to(user).values("pk"))

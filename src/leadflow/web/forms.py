@@ -66,6 +66,8 @@ class LeadFilterForm(forms.Form):
         label="Sort",
     )
 
+    segment = forms.ModelChoiceField(queryset=Segment.objects.all(), required=False, empty_label="Any", label="Segment")
+
     def __init__(self, *args, owners: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"] = forms.ChoiceField(

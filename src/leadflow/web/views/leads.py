@@ -14,6 +14,7 @@ from leadflow.imports.exports import LEAD_COLUMNS
 from leadflow.leads import selectors, services
 from leadflow.leads.lifecycle import FORWARD, NEEDS_REASON
 from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.nurture.selectors import filter_by_segment
 from leadflow.pipeline.selectors import lead_timeline, next_task
 from leadflow.pipeline.services import convert_lead
 from leadflow.scoring.selectors import explain_leads, lead_score_card
@@ -49,6 +50,8 @@ def _filtered_leads(request: HttpRequest, form: LeadFilterForm):
         created_to=data.get("created_to"),
         has_open_opportunity={"open": True, "none": False}.get(deal),
     )
+    if data.get("segment") is not None:
+        leads = filter_by_segment(leads, data["segment"])
     sort = data.get("sort") or "-created_at"
     order = F("score__total").desc(nulls_last=True) if sort == "-score" else sort
     return leads.select_related("score").order_by(order, "-id")
