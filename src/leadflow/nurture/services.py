@@ -17,7 +17,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from leadflow.accounts.models import Contact
-from leadflow.bulk import database_datetime, update_rows
+from leadflow.bulk import database_datetime, insert_rows, update_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import store_events
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
@@ -52,6 +52,8 @@ from .selectors import branch_holds, leads_in_segment, nurture_settings
 logger = logging.getLogger(__name__)
 MAX_STEPS_PER_RUN = 50  # steps one enrolment may take in one pass (a loop of branches cannot spin for ever)
 LEASE = timedelta(minutes=10)  # a delivery left `sending` this long by a worker that died is sent again
+# A queued delivery as run_due_steps writes it (a unique enrolment and step: SKIP LOCKED keeps workers apart).
+DELIVERY_COLUMNS = ["enrolment", "step", "lead", "to_email", "domain", "variant", "status", "not_before", "created_at"]
 UPDATABLE_FIELDS = {"need": str, "budget_confirmed": bool, "utm_campaign": str, "source_detail": str}
 
 
@@ -378,16 +380,14 @@ def _variant(step: Step, enrolment: Enrolment) -> str:
     return random.Random(f"{step.pk}:{enrolment.pk}").choice("AB")
 
 
-def _do(step: Step, enrolment: Enrolment, at: datetime, deliveries: list[Delivery]) -> int | None:
+def _do(step: Step, enrolment: Enrolment, at: datetime, deliveries: list[tuple]) -> int | None:
     """Run one step; returns the next position, or None when the enrolment must wait (its due time is set)."""
     lead, config = enrolment.lead, step.config
     if step.kind == StepKind.EMAIL:
-        email = lead.contact.email or ""
+        email, moment = lead.contact.email or "", database_datetime(at)
         deliveries.append(
-            Delivery(
-                enrolment=enrolment, step=step, lead=lead, to_email=email, domain=email.rpartition("@")[2],
-                variant=_variant(step, enrolment), created_at=at, not_before=at,
-            )
+            (enrolment.pk, step.pk, lead.pk, email, email.rpartition("@")[2], _variant(step, enrolment),
+             DeliveryStatus.QUEUED, moment, moment)
         )  # fmt: skip
     elif step.kind == StepKind.WAIT:
         enrolment.due_at = wait_until(step, lead.contact, at)
@@ -431,10 +431,10 @@ def run_due_steps(*, at: datetime | None = None, limit: int = 1000) -> int:
         ):
             steps[step.sequence_id][step.position] = step
         facts = _exit_facts(enrolments)
-        deliveries: list[Delivery] = []
+        deliveries: list[tuple] = []
         for enrolment in enrolments:
             ran += _advance(enrolment, steps[enrolment.sequence_id], facts, at, deliveries)
-        Delivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
+        insert_rows(Delivery, DELIVERY_COLUMNS, deliveries)
         columns = ["status", "position", "due_at", "finished_at", "exit_reason"]
         update_rows(Enrolment, columns, (
             (e.status, e.position, database_datetime(e.due_at), e.finished_at and database_datetime(e.finished_at),
@@ -445,7 +445,7 @@ def run_due_steps(*, at: datetime | None = None, limit: int = 1000) -> int:
 
 
 def _advance(
-    enrolment: Enrolment, steps: dict[int, Step], facts: dict[str, set], at: datetime, deliveries: list[Delivery]
+    enrolment: Enrolment, steps: dict[int, Step], facts: dict[str, set], at: datetime, deliveries: list[tuple]
 ) -> int:
     reason = _exit_reason(enrolment, facts)
     if reason:
@@ -536,13 +536,12 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     at = at or timezone.now()
     quiet, outcome = nurture_settings(), Counter[str]()
     queued = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
-    batch = list(
-        queued.select_related(
-            "step__template", "step__variant_template", "step__sequence", "lead__contact__account", "lead__owner"
-        )[:limit]
-    )
+    batch = list(queued.select_related("lead__contact__account", "lead__owner")[:limit])
     if not batch:
         return outcome
+    steps = Step.objects.select_related("template", "variant_template", "sequence").in_bulk({d.step_id for d in batch})
+    for delivery in batch:
+        delivery.step = steps[delivery.step_id]
     suppressed = dict(Suppression.objects.filter(email__in={d.to_email for d in batch}).values_list("email", "reason"))
     recent = Delivery.objects.filter(status=DeliveryStatus.SENT, sent_at__gte=at - timedelta(hours=1))
     per_domain = Counter(dict(recent.values_list("domain").annotate(n=Count("pk")).values_list("domain", "n")))
