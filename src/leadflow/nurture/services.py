@@ -77,6 +77,16 @@ def _named(value: Any, field: str = "name") -> str:
     return text
 
 
+def _name(fields: dict[str, Any], row: Segment | EmailTemplate | Sequence) -> None:
+    """Set the row's name from `fields` (required when new, unique among its kind)."""
+    if "name" in fields or row.pk is None:
+        row.name = _named(fields.get("name"))
+        if type(row).objects.exclude(pk=row.pk).filter(name=row.name).exists():
+            raise Conflict(
+                f"Another {type(row)._meta.verbose_name} has that name.", errors={"name": ["Already in use."]}
+            )
+
+
 @transaction.atomic
 def save_segment(segment: Segment | None, *, by: User, **fields: Any) -> Segment:
     """Create or change a segment (name, description, match, conditions)."""
@@ -85,10 +95,7 @@ def save_segment(segment: Segment | None, *, by: User, **fields: Any) -> Segment
     unknown = set(fields) - {"name", "description", "match", "conditions"}
     if unknown:
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
-    if "name" in fields or segment.pk is None:
-        segment.name = _named(fields.get("name"))
-        if Segment.objects.exclude(pk=segment.pk).filter(name=segment.name).exists():
-            raise Conflict("A segment with that name exists.", errors={"name": ["Already in use."]})
+    _name(fields, segment)
     segment.description = fields.get("description", segment.description) or ""
     if "match" in fields:
         if fields["match"] not in ("all", "any"):
@@ -113,10 +120,7 @@ def save_template(template: EmailTemplate | None, *, by: User, **fields: Any) ->
     unknown = set(fields) - {"name", "subject", "body"}
     if unknown:
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
-    if "name" in fields or template.pk is None:
-        template.name = _named(fields.get("name"))
-        if EmailTemplate.objects.exclude(pk=template.pk).filter(name=template.name).exists():
-            raise Conflict("A template with that name exists.", errors={"name": ["Already in use."]})
+    _name(fields, template)
     if "subject" in fields or template.pk is None:
         template.subject = check_template(_named(fields.get("subject"), "subject"), "subject")
     if "body" in fields or template.pk is None:
@@ -146,10 +150,7 @@ def save_sequence(sequence: Sequence | None, *, by: User, **fields: Any) -> Sequ
     unknown = set(fields) - {"name", "segment", "exit_when", "allow_reentry", "reentry_after_days", "is_active"}
     if unknown:
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
-    if "name" in fields or sequence.pk is None:
-        sequence.name = _named(fields.get("name"))
-        if Sequence.objects.exclude(pk=sequence.pk).filter(name=sequence.name).exists():
-            raise Conflict("A sequence with that name exists.", errors={"name": ["Already in use."]})
+    _name(fields, sequence)
     if "segment" in fields:
         sequence.segment = fields["segment"]
     if "exit_when" in fields:
