@@ -156,7 +156,15 @@ WHITENOISE_USE_FINDERS = True
 # Uploads (import files and their error reports) stay private under the var folder: there is no MEDIA_URL.
 MEDIA_ROOT = VAR_DIR / "uploads"
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Without a mail server named, a local (DEBUG) run writes its emails to files under ./var/sent-mail/ to read.
+_LOCAL_MAIL = DEBUG and "EMAIL_HOST" not in os.environ
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if _LOCAL_MAIL
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = VAR_DIR / "sent-mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

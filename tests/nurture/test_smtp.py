@@ -165,3 +165,19 @@ def test_a_worker_killed_mid_batch_sends_each_email_exactly_once(smtp, tmp_path)
     finally:
         if drop is not None:
             drop()
+
+
+@pytest.mark.django_db
+def test_with_the_mail_server_away_emails_wait_unclaimed(settings, marketer):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    template = save_template(None, by=marketer, name="T", subject="Hi", body="<p>Hi</p>")
+    sequence = save_sequence(None, by=marketer, name="Drip")
+    add_step(sequence, by=marketer, kind="email", template=template)
+    save_sequence(sequence, by=marketer, is_active=True)
+    enrol_leads(sequence, [LeadFactory(contact=ContactFactory(email_opt_in=True))], by=marketer)
+    assert run_nurture()["waiting"] == 1
+    assert Delivery.objects.get().status == "queued"

@@ -551,7 +551,12 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     fallback_zone = _zone(quiet.time_zone)
     crash_after = int(os.environ.get("LEADFLOW_NURTURE_CRASH_AFTER", "0"))  # fault injection for the crash test
     mail = get_connection()
-    mail.open()
+    try:
+        mail.open()
+    except OSError as exc:  # the mail server is away: everything waits for the next round, nothing is claimed
+        logger.warning("cannot reach the mail server (%s); %d emails wait", exc, len(batch))
+        outcome["waiting"] += len(batch)
+        return outcome
     try:
         for delivery in batch:
             if not _move(delivery.pk, before=DeliveryStatus.QUEUED, after=DeliveryStatus.SENDING, claimed_at=at):
@@ -602,7 +607,7 @@ def run_nurture(*, at: datetime | None = None) -> dict[str, int]:
     while batch := send_queued(at=at):
         sent.update(batch)
         if not batch["sent"] and not batch["suppressed"] and not batch["failed"]:
-            break  # only postponed or taken ones are left
+            break  # only postponed, taken or waiting ones are left
     decide_ab_tests(at=at)
     return {"enrolled": enrolled, "steps": steps, **sent}
 
