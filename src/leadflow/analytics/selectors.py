@@ -39,7 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.utils import timezone
 
-from leadflow.history import days_between, qualified_column
+from leadflow.history import days_between, epoch_days, qualified_column
 from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
@@ -106,21 +106,16 @@ def _stages(**kind: bool) -> QuerySet[Stage]:
 
 
 def _deal_rows(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
-    """The deals counted per group and current stage, with the won ones' revenue and summed cycle days: one pass
-    that the KPIs, velocity and reach all read from."""
-    won = Q(stage__in=_stages(is_won=True))
+    """The deals counted per group and current stage (`n`), then the won ones' revenue and summed cycle days per
+    group (rows of their own, `n` 0): the KPIs, velocity and reach all read from them. The count reads an index
+    alone; only the won deals' rows are visited for the sums."""
     cycle = RawSQL(
         days_between(qualified_column(Opportunity, "closed_at"), qualified_column(Opportunity, "created_at")), ()
     )
-    return list(
-        deals.values(*groups, "stage")
-        .annotate(
-            n=Count("id"),
-            revenue=Sum("amount", filter=won),
-            cycle=Sum(cycle, filter=won, output_field=FloatField()),
-        )
-        .order_by()
-    )
+    counts = deals.values(*groups, "stage").annotate(n=Count("*")).order_by()
+    won = deals.filter(stage__in=list(_stages(is_won=True).values_list("pk", flat=True)))
+    sums = won.values(*groups, "stage").annotate(revenue=Sum("amount"), cycle=Sum(cycle, output_field=FloatField()))
+    return [*counts, *({**row, "n": 0} for row in sums.order_by())]
 
 
 def _deal_sums(rows: list[dict[str, Any]], group: str | None = None) -> dict[Any, dict[str, Any]]:
@@ -134,8 +129,8 @@ def _deal_sums(rows: list[dict[str, Any]], group: str | None = None) -> dict[Any
         into["opportunities"] += row["n"]
         into["won"] += row["n"] if row["stage"] in won_stages else 0
         into["lost"] += row["n"] if row["stage"] in lost_stages else 0
-        into["revenue_won"] += float(row["revenue"] or 0)
-        into["cycle_days"] += row["cycle"] or 0.0
+        into["revenue_won"] += float(row.get("revenue") or 0)
+        into["cycle_days"] += row.get("cycle") or 0.0
     return sums
 
 
@@ -158,17 +153,20 @@ def _deal_figures(sums: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _lead_sums(leads: QuerySet[Lead], *groups: str) -> list[dict[str, Any]]:
-    return list(
-        leads.values(*groups)
-        .annotate(
-            leads=Count("id"),
-            prospects=Count("id", filter=Q(furthest_stage__in=FORWARD[1:])),
-            customers=Count("id", filter=Q(furthest_stage=LifecycleStage.CUSTOMER)),
-            # Like the funnel, a lead that skipped a step passed it: a customer passed opportunity.
-            opportunities_reached=Count("id", filter=Q(furthest_stage__in=FORWARD[2:])),
+    """Per group: the leads, the prospects, the customers and the leads that reached an opportunity (like the
+    funnel, a lead that skipped a step passed it: a customer passed opportunity). Counted per furthest stage off
+    the (group, furthest stage) index, and added up here."""
+    sums: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in leads.values(*groups, "furthest_stage").annotate(n=Count("*")).order_by():
+        stage, count = row.pop("furthest_stage"), row.pop("n")
+        into = sums.setdefault(
+            tuple(row.values()), {**row, "leads": 0, "prospects": 0, "customers": 0, "opportunities_reached": 0}
         )
-        .order_by()
-    )
+        into["leads"] += count
+        into["prospects"] += count if stage in FORWARD[1:] else 0
+        into["customers"] += count if stage == LifecycleStage.CUSTOMER else 0
+        into["opportunities_reached"] += count if stage in FORWARD[2:] else 0
+    return list(sums.values())
 
 
 def _lead_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
@@ -297,7 +295,7 @@ def _stage_durations(history: QuerySet) -> dict[Any, dict[str, Any]]:
     """Average and median days spent in each stage, over the spells that have ended (kept on the history rows)."""
     ended = history.filter(days_in_stage__isnull=False)
     result = {}
-    for row in ended.values("to_stage").annotate(average=Avg("days_in_stage"), spells=Count("id")).order_by():
+    for row in ended.values("to_stage").annotate(average=Avg("days_in_stage"), spells=Count("*")).order_by():
         spells = ended.filter(to_stage=row["to_stage"]).order_by("days_in_stage")
         median = spells.values_list("days_in_stage", flat=True)[row["spells"] // 2]
         result[row["to_stage"]] = {
@@ -354,14 +352,15 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     cycle = figures["avg_sales_cycle_days"]
     reached, lost_from = _reach_from(((row["stage"], row["furthest_stage"], row["n"]) for row in deal_rows), stages)
     # An open deal's current spell is its newest move, the one that has not ended, into an open stage.
-    age = RawSQL(days_between("%s", qualified_column(OpportunityStageChange, "at")), (timezone.now(),))
+    entered = RawSQL(epoch_days(qualified_column(OpportunityStageChange, "at")), ())
     waiting = {
         row["to_stage"]: row
         for row in moves.filter(left_at__isnull=True, to_stage__in=[stage for stage in stages if not stage.is_closed])
         .values("to_stage")
-        .annotate(open=Count("id"), avg_age=Avg(age, output_field=FloatField()))
+        .annotate(open=Count("*"), entered=Avg(entered, output_field=FloatField()))
         .order_by()
     }
+    today = timezone.now().timestamp() / 86400  # in days since 1970, like `entered`
     open_deals = sum(row["open"] for row in waiting.values())
     sales_velocity = (
         round(open_deals * figures["win_rate"] * figures["avg_deal_size_won"] / cycle, 2)
@@ -372,7 +371,7 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     for stage in stages:
         history = in_stage.get(stage.pk, {})
         now_waiting = waiting.get(stage.pk, {})
-        avg_age = round(now_waiting["avg_age"], 1) if now_waiting.get("avg_age") is not None else None
+        avg_age = round(today - now_waiting["entered"], 1) if now_waiting.get("entered") is not None else None
         typical = history.get("avg_days")
         stage_rows.append(
             {
