@@ -404,7 +404,7 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
 def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[dict[str, Any]]:
     """Open deals past their expected close date (most overdue first), then those with no activity for
     `idle_days` (nothing done on the deal, nothing from or with its lead: calls, emails, visits), the never
-    touched first, then the longest quiet. Each part walks an index and stops at `limit`."""
+    touched first, then the longest quiet. Each part stops at `limit` (the never-touched, being few, are read whole)."""
     today = timezone.localdate()
     quiet_since = timezone.now() - timedelta(days=idle_days)
     open_deals = scope.deals().filter(closed_at__isnull=True)
@@ -412,13 +412,20 @@ def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[d
     picked = list(overdue.values_list("pk", flat=True)[:limit])
     done_lately = Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True, done_at__gte=quiet_since)
     quiet = open_deals.exclude(expected_close_date__lt=today).exclude(Exists(done_lately))
-    for part in (
-        quiet.filter(lead__isnull=True).order_by("pk"),
-        quiet.filter(lead__isnull=False, lead__last_activity_at__isnull=True).order_by("pk"),
-        quiet.filter(lead__last_activity_at__lt=quiet_since).order_by("lead__last_activity_at", "pk"),
+    untouched = quiet.filter(lead__isnull=False, lead__last_activity_at__isnull=True).values_list("pk", flat=True)
+    for first in (
+        lambda count: quiet.filter(lead__isnull=True).order_by("pk").values_list("pk", flat=True)[:count],
+        # Deals whose lead was never touched are rare: asked for the first few by id, PostgreSQL walks every open
+        # deal by id hoping to meet them early; asked for all, it finds them from the leads' side.
+        lambda count: sorted(untouched)[:count],
+        lambda count: (
+            quiet.filter(lead__last_activity_at__lt=quiet_since)
+            .order_by("lead__last_activity_at", "pk")
+            .values_list("pk", flat=True)[:count]
+        ),
     ):
         if len(picked) < limit:
-            picked += list(part.values_list("pk", flat=True)[: limit - len(picked)])
+            picked += list(first(limit - len(picked)))
     done_on_deal = Subquery(
         Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True).order_by("-done_at").values("done_at")[:1]
     )
