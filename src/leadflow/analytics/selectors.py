@@ -624,11 +624,7 @@ def pipeline_review(scope: Scope, pipeline: Pipeline, *, limit: int = 25) -> dic
     still_open = was_open & Q(stage__in=open_ids)
     rows = (
         _history(SnapshotDeal, "opportunity", visible, snapshot=later)
-        .annotate(
-            before=FilteredRelation(
-                "opportunity__snapshot_rows", condition=Q(opportunity__snapshot_rows__snapshot=earlier)
-            )
-        )
+        .annotate(before=FilteredRelation("same_deal", condition=Q(same_deal__snapshot=earlier)))
         .annotate(
             change=Case(
                 When(before__id__isnull=True, then=Value("new")),
