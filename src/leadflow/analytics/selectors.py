@@ -241,7 +241,7 @@ def funnel(scope: Scope, *, by: str | None = None) -> list[dict[str, Any]]:
         leads = leads.annotate(cohort=_creation_month(leads))
     # Without a dimension the leads are still grouped by source: the (source, furthest stage) index serves it.
     group = DIMENSIONS[by] if by else "source"
-    rows = leads.values(group, "furthest_stage").annotate(n=Count("id")).order_by()
+    rows = leads.values(group, "furthest_stage").annotate(n=Count("*")).order_by()
     # Count per group how many leads got at least as far as each stage (a skipped step counts as passed).
     table: dict[Any, list[int]] = defaultdict(lambda: [0] * len(FORWARD))
     for row in rows:
