@@ -200,16 +200,14 @@ def add_events(
 ) -> dict[str, float]:
     """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, days before
     `at` it happened, properties) earn, each decayed from when it happened."""
-    engagement_rules = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
     elapsed = days_between(since, at)
-    moved = {
-        str(rule.id): decayed(decaying[str(rule.id)], rule, elapsed)
-        for rule in engagement_rules
-        if decaying.get(str(rule.id))
-    }
-    by_type: dict[str, list[ScoringRule]] = {}
-    for rule in engagement_rules:
-        by_type.setdefault(rule.event_type, []).append(rule)
+    moved: dict[str, float] = {}
+    by_type: dict[str, list[ScoringRule]] = {}  # an event is tried against the rules for its type only
+    for rule in rules:
+        if rule.kind == RuleKind.ENGAGEMENT:
+            if decaying.get(key := str(rule.id)):
+                moved[key] = decayed(decaying[key], rule, elapsed)
+            by_type.setdefault(rule.event_type, []).append(rule)
     for event_type, days_ago, properties in events:
         for rule in by_type.get(event_type, ()):
             if event_matches(rule, event_type, properties):
