@@ -164,8 +164,8 @@ def score_of(
     """A lead's score from its facts (or their `fit_of`, worked out already) and its engagement rules' uncapped
     points as of `at`."""
     rules = list(rules)
-    fit_points, icp_match, entries = fit_of(rules, facts) if fit is None else fit
-    entries = list(entries)
+    fit_points, icp_match, fit_entries = fit_of(rules, facts) if fit is None else fit
+    entries = list(fit_entries)  # the fit part may be shared by other leads: added to on a copy
     engagement = 0.0
     for place, rule in enumerate(rules):
         if rule.kind != RuleKind.FIT and decaying.get(str(rule.id)):

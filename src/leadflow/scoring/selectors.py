@@ -52,9 +52,9 @@ def of_leads(field: str, lead_ids: Sequence[int]) -> Q:
     return Q(**{f"{field}__in": lead_ids})
 
 
-def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule] | None = None) -> dict[int, dict[str, Any]]:
-    """What the fit rules look at, per lead (only what these `rules` look at, when given)."""
-    names = list(FIT_FIELDS) if rules is None else sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
+def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule]) -> dict[int, dict[str, Any]]:
+    """What these rules' fit rules look at, per lead."""
+    names = sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
     paths = [FIT_FIELDS[name].path for name in names]
     rows = Lead.objects.filter(of_leads("pk", lead_ids)).values_list("pk", *paths)
     return {pk: {name: fact(name, raw) for name, raw in zip(names, raws, strict=True)} for pk, *raws in rows}

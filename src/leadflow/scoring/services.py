@@ -298,7 +298,7 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
     unscored = [lead for lead in by_lead if lead not in kept]
     if unscored:
         rescore_leads(unscored, reason="First events")
-    facts = lead_facts([lead for lead in by_lead if lead in kept])
+    facts = lead_facts([lead for lead in by_lead if lead in kept], rules)
     scores = {}
     for lead, new in by_lead.items():
         if lead in kept and lead in facts:
