@@ -62,6 +62,14 @@ def days_between(later: str, earlier: str) -> str:
     return f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS double precision) / 86400.0)"  # numeric otherwise
 
 
+def epoch_days(moment: str) -> str:
+    """SQL for a timestamp expression as days since 1970-01-01 (a float), in this database's dialect: an average of
+    it is an average moment, so an average age is one subtraction, not one per row."""
+    if connection.vendor == "sqlite":
+        return f"(julianday({moment}) - 2440587.5)"
+    return f"(date_part('epoch', {moment}) / 86400.0)"  # a float at once; EXTRACT gives a slow numeric
+
+
 def qualified_column(model: type[Model], name: str) -> str:
     """A column's SQL name, qualified by its table (for raw expressions in joined queries)."""
     return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from leadflow.analytics import selectors
 from leadflow.analytics.selectors import Scope
+from leadflow.leads.models import Lead
 from leadflow.leads.services import refresh_lead_history, transition_lead
 from leadflow.pipeline.models import Opportunity
 from leadflow.pipeline.selectors import default_pipeline
@@ -107,6 +108,20 @@ def test_a_reopened_deal_counts_each_spell(admin, rep):
     prospecting = next(row for row in velocity["stages"] if row["stage"] == "Prospecting")
     assert prospecting["reached"] == 1 and prospecting["open_now"] == 1
     assert selectors.kpis(Scope(user=admin))["lost"] == 0  # re-opened: no longer lost
+
+
+def test_stale_deals_come_overdue_then_never_touched_then_longest_quiet(admin, rep):
+    now = timezone.now()
+    overdue, untouched, also_untouched, quiet, quieter, busy = (
+        deal_for(rep, amount=1000, opened=now - 60 * DAY) for _ in range(6)
+    )
+    Opportunity.objects.filter(pk=overdue.pk).update(expected_close_date=(now - DAY).date())
+    for deal, touched in ((quiet, now - 40 * DAY), (quieter, now - 50 * DAY), (busy, now - DAY)):
+        Lead.objects.filter(pk=deal.lead_id).update(last_activity_at=touched)
+    Lead.objects.filter(pk__in=[untouched.lead_id, also_untouched.lead_id]).update(last_activity_at=None)
+    stale = selectors.stale_deals(Scope(user=admin))
+    assert [row["id"] for row in stale] == [overdue.pk, untouched.pk, also_untouched.pk, quieter.pk, quiet.pk]
+    assert stale[0]["why"] == "past expected close" and stale[-1]["why"] == "no activity for 30+ days"
 
 
 def test_the_forecast_weights_by_stage_and_by_history(admin, rep):

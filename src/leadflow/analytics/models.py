@@ -20,6 +20,13 @@ class PipelineSnapshot(models.Model):
         return f"{self.pipeline} in the week of {self.week_of}"
 
 
+class RowsOfTheSameDeal(models.ForeignObject):
+    """From a snapshot row to its deal's rows in every snapshot (its own among them). No column; many rows match,
+    so it serves joins and filters only, never as an attribute."""
+
+    requires_unique_target = False
+
+
 class SnapshotDeal(models.Model):
     """One deal as the snapshot saw it."""
 
@@ -30,6 +37,16 @@ class SnapshotDeal(models.Model):
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     expected_close_date = models.DateField(null=True, blank=True)
+    # The review joins two snapshots on it, row to row, without passing through the deals table; null, so the join
+    # is an outer one (a new deal has no earlier row).
+    same_deal = RowsOfTheSameDeal(
+        "self",
+        on_delete=models.DO_NOTHING,
+        from_fields=["opportunity"],
+        to_fields=["opportunity"],
+        null=True,
+        related_name="+",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["snapshot", "opportunity"], name="a_deal_once_a_snapshot")]

@@ -39,7 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.utils import timezone
 
-from leadflow.history import days_between, qualified_column
+from leadflow.history import days_between, epoch_days, qualified_column
 from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
@@ -106,21 +106,16 @@ def _stages(**kind: bool) -> QuerySet[Stage]:
 
 
 def _deal_rows(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
-    """The deals counted per group and current stage, with the won ones' revenue and summed cycle days: one pass
-    that the KPIs, velocity and reach all read from."""
-    won = Q(stage__in=_stages(is_won=True))
+    """The deals counted per group and current stage (`n`), then the won ones' revenue and summed cycle days per
+    group (rows of their own, `n` 0): the KPIs, velocity and reach all read from them. The count reads an index
+    alone; only the won deals' rows are visited for the sums."""
     cycle = RawSQL(
         days_between(qualified_column(Opportunity, "closed_at"), qualified_column(Opportunity, "created_at")), ()
     )
-    return list(
-        deals.values(*groups, "stage")
-        .annotate(
-            n=Count("id"),
-            revenue=Sum("amount", filter=won),
-            cycle=Sum(cycle, filter=won, output_field=FloatField()),
-        )
-        .order_by()
-    )
+    counts = deals.values(*groups, "stage").annotate(n=Count("*")).order_by()
+    won = deals.filter(stage__in=list(_stages(is_won=True).values_list("pk", flat=True)))
+    sums = won.values(*groups, "stage").annotate(revenue=Sum("amount"), cycle=Sum(cycle, output_field=FloatField()))
+    return [*counts, *({**row, "n": 0} for row in sums.order_by())]
 
 
 def _deal_sums(rows: list[dict[str, Any]], group: str | None = None) -> dict[Any, dict[str, Any]]:
@@ -134,8 +129,8 @@ def _deal_sums(rows: list[dict[str, Any]], group: str | None = None) -> dict[Any
         into["opportunities"] += row["n"]
         into["won"] += row["n"] if row["stage"] in won_stages else 0
         into["lost"] += row["n"] if row["stage"] in lost_stages else 0
-        into["revenue_won"] += float(row["revenue"] or 0)
-        into["cycle_days"] += row["cycle"] or 0.0
+        into["revenue_won"] += float(row.get("revenue") or 0)
+        into["cycle_days"] += row.get("cycle") or 0.0
     return sums
 
 
@@ -158,17 +153,20 @@ def _deal_figures(sums: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _lead_sums(leads: QuerySet[Lead], *groups: str) -> list[dict[str, Any]]:
-    return list(
-        leads.values(*groups)
-        .annotate(
-            leads=Count("id"),
-            prospects=Count("id", filter=Q(furthest_stage__in=FORWARD[1:])),
-            customers=Count("id", filter=Q(furthest_stage=LifecycleStage.CUSTOMER)),
-            # Like the funnel, a lead that skipped a step passed it: a customer passed opportunity.
-            opportunities_reached=Count("id", filter=Q(furthest_stage__in=FORWARD[2:])),
+    """Per group: the leads, the prospects, the customers and the leads that reached an opportunity (like the
+    funnel, a lead that skipped a step passed it: a customer passed opportunity). Counted per furthest stage off
+    the (group, furthest stage) index, and added up here."""
+    sums: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in leads.values(*groups, "furthest_stage").annotate(n=Count("*")).order_by():
+        stage, count = row.pop("furthest_stage"), row.pop("n")
+        into = sums.setdefault(
+            tuple(row.values()), {**row, "leads": 0, "prospects": 0, "customers": 0, "opportunities_reached": 0}
         )
-        .order_by()
-    )
+        into["leads"] += count
+        into["prospects"] += count if stage in FORWARD[1:] else 0
+        into["customers"] += count if stage == LifecycleStage.CUSTOMER else 0
+        into["opportunities_reached"] += count if stage in FORWARD[2:] else 0
+    return list(sums.values())
 
 
 def _lead_figures(sums: list[dict[str, Any]]) -> dict[str, Any]:
@@ -243,7 +241,7 @@ def funnel(scope: Scope, *, by: str | None = None) -> list[dict[str, Any]]:
         leads = leads.annotate(cohort=_creation_month(leads))
     # Without a dimension the leads are still grouped by source: the (source, furthest stage) index serves it.
     group = DIMENSIONS[by] if by else "source"
-    rows = leads.values(group, "furthest_stage").annotate(n=Count("id")).order_by()
+    rows = leads.values(group, "furthest_stage").annotate(n=Count("*")).order_by()
     # Count per group how many leads got at least as far as each stage (a skipped step counts as passed).
     table: dict[Any, list[int]] = defaultdict(lambda: [0] * len(FORWARD))
     for row in rows:
@@ -297,7 +295,7 @@ def _stage_durations(history: QuerySet) -> dict[Any, dict[str, Any]]:
     """Average and median days spent in each stage, over the spells that have ended (kept on the history rows)."""
     ended = history.filter(days_in_stage__isnull=False)
     result = {}
-    for row in ended.values("to_stage").annotate(average=Avg("days_in_stage"), spells=Count("id")).order_by():
+    for row in ended.values("to_stage").annotate(average=Avg("days_in_stage"), spells=Count("*")).order_by():
         spells = ended.filter(to_stage=row["to_stage"]).order_by("days_in_stage")
         median = spells.values_list("days_in_stage", flat=True)[row["spells"] // 2]
         result[row["to_stage"]] = {
@@ -354,14 +352,15 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     cycle = figures["avg_sales_cycle_days"]
     reached, lost_from = _reach_from(((row["stage"], row["furthest_stage"], row["n"]) for row in deal_rows), stages)
     # An open deal's current spell is its newest move, the one that has not ended, into an open stage.
-    age = RawSQL(days_between("%s", qualified_column(OpportunityStageChange, "at")), (timezone.now(),))
+    entered = RawSQL(epoch_days(qualified_column(OpportunityStageChange, "at")), ())
     waiting = {
         row["to_stage"]: row
         for row in moves.filter(left_at__isnull=True, to_stage__in=[stage for stage in stages if not stage.is_closed])
         .values("to_stage")
-        .annotate(open=Count("id"), avg_age=Avg(age, output_field=FloatField()))
+        .annotate(open=Count("*"), entered=Avg(entered, output_field=FloatField()))
         .order_by()
     }
+    today = timezone.now().timestamp() / 86400  # in days since 1970, like `entered`
     open_deals = sum(row["open"] for row in waiting.values())
     sales_velocity = (
         round(open_deals * figures["win_rate"] * figures["avg_deal_size_won"] / cycle, 2)
@@ -372,7 +371,7 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
     for stage in stages:
         history = in_stage.get(stage.pk, {})
         now_waiting = waiting.get(stage.pk, {})
-        avg_age = round(now_waiting["avg_age"], 1) if now_waiting.get("avg_age") is not None else None
+        avg_age = round(today - now_waiting["entered"], 1) if now_waiting.get("entered") is not None else None
         typical = history.get("avg_days")
         stage_rows.append(
             {
@@ -405,7 +404,7 @@ def velocity(scope: Scope, pipeline: Pipeline) -> dict[str, Any]:
 def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[dict[str, Any]]:
     """Open deals past their expected close date (most overdue first), then those with no activity for
     `idle_days` (nothing done on the deal, nothing from or with its lead: calls, emails, visits), the never
-    touched first, then the longest quiet. Each part walks an index and stops at `limit`."""
+    touched first, then the longest quiet. Each part stops at `limit` (the never-touched, being few, are read whole)."""
     today = timezone.localdate()
     quiet_since = timezone.now() - timedelta(days=idle_days)
     open_deals = scope.deals().filter(closed_at__isnull=True)
@@ -413,13 +412,20 @@ def stale_deals(scope: Scope, *, idle_days: int = 30, limit: int = 50) -> list[d
     picked = list(overdue.values_list("pk", flat=True)[:limit])
     done_lately = Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True, done_at__gte=quiet_since)
     quiet = open_deals.exclude(expected_close_date__lt=today).exclude(Exists(done_lately))
-    for part in (
-        quiet.filter(lead__isnull=True).order_by("pk"),
-        quiet.filter(lead__isnull=False, lead__last_activity_at__isnull=True).order_by("pk"),
-        quiet.filter(lead__last_activity_at__lt=quiet_since).order_by("lead__last_activity_at", "pk"),
+    untouched = quiet.filter(lead__isnull=False, lead__last_activity_at__isnull=True).values_list("pk", flat=True)
+    for first in (
+        lambda count: quiet.filter(lead__isnull=True).order_by("pk").values_list("pk", flat=True)[:count],
+        # Deals whose lead was never touched are rare: asked for the first few by id, PostgreSQL walks every open
+        # deal by id hoping to meet them early; asked for all, it finds them from the leads' side.
+        lambda count: sorted(untouched)[:count],
+        lambda count: (
+            quiet.filter(lead__last_activity_at__lt=quiet_since)
+            .order_by("lead__last_activity_at", "pk")
+            .values_list("pk", flat=True)[:count]
+        ),
     ):
         if len(picked) < limit:
-            picked += list(part.values_list("pk", flat=True)[: limit - len(picked)])
+            picked += list(first(limit - len(picked)))
     done_on_deal = Subquery(
         Activity.objects.filter(opportunity=OuterRef("pk"), is_done=True).order_by("-done_at").values("done_at")[:1]
     )
@@ -618,11 +624,7 @@ def pipeline_review(scope: Scope, pipeline: Pipeline, *, limit: int = 25) -> dic
     still_open = was_open & Q(stage__in=open_ids)
     rows = (
         _history(SnapshotDeal, "opportunity", visible, snapshot=later)
-        .annotate(
-            before=FilteredRelation(
-                "opportunity__snapshot_rows", condition=Q(opportunity__snapshot_rows__snapshot=earlier)
-            )
-        )
+        .annotate(before=FilteredRelation("same_deal", condition=Q(same_deal__snapshot=earlier)))
         .annotate(
             change=Case(
                 When(before__id__isnull=True, then=Value("new")),

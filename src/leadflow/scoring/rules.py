@@ -133,13 +133,15 @@ class Score:
         return round(self.fit + self.engagement, 1)
 
 
-def score_of(
-    rules: Iterable[ScoringRule], facts: Mapping[str, Any], decaying: Mapping[str, float], *, at: datetime
-) -> Score:
-    """A lead's score from its facts and its engagement rules' uncapped points as of `at`."""
-    breakdown: list[dict[str, Any]] = []
-    fit, engagement, icp, icp_met = 0, 0.0, 0, 0
-    for rule in rules:
+FitPart = tuple[int, int | None, list[tuple[int, dict[str, Any]]]]
+
+
+def fit_of(rules: Iterable[ScoringRule], facts: Mapping[str, Any]) -> FitPart:
+    """A lead's fit points, ICP match (in percent) and fit breakdown entries, each with its rule's place among
+    `rules`: the part of a score that its facts alone decide (leads with the same facts share it)."""
+    entries: list[tuple[int, dict[str, Any]]] = []
+    fit, icp, icp_met = 0, 0, 0
+    for place, rule in enumerate(rules):
         if rule.kind == RuleKind.FIT:
             met = fit_matches(rule, facts)
             if rule.in_icp:
@@ -147,17 +149,36 @@ def score_of(
             if met:
                 points = round(capped(rule.points, rule))
                 fit += points
-                breakdown.append({"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points})
-        elif decaying.get(str(rule.id)):
+                entries.append((place, {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points}))
+    return fit, round(100 * icp_met / icp) if icp else None, entries
+
+
+def score_of(
+    rules: Iterable[ScoringRule],
+    facts: Mapping[str, Any],
+    decaying: Mapping[str, float],
+    *,
+    at: datetime,
+    fit: FitPart | None = None,
+) -> Score:
+    """A lead's score from its facts (or their `fit_of`, worked out already) and its engagement rules' uncapped
+    points as of `at`."""
+    rules = list(rules)
+    fit_points, icp_match, fit_entries = fit_of(rules, facts) if fit is None else fit
+    entries = list(fit_entries)  # the fit part may be shared by other leads: added to on a copy
+    engagement = 0.0
+    for place, rule in enumerate(rules):
+        if rule.kind != RuleKind.FIT and decaying.get(str(rule.id)):
             earned = round(capped(decaying[str(rule.id)], rule), 1)
             engagement += earned
-            breakdown.append({"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": earned})
-    breakdown.sort(key=lambda entry: -abs(entry["points"]))
+            entries.append((place, {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": earned}))
+    # Biggest first; between equals, the rules' order.
+    entries.sort(key=lambda entry: (-abs(entry[1]["points"]), entry[0]))
     return Score(
-        fit=fit,
+        fit=fit_points,
         engagement=round(engagement, 1),
-        icp_match=round(100 * icp_met / icp) if icp else None,
-        breakdown=breakdown,
+        icp_match=icp_match,
+        breakdown=[entry for _, entry in entries],
         decaying={key: value for key, value in decaying.items() if value},
     )
 
@@ -179,15 +200,16 @@ def add_events(
 ) -> dict[str, float]:
     """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, days before
     `at` it happened, properties) earn, each decayed from when it happened."""
-    engagement_rules = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
     elapsed = days_between(since, at)
-    moved = {
-        str(rule.id): decayed(decaying[str(rule.id)], rule, elapsed)
-        for rule in engagement_rules
-        if decaying.get(str(rule.id))
-    }
+    moved: dict[str, float] = {}
+    by_type: dict[str, list[ScoringRule]] = {}  # an event is tried against the rules for its type only
+    for rule in rules:
+        if rule.kind == RuleKind.ENGAGEMENT:
+            if decaying.get(key := str(rule.id)):
+                moved[key] = decayed(decaying[key], rule, elapsed)
+            by_type.setdefault(rule.event_type, []).append(rule)
     for event_type, days_ago, properties in events:
-        for rule in engagement_rules:
+        for rule in by_type.get(event_type, ()):
             if event_matches(rule, event_type, properties):
                 key = str(rule.id)
                 moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, days_ago)

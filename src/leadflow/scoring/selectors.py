@@ -28,7 +28,7 @@ from .models import (
     ScoringRule,
     ScoringSettings,
 )
-from .rules import FIT_FIELDS, Score, add_events, engagement_at, fact, score_of
+from .rules import FIT_FIELDS, FitPart, Score, add_events, engagement_at, fact, fit_of, score_of
 
 
 def scoring_settings() -> ScoringSettings:
@@ -40,11 +40,24 @@ def active_rules() -> list[ScoringRule]:
     return list(ScoringRule.objects.filter(is_active=True).order_by("kind", "pk"))
 
 
-def lead_facts(lead_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """What the fit rules look at, per lead."""
-    paths = {name: field.path for name, field in FIT_FIELDS.items()}
-    rows = Lead.objects.filter(pk__in=lead_ids).values("pk", *set(paths.values()))
-    return {row["pk"]: {name: fact(name, row[path]) for name, path in paths.items()} for row in rows}
+class EveryLeadBetween(list[int]):
+    """Lead ids that are every lead from the first to the last (a slice of all the ids, in order): they are read by
+    id range, not by a list of ids, which costs more to build and match than the rows it finds."""
+
+
+def of_leads(field: str, lead_ids: Sequence[int]) -> Q:
+    """A filter on `field` (a lead's id) for these leads."""
+    if isinstance(lead_ids, EveryLeadBetween) and lead_ids:
+        return Q(**{f"{field}__gte": lead_ids[0], f"{field}__lte": lead_ids[-1]})
+    return Q(**{f"{field}__in": lead_ids})
+
+
+def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule]) -> dict[int, dict[str, Any]]:
+    """What these rules' fit rules look at, per lead."""
+    names = sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
+    paths = [FIT_FIELDS[name].path for name in names]
+    rows = Lead.objects.filter(of_leads("pk", lead_ids)).values_list("pk", *paths)
+    return {pk: {name: fact(name, raw) for name, raw in zip(names, raws, strict=True)} for pk, *raws in rows}
 
 
 def lead_events(
@@ -57,9 +70,13 @@ def lead_events(
     if not types:
         return found
     # Selected by lead alone (a filter on the type steers the planner to the type index, through every lead's
-    # events of that type); ages come from the database, properties only when a rule looks at them.
+    # events of that type); ages come from the database, properties only when a rule looks at them. Each lead's
+    # events come newest first, as the model orders them, but lead by lead: off the (lead, occurred_at) index,
+    # with no sort of the whole batch.
     age = RawSQL(days_between("%s", qualified_column(Event, "occurred_at")), (at,))
-    events = Event.objects.filter(lead__in=lead_ids).annotate(days_ago=age)
+    events = (
+        Event.objects.filter(of_leads("lead", lead_ids)).annotate(days_ago=age).order_by("-lead", "-occurred_at", "-id")
+    )
     with_properties = any(rule.property_name for rule in engagement)
     columns = ("lead", "type", "days_ago", "properties") if with_properties else ("lead", "type", "days_ago")
     for row in events.values_list(*columns):
@@ -70,12 +87,17 @@ def lead_events(
 
 def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:
     """The leads' scores under these rules from their whole history, as of `at`, without storing anything."""
-    facts, events = lead_facts(lead_ids), lead_events(lead_ids, rules, at=at)
-    return {
-        lead: score_of(rules, facts[lead], add_events(rules, {}, at, events.get(lead, []), at=at), at=at)
-        for lead in lead_ids
-        if lead in facts
-    }
+    facts, events = lead_facts(lead_ids, rules), lead_events(lead_ids, rules, at=at)
+    fit_parts: dict[tuple[Any, ...], FitPart] = {}  # leads with the same facts score the same fit
+    scores = {}
+    for lead in lead_ids:
+        if lead in facts:
+            known = facts[lead]
+            same = tuple(known.values())
+            fit = fit_parts[same] if same in fit_parts else fit_parts.setdefault(same, fit_of(rules, known))
+            decaying = add_events(rules, {}, at, events.get(lead, []), at=at)
+            scores[lead] = score_of(rules, known, decaying, at=at, fit=fit)
+    return scores
 
 
 def current_score(score: LeadScore, *, at: datetime | None = None, rules: list[ScoringRule] | None = None) -> Score:

@@ -40,11 +40,13 @@ from .models import (
 from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, days_between, score_of
 from .selectors import (
     CONVERSION_DAYS,
+    EveryLeadBetween,
     active_rules,
     compute_scores,
     current_score,
     known_outcomes,
     lead_facts,
+    of_leads,
     scoring_settings,
     serving_model,
 )
@@ -206,12 +208,13 @@ def set_mql_threshold(threshold: int, *, by: User) -> ScoringSettings:
     return settings
 
 
-def _save_scores(scores: dict[int, Score], *, at: datetime, reason: str) -> None:
-    """Store the scores (replacing the leads' old ones in two statements), add a history step where the total
-    moved, and qualify the leads that reach the threshold."""
-    kept = LeadScore.objects.filter(lead__in=list(scores)).values_list("lead", "total", "mql_at")
+def _save_scores(scores: dict[int, Score], lead_ids: Sequence[int], *, at: datetime, reason: str) -> None:
+    """Store the scores of these leads (replacing their old ones in two statements), add a history step where the
+    total moved, and qualify the leads that reach the threshold."""
+    stored = LeadScore.objects.filter(of_leads("lead", lead_ids))
+    kept = stored.values_list("lead", "total", "mql_at")
     before: dict[int, tuple[float, datetime | None]] = {lead: (total, mql_at) for lead, total, mql_at in kept}
-    LeadScore.objects.filter(lead__in=list(scores)).delete()
+    stored.delete()
     moment = database_datetime(at)
     insert_rows(
         LeadScore,
@@ -267,10 +270,10 @@ def rescore_leads(
     ids = list(lead_ids) if lead_ids is not None else list(Lead.objects.order_by("pk").values_list("pk", flat=True))
     done = 0
     for start in range(0, len(ids), BATCH):
-        part = ids[start : start + BATCH]
+        part = ids[start : start + BATCH] if lead_ids is not None else EveryLeadBetween(ids[start : start + BATCH])
         moment = at or timezone.now()
         with transaction.atomic():
-            _save_scores(compute_scores(rules, part, at=moment), at=moment, reason=reason)
+            _save_scores(compute_scores(rules, part, at=moment), part, at=moment, reason=reason)
         done += len(part)
         if progress is not None:
             progress(done)
@@ -295,14 +298,14 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
     unscored = [lead for lead in by_lead if lead not in kept]
     if unscored:
         rescore_leads(unscored, reason="First events")
-    facts = lead_facts([lead for lead in by_lead if lead in kept])
+    facts = lead_facts([lead for lead in by_lead if lead in kept], rules)
     scores = {}
     for lead, new in by_lead.items():
         if lead in kept and lead in facts:
             decaying = add_events(rules, kept[lead].decaying, kept[lead].computed_at, new, at=at)
             scores[lead] = score_of(rules, facts[lead], decaying, at=at)
     if scores:
-        _save_scores(scores, at=at, reason=_event_reason(by_lead))
+        _save_scores(scores, list(scores), at=at, reason=_event_reason(by_lead))
 
 
 def _event_reason(by_lead: dict[int, list[tuple[str, float, Any]]]) -> str:
