@@ -317,7 +317,7 @@ def _reach(deals: QuerySet[Opportunity], stages: list[Stage]) -> tuple[dict[int,
     """Per stage: how many deals reached it, and how many were lost having got no further. As in the funnel, a
     skipped stage counts as passed: a deal reached every open stage up to its furthest, a won deal all of them.
     One pass over the (pipeline, stage, furthest stage) index."""
-    return _reach_from(deals.values_list("stage", "furthest_stage").annotate(n=Count("id")).order_by(), stages)
+    return _reach_from(deals.values_list("stage", "furthest_stage").annotate(n=Count("*")).order_by(), stages)
 
 
 def _reach_from(
