@@ -201,3 +201,14 @@ def test_the_backtest_sets_each_past_forecast_beside_what_closed(admin, rep):
 def test_the_backtest_of_an_empty_pipeline_is_empty(admin):
     backtest = selectors.forecast_backtest(Scope(user=admin), default_pipeline())
     assert backtest == {"as_of": [], "mean_abs_error_pct": {"by_stage": None, "by_history": None}}
+
+
+def test_time_in_stage_median_is_the_upper_middle_value_on_every_database(admin):
+    from leadflow.leads.services import record_lifecycle_change
+
+    start = timezone.now() - 30 * DAY
+    for days in (1, 2, 3, 4):
+        lead = LeadFactory(created_at=start)
+        record_lifecycle_change(lead, to="disqualified", by=None, reason="Not a fit", at=start + days * DAY)
+    spent = {row["stage"]: row for row in selectors.lifecycle_times(Scope(user=admin))}["lead"]
+    assert (spent["avg_days"], spent["median_days"], spent["spells"]) == (2.5, 3.0, 4)
