@@ -2,22 +2,14 @@
 of steps; marketing and admins only."""
 
 import pytest
-from django.test import Client
 
 from leadflow.nurture.models import Enrolment, Segment, Sequence, Step
 from leadflow.nurture.services import add_step, save_segment, save_sequence, save_template
 
+from ..clients import HTMX, signed_in
 from ..factories import ContactFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def rows(*conditions: dict) -> dict:

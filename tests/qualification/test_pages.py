@@ -4,7 +4,6 @@ notifications."""
 import json
 
 import pytest
-from django.test import Client
 
 from leadflow.leads.models import Lead
 from leadflow.leads.services import assign_owner, record_lifecycle_change
@@ -15,17 +14,10 @@ from leadflow.qualification.services import accept_handoff, create_assignment_ru
 from leadflow.users.models import Notification
 from leadflow.users.services import notify
 
+from ..clients import HTMX, signed_in
 from ..factories import ContactFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def hand_over(owner, first_name: str = "Ana", **lead_fields) -> Handoff:

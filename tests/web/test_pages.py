@@ -11,13 +11,9 @@ from leadflow.pipeline.models import Activity, LostReason
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import close_opportunity, convert_lead, log_activity, move_opportunity
 
+from ..clients import signed_in
+
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
