@@ -671,7 +671,9 @@ def _tell_about(breach: SlaBreach, lead: Lead) -> None:
     else:
         what = f"not accepted or rejected within {settings.decision_hours:g} business hours"
     local_due = timezone.localtime(breach.due_at, ZoneInfo(settings.time_zone))
-    text = f"SLA missed: {lead.contact} ({lead.company_name or 'no company'}) {what} (due {local_due:%a %d %b %H:%M})."
+    text = (
+        f"SLA missed: {lead.contact} ({lead.company_name or 'no company'}) {what} (due {local_due:%a %d %b %Y %H:%M})."
+    )
     people = [lead.owner] if lead.owner is not None else []
     people += managers_of(lead.owner) if lead.owner is not None else _queue_managers(lead.team)
     if not people:
