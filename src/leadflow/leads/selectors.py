@@ -5,7 +5,8 @@ from datetime import date
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from leadflow.users.models import User
+from leadflow.users.models import Role, User
+from leadflow.users.selectors import managers_of, team_managers
 
 from .lifecycle import REACHED_THROUGH_DEALS, allowed_next_stages
 from .models import OPEN_STAGES, Lead, LifecycleStage, StageChange
@@ -96,3 +97,11 @@ def lead_stage_changes(lead: Lead) -> QuerySet[StageChange]:
 def manual_next_stages(lead: Lead) -> list[str]:
     """The stages a user may move this lead to by hand (the lifecycle bar's buttons)."""
     return [s for s in allowed_next_stages(lead.lifecycle_stage) if s not in REACHED_THROUGH_DEALS]
+
+
+def people_to_tell(lead: Lead) -> list[User]:
+    """Who hears of trouble with a lead (a missed SLA, a nurture step's notice): its owner and the owner's managers;
+    for an unowned lead, its team's managers; when that finds nobody, the admins."""
+    owner = lead.owner
+    people = [owner, *managers_of(owner)] if owner is not None else list(team_managers(lead.team_id))
+    return people or list(User.objects.filter(role=Role.ADMIN, is_active=True))

@@ -23,10 +23,10 @@ from leadflow.engagement.services import store_events
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.leads.selectors import people_to_tell
 from leadflow.leads.services import record_lifecycle_change
 from leadflow.pipeline.models import Activity, ActivityKind
 from leadflow.users.models import User
-from leadflow.users.selectors import managers_of
 from leadflow.users.services import notify
 
 from .abtest import decide
@@ -408,8 +408,7 @@ def _do(step: Step, enrolment: Enrolment, at: datetime, deliveries: list[tuple])
             due_at=at + timedelta(days=config.get("due_days", 1)), created_at=at,
         )  # fmt: skip
     elif step.kind == StepKind.NOTIFY:
-        people = [lead.owner, *managers_of(lead.owner)] if lead.owner else list(User.objects.filter(role="admin"))
-        notify(people, f"{lead.contact}: {config['text']} ({enrolment.sequence.name})")
+        notify(people_to_tell(lead), f"{lead.contact}: {config['text']} ({enrolment.sequence.name})")
     return step.position + 1
 
 

@@ -16,12 +16,12 @@ from leadflow.accounts.models import EmployeeBand
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.leads.models import AssignmentHow, Lead, LeadSource, LifecycleStage, StageChange
+from leadflow.leads.selectors import people_to_tell
 from leadflow.leads.services import assign_owner, record_lifecycle_change
 from leadflow.pipeline.models import Activity, Pipeline
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.scoring.models import LeadScore
-from leadflow.users.models import Role, Team, User
-from leadflow.users.selectors import managers_of
+from leadflow.users.models import Role, User
 from leadflow.users.services import ensure_admin, notify
 
 from .models import (
@@ -642,7 +642,7 @@ def check_slas(*, at: datetime | None = None, by: User | None = None) -> dict[st
                 breach = SlaBreach.objects.create(
                     handoff=handoff, kind=kind, due_at=due, detected_at=at, owner=lead.owner
                 )
-                _tell_about(breach, lead)
+                _tell_about(breach, lead, settings)
                 if kind == SlaKind.FIRST_TOUCH and settings.reassign_on_breach and lead.owner_id is not None:
                     breach.reassigned_to = _reassign(lead, at=at)
                     breach.save(update_fields=["reassigned_to"])
@@ -662,9 +662,8 @@ def _reassign(lead: Lead, *, at: datetime) -> User | None:
     return owner
 
 
-def _tell_about(breach: SlaBreach, lead: Lead) -> None:
+def _tell_about(breach: SlaBreach, lead: Lead, settings: QualificationSettings) -> None:
     handoff = breach.handoff
-    settings = qualification_settings()
     if breach.kind == SlaKind.FIRST_TOUCH:
         hours = settings.hot_first_touch_hours if handoff.is_hot else settings.first_touch_hours
         what = f"not touched within {hours:g} business hour{'s' if hours != 1 else ''}"
@@ -674,16 +673,7 @@ def _tell_about(breach: SlaBreach, lead: Lead) -> None:
     text = (
         f"SLA missed: {lead.contact} ({lead.company_name or 'no company'}) {what} (due {local_due:%a %d %b %Y %H:%M})."
     )
-    people = [lead.owner] if lead.owner is not None else []
-    people += managers_of(lead.owner) if lead.owner is not None else _queue_managers(lead.team)
-    if not people:
-        people = list(User.objects.filter(role=Role.ADMIN, is_active=True))
-    notify(people, text, url=reverse("web:lead", args=[lead.pk]), subject=f"SLA missed: {lead.contact}")
-
-
-def _queue_managers(team: Team | None) -> list[User]:
-    managers = User.objects.filter(role=Role.MANAGER, is_active=True)
-    return list(managers.filter(team=team) if team is not None else managers)
+    notify(people_to_tell(lead), text, url=reverse("web:lead", args=[lead.pk]), subject=f"SLA missed: {lead.contact}")
 
 
 def assign_queued_leads() -> dict[str, int]:

@@ -15,8 +15,14 @@ def notifications_for(user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-id")
 
 
+def team_managers(team_id: int | None) -> QuerySet[User]:
+    """The active managers of a team (every active manager for no team)."""
+    managers = User.objects.filter(role=Role.MANAGER, is_active=True)
+    return managers.filter(team_id=team_id) if team_id is not None else managers
+
+
 def managers_of(user: User) -> list[User]:
     """The active managers of the user's team (none when the user has no team)."""
     if user.team_id is None:
         return []
-    return list(User.objects.filter(team_id=user.team_id, role=Role.MANAGER, is_active=True).exclude(pk=user.pk))
+    return list(team_managers(user.team_id).exclude(pk=user.pk))
