@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leadflow.engagement.models import Event
@@ -209,6 +211,22 @@ def test_email_then_wait_then_email(marketer, welcome):
     enrolment.refresh_from_db()
     assert enrolment.status == EnrolmentStatus.COMPLETED and len(mail.outbox) == 2
     assert sequence_stats(sequence)["steps"][0]["sent"] == 1
+
+
+def test_a_batch_reads_the_same_few_times_however_many_emails_it_sends(marketer, welcome):
+    sequence = _sequence(marketer, ("email", {}, {"template": welcome}))
+    reads = []
+    for count in (2, 6):
+        enrol_leads(sequence, [_lead(first_name=f"P{i}") for i in range(count)], by=marketer)
+        with CaptureQueriesContext(connection) as queries:
+            assert run_due_steps(at=NOON) == count
+            assert send_queued(at=NOON) == {"sent": count}
+        reads.append(sum(query["sql"].lstrip().upper().startswith("SELECT") for query in queries.captured_queries))
+    assert reads[0] == reads[1]  # no column of a recipient is fetched one email at a time
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    assert sorted(message.subject for message in mail.outbox) == sorted(
+        f"Welcome P{i}" for count in (2, 6) for i in range(count)
+    )
 
 
 def test_wait_until_a_weekday_in_the_leads_time_zone(marketer, welcome):

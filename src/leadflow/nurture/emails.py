@@ -46,6 +46,14 @@ def check_template(text: str, field: str) -> str:
     return text
 
 
+# The lead's columns merge_context reads, for a batch of emails to load only these.
+MERGE_COLUMNS = (
+    "company_name", "source", "contact__first_name", "contact__last_name", "contact__email", "contact__job_title",
+    "contact__external_id", "contact__account__name", "contact__account__industry", "owner__first_name",
+    "owner__last_name", "owner__email", "owner__username",
+)  # fmt: skip
+
+
 def merge_context(lead: Lead, *, unsubscribe_url: str) -> dict[str, Any]:
     """What a template may say about the lead: its contact, account, owner and the unsubscribe link."""
     contact, account, owner = lead.contact, lead.contact.account, lead.owner
@@ -72,8 +80,13 @@ def _route(name: str) -> str:
     return reverse(name, args=["TOKEN"])
 
 
+@lru_cache(maxsize=8)
+def _signer(salt: str) -> Signer:
+    return Signer(salt=salt)
+
+
 def _link(name: str, salt: str, value: str) -> str:
-    return settings.PUBLIC_URL + _route(name).replace("TOKEN", Signer(salt=salt).sign(value))
+    return settings.PUBLIC_URL + _route(name).replace("TOKEN", _signer(salt).sign(value))
 
 
 def tracking_urls(delivery_id: int) -> dict[str, str]:
@@ -92,7 +105,7 @@ def click_url(delivery_id: int, target: str) -> str:
 def read_token(token: str, salt: str) -> str | None:
     """What a signed tracking token carries; None when it was forged or mangled."""
     try:
-        return Signer(salt=salt).unsign(token)
+        return _signer(salt).unsign(token)
     except BadSignature:
         return None
 

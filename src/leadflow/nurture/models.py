@@ -189,6 +189,7 @@ class Delivery(models.Model):
             models.Index(fields=["lead", "created_at"]),
             models.Index(fields=["step", "variant"]),
             models.Index(fields=["domain", "sent_at"]),
+            models.Index(fields=["sent_at"]),
         ]
         verbose_name_plural = "deliveries"
 

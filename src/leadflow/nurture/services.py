@@ -7,6 +7,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +31,7 @@ from leadflow.users.models import User
 from leadflow.users.services import notify
 
 from .abtest import decide
-from .emails import check_template, render_email
+from .emails import MERGE_COLUMNS, check_template, render_email
 from .models import (
     Delivery,
     DeliveryStatus,
@@ -54,6 +55,12 @@ MAX_STEPS_PER_RUN = 50  # steps one enrolment may take in one pass (a loop of br
 LEASE = timedelta(minutes=10)  # a delivery left `sending` this long by a worker that died is sent again
 # A queued delivery as run_due_steps writes it (a unique enrolment and step: SKIP LOCKED keeps workers apart).
 DELIVERY_COLUMNS = ["enrolment", "step", "lead", "to_email", "domain", "variant", "status", "not_before", "created_at"]
+# What the engine reads of an enrolment as it runs steps (a step that needs more of its lead loads it then).
+ENROLMENT_COLUMNS = [
+    "sequence", "lead", "status", "position", "due_at", "entered_at", "finished_at", "exit_reason",
+    "lead__lifecycle_stage", "lead__source", "lead__authority", "lead__owner", "lead__contact__email",
+    "lead__contact__time_zone",
+]  # fmt: skip
 UPDATABLE_FIELDS = {"need": str, "budget_confirmed": bool, "utm_campaign": str, "source_detail": str}
 
 
@@ -404,7 +411,7 @@ def _do(step: Step, enrolment: Enrolment, at: datetime, deliveries: list[tuple])
             record_lifecycle_change(lead, to=config["stage"], by=None, reason=reason, at=at)
     elif step.kind == StepKind.CREATE_TASK:
         Activity.objects.create(
-            kind=ActivityKind.TASK, subject=str(config["subject"]).strip()[:200], owner=lead.owner, lead=lead,
+            kind=ActivityKind.TASK, subject=str(config["subject"]).strip()[:200], owner_id=lead.owner_id, lead=lead,
             due_at=at + timedelta(days=config.get("due_days", 1)), created_at=at,
         )  # fmt: skip
     elif step.kind == StepKind.NOTIFY:
@@ -422,9 +429,12 @@ def run_due_steps(*, at: datetime | None = None, limit: int = 1000) -> int:
         due = Enrolment.objects.filter(status=EnrolmentStatus.ACTIVE, due_at__lte=at).order_by("due_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        enrolments = list(due.select_related("sequence", "lead__contact__account", "lead__owner")[:limit])
+        enrolments = list(due.select_related("lead__contact").only(*ENROLMENT_COLUMNS)[:limit])
         if not enrolments:
             return 0
+        sequences = Sequence.objects.in_bulk({e.sequence_id for e in enrolments})
+        for enrolment in enrolments:
+            enrolment.sequence = sequences[enrolment.sequence_id]
         steps: dict[int, dict[int, Step]] = defaultdict(dict)
         for step in Step.objects.filter(sequence__in={e.sequence_id for e in enrolments}).select_related(
             "template", "variant_template"
@@ -479,18 +489,19 @@ def _quiet_until(zone: ZoneInfo, quiet: NurtureSettings, at: datetime) -> dateti
     return wake if wake > local else wake + timedelta(days=1)
 
 
-def _move(delivery_id: int, *, before: str, after: str, **columns: Any) -> bool:
-    """Move one delivery from status `before` to `after` (with other columns), committed at once: one short
-    statement, so a worker sending thousands pays for no ORM query building. False when it was not in `before`."""
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    values = {"status": after, **columns}
-    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
-    with connection.cursor() as cursor:  # autocommit: each move is committed on its own
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} WHERE id = %s AND status = %s",
-            [*(database_datetime(v) if isinstance(v, datetime) else v for v in values.values()), delivery_id, before],
-        )
-        return cursor.rowcount == 1
+@lru_cache(maxsize=16)
+def _move_statement(columns: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(name)} = %s" for name in ("status", *columns))
+    return f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} WHERE id = %s AND status = %s"
+
+
+def _move(cursor: Any, delivery_id: int, *, before: str, after: str, **columns: Any) -> bool:
+    """Move one delivery from status `before` to `after` (with other columns): one short statement, so a worker
+    sending thousands pays for no ORM query building. False when it was not in `before`."""
+    values = [database_datetime(v) if isinstance(v, datetime) else v for v in columns.values()]
+    cursor.execute(_move_statement(tuple(columns)), [after, *values, delivery_id, before])
+    return bool(cursor.rowcount == 1)
 
 
 def _message(delivery: Delivery, sender: str) -> EmailMultiAlternatives:
@@ -528,24 +539,54 @@ def _skip_reason(delivery: Delivery, suppressed: dict[str, str]) -> str:
     return ""
 
 
+def _postponed(
+    delivery: Delivery, quiet: NurtureSettings, fallback_zone: ZoneInfo, to_domain: int, total: int, at: datetime
+) -> tuple[datetime, str] | None:
+    """When an email that may not go now goes instead, and why: quiet hours in the recipient's time zone, or the
+    per-domain or per-hour throttle (`to_domain` and `total` sent in the last hour)."""
+    zone = delivery.lead.contact.time_zone
+    wake = _quiet_until(_zone(zone) if zone else fallback_zone, quiet, at)
+    if wake is not None:
+        return wake, "Quiet hours"
+    if to_domain >= quiet.per_domain_per_hour or total >= quiet.per_hour:
+        return at + timedelta(minutes=10), "Throttled"
+    return None
+
+
+# What became of one email, waiting for the next commit: (outcome, delivery id, status before, after, columns).
+Outcome = tuple[str, int, str, str, dict[str, Any]]
+
+
+def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter) -> None:
+    """Write the outcomes decided since the last commit and count them; a move that finds its delivery no longer
+    where it was (another worker claimed it first) counts as taken."""
+    for label, delivery_id, before, after, columns in outcomes:
+        counts["taken" if not _move(cursor, delivery_id, before=before, after=after, **columns) else label] += 1
+    outcomes.clear()
+
+
 def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     """Send up to `limit` queued emails that are due, one at a time: each is claimed and committed as `sending`
-    before the mail server is called and marked sent after, so a second worker never sends it too and a worker
-    killed between two emails resumes without sending any twice. Suppressed, unconsented and addressless
-    recipients are skipped with the reason; quiet hours and throttles postpone. Returns counts by outcome."""
+    before the mail server is called, and its outcome is committed with the next one's claim (one commit per email),
+    so a second worker never sends it too and a worker killed between two emails resumes without sending any twice.
+    Suppressed, unconsented and addressless recipients are skipped with the reason; quiet hours and throttles
+    postpone. Returns counts by outcome (sent, suppressed, postponed, failed, taken, waiting)."""
     at = at or timezone.now()
     quiet, outcome = nurture_settings(), Counter[str]()
-    queued = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
-    batch = list(queued.select_related("lead__contact__account", "lead__owner")[:limit])
+    due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
+    columns = ["step", "lead", "to_email", "domain", "variant", *(f"lead__{column}" for column in MERGE_COLUMNS)]
+    columns += ["lead__contact__time_zone", "lead__contact__email_opt_in", "lead__contact__do_not_contact"]
+    batch = list(due.select_related("lead__contact__account", "lead__owner").only(*columns)[:limit])
     if not batch:
         return outcome
     steps = Step.objects.select_related("template", "variant_template", "sequence").in_bulk({d.step_id for d in batch})
     for delivery in batch:
         delivery.step = steps[delivery.step_id]
     suppressed = dict(Suppression.objects.filter(email__in={d.to_email for d in batch}).values_list("email", "reason"))
-    recent = Delivery.objects.filter(status=DeliveryStatus.SENT, sent_at__gte=at - timedelta(hours=1))
-    per_domain = Counter(dict(recent.values_list("domain").annotate(n=Count("pk")).values_list("domain", "n")))
-    total = sum(per_domain.values())
+    last_hour = Delivery.objects.filter(sent_at__gte=at - timedelta(hours=1))  # what the throttles count
+    total = last_hour.count()
+    to_domains = last_hour.filter(domain__in={d.domain for d in batch}).values_list("domain").annotate(n=Count("pk"))
+    per_domain = Counter(dict(to_domains.values_list("domain", "n")))
     sender = quiet.from_email or settings.DEFAULT_FROM_EMAIL
     fallback_zone = _zone(quiet.time_zone)
     crash_after = int(os.environ.get("LEADFLOW_NURTURE_CRASH_AFTER", "0"))  # fault injection for the crash test
@@ -556,41 +597,46 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
         logger.warning("cannot reach the mail server (%s); %d emails wait", exc, len(batch))
         outcome["waiting"] += len(batch)
         return outcome
-    try:
-        for delivery in batch:
-            if not _move(delivery.pk, before=DeliveryStatus.QUEUED, after=DeliveryStatus.SENDING, claimed_at=at):
-                outcome["taken"] += 1  # another worker claimed it
-                continue
-            skip = _skip_reason(delivery, suppressed)
-            if skip:
-                _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.SUPPRESSED, note=skip)
-                outcome["suppressed"] += 1
-                continue
-            zone = _zone(delivery.lead.contact.time_zone) if delivery.lead.contact.time_zone else fallback_zone
-            wake = _quiet_until(zone, quiet, at)
-            throttled = per_domain[delivery.domain] >= quiet.per_domain_per_hour or total >= quiet.per_hour
-            if wake is not None or throttled:
-                until, note = (wake, "Quiet hours") if wake is not None else (at + timedelta(minutes=10), "Throttled")
-                _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.QUEUED, not_before=until,
-                      note=note)  # fmt: skip
-                outcome["postponed"] += 1
-                continue
-            try:
-                mail.send_messages([_message(delivery, sender)])
-            except Exception as exc:  # a refused recipient or a template that fails: this email only
-                logger.warning("delivery %s failed: %s", delivery.pk, exc)
-                note = f"{type(exc).__name__}: {exc}"[:300]
-                _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.FAILED, note=note)
-                outcome["failed"] += 1
-                continue
-            _move(delivery.pk, before=DeliveryStatus.SENDING, after=DeliveryStatus.SENT, sent_at=at)
-            per_domain[delivery.domain] += 1
-            total += 1
-            outcome["sent"] += 1
-            if crash_after and outcome["sent"] >= crash_after:
-                os._exit(3)
-    finally:
-        mail.close()
+    queued, sending = DeliveryStatus.QUEUED, DeliveryStatus.SENDING
+    decided: list[Outcome] = []
+    sent = 0
+    with connection.cursor() as cursor:
+        try:
+            for delivery in batch:
+                skip = _skip_reason(delivery, suppressed)
+                if skip:
+                    decided.append(("suppressed", delivery.pk, queued, DeliveryStatus.SUPPRESSED, {"note": skip}))
+                    continue
+                later = _postponed(delivery, quiet, fallback_zone, per_domain[delivery.domain], total, at)
+                if later:
+                    until, note = later
+                    decided.append(("postponed", delivery.pk, queued, queued, {"not_before": until, "note": note}))
+                    continue
+                if crash_after and sent >= crash_after:
+                    with transaction.atomic():
+                        _settle(cursor, decided, outcome)
+                    os._exit(3)  # killed between two emails, after the last one's outcome was committed
+                with transaction.atomic():  # one commit: what happened to the previous emails, and this one's claim
+                    _settle(cursor, decided, outcome)
+                    claimed = _move(cursor, delivery.pk, before=queued, after=sending, claimed_at=at)
+                if not claimed:
+                    outcome["taken"] += 1  # another worker claimed it
+                    continue
+                try:
+                    mail.send_messages([_message(delivery, sender)])
+                except Exception as exc:  # a refused recipient or a template that fails: this email only
+                    logger.warning("delivery %s failed: %s", delivery.pk, exc)
+                    note = f"{type(exc).__name__}: {exc}"[:300]
+                    decided.append(("failed", delivery.pk, sending, DeliveryStatus.FAILED, {"note": note}))
+                    continue
+                decided.append(("sent", delivery.pk, sending, DeliveryStatus.SENT, {"sent_at": at}))
+                per_domain[delivery.domain] += 1
+                total += 1
+                sent += 1
+        finally:
+            with transaction.atomic():
+                _settle(cursor, decided, outcome)
+            mail.close()
     return outcome
 
 
