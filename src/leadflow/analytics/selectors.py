@@ -24,8 +24,10 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Field,
     FilteredRelation,
     FloatField,
+    IntegerField,
     Model,
     OuterRef,
     Q,
@@ -223,10 +225,22 @@ DIMENSIONS = {
 }
 
 
+def _bisect(lookup: str, boundaries: list[Any], values: list[Any], output_field: Field) -> Case | Value:
+    """values[i] for the rows that meet `lookup` (say "created_at__lt") at boundaries[i] but not at boundaries[i - 1];
+    the last value for those that meet it at none. CASEs nested into a binary search: the database makes a few
+    comparisons per row instead of one per boundary (or a date function call)."""
+
+    def search(first: int, stop: int) -> Case | Value:
+        if stop - first == 1:
+            return Value(values[first], output_field=output_field)
+        middle = (first + stop) // 2
+        return Case(When(**{lookup: boundaries[middle - 1]}, then=search(first, middle)), default=search(middle, stop))
+
+    return search(0, len(values))
+
+
 def _creation_month(leads: QuerySet[Lead]) -> Case | Value:
-    """The month (first day, local time) each lead was created in, as CASEs nested into a binary search over the
-    months the leads span: the database makes a few timestamp comparisons per row instead of calling a date
-    function on each."""
+    """The month (first day, local time) each lead was created in, searched for over the months the leads span."""
     by_creation = leads.order_by("created_at").values_list("created_at", flat=True)  # two index probes
     first, last_at = by_creation.first(), by_creation.last()
     if first is None or last_at is None:
@@ -237,15 +251,8 @@ def _creation_month(leads: QuerySet[Lead]) -> Case | Value:
     while month <= last:
         months.append(month)
         month = (month + timedelta(days=32)).replace(day=1)
-
-    def search(first: int, stop: int) -> Case | Value:
-        if stop - first == 1:
-            return Value(months[first], output_field=DateField())
-        middle = (first + stop) // 2
-        boundary = timezone.make_aware(datetime.combine(months[middle], datetime.min.time()))
-        return Case(When(created_at__lt=boundary, then=search(first, middle)), default=search(middle, stop))
-
-    return search(0, len(months))
+    starts = [timezone.make_aware(datetime.combine(month, datetime.min.time())) for month in months[1:]]
+    return _bisect("created_at__lt", starts, months, DateField())
 
 
 _NAME = {"owner": "username", "team": "name"}
@@ -580,20 +587,17 @@ def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = BACKTES
         return {"as_of": [], "mean_abs_error_pct": {"by_stage": None, "by_history": None}}
     moments = month_starts(latest, months)
     open_then = _open_at(moments, pipeline, deals)
-    closed = deals.filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed])
-    closed_before = list(
-        closed.values("stage", "furthest_stage").annotate(
-            **{f"closed_{i}": Count("id", filter=Q(closed_at__lte=moment)) for i, moment in enumerate(moments)}
-        )
-    )
+    # The closed deals by the first month start they had closed by (those closed since the last teach nothing yet).
+    closed_by = _bisect("closed_at__lte", moments[:-1], list(range(len(moments))), IntegerField())
+    closed = deals.filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed], closed_at__lte=moments[-1])
+    closings = list(closed.values("stage", "furthest_stage", month=closed_by).annotate(n=Count("*")).order_by())
     probability = {stage.pk: stage.probability / 100 for stage in stages}
     won_ids = {stage.pk for stage in stages if stage.is_won}
     lost_ids = {stage.pk for stage in stages if stage.is_lost}
     rows: list[dict[str, Any]] = []
     for i, moment in enumerate(moments):
-        learned = _win_rates(
-            _reach_from(((c["stage"], c["furthest_stage"], c[f"closed_{i}"]) for c in closed_before), stages)[0], stages
-        )
+        closed_then = ((c["stage"], c["furthest_stage"], c["n"]) for c in closings if c["month"] <= i)
+        learned = _win_rates(_reach_from(closed_then, stages)[0], stages)
         row = dict.fromkeys(["open_deals", "pipeline_value", "weighted_by_stage", "weighted_by_history", "won_since",
                              "still_open"], 0.0)  # fmt: skip
         for group in open_then[moment]:
