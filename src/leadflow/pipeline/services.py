@@ -58,13 +58,13 @@ def furthest_stage_expression(changes: type[Model]) -> Subquery:
     return Subquery(moves.order_by("-open_order").values("open_stage")[:1])
 
 
-def refresh_deal_history(opportunity_ids: Sequence[int] | None = None) -> None:
+def refresh_deal_history(opportunity_ids: Sequence[int] | None = None, *, since: datetime | None = None) -> None:
     """Recompute what is kept from these deals' stage history (every deal when None): each move's spell, the
-    deal's furthest open stage and its rows in the forecast snapshots. Every writer of `OpportunityStageChange`
-    rows calls it."""
+    deal's furthest open stage and its rows in the forecast snapshots (those as of `since` or later, when the
+    history changed from then on only). Every writer of `OpportunityStageChange` rows calls it."""
     refresh_spells(OpportunityStageChange, "opportunity", opportunity_ids)
     set_on(Opportunity, opportunity_ids, furthest_stage=furthest_stage_expression(OpportunityStageChange))
-    refresh_forecast_snapshots(opportunity_ids)
+    refresh_forecast_snapshots(opportunity_ids, since=since)
 
 
 def _store_open_deals(snapshot: ForecastSnapshot, opportunity_ids: list[int] | None = None) -> None:
@@ -79,20 +79,24 @@ def _store_open_deals(snapshot: ForecastSnapshot, opportunity_ids: list[int] | N
     ForecastSnapshotDeal.objects.bulk_create(rows, batch_size=2000)
 
 
-def refresh_forecast_snapshots(opportunity_ids: Sequence[int] | None = None) -> None:
-    """Rewrite these deals' rows (every deal's when None) in the stored forecast snapshots from their stage history
-    as it now stands, so a back-dated move or an imported history shows in the months it reaches into."""
+def refresh_forecast_snapshots(opportunity_ids: Sequence[int] | None = None, *, since: datetime | None = None) -> None:
+    """Rewrite these deals' rows (every deal's when None) in the stored forecast snapshots (those as of `since` or
+    later) from their stage history as it now stands, so a back-dated move or an imported history shows in the
+    months it reaches into. A move made now reaches none."""
+    snapshots = ForecastSnapshot.objects.select_related("pipeline")
+    if since is not None:
+        snapshots = snapshots.filter(as_of__gte=since)
     ids = most_or_all(Opportunity, opportunity_ids)
     if ids is None:
-        ForecastSnapshotDeal.objects.all().delete()
-        for snapshot in ForecastSnapshot.objects.select_related("pipeline"):
+        ForecastSnapshotDeal.objects.filter(snapshot__in=snapshots).delete()
+        for snapshot in snapshots:
             _store_open_deals(snapshot)
         return
     for chunk in chunks(ids):
-        ForecastSnapshotDeal.objects.filter(opportunity__in=chunk).delete()
+        ForecastSnapshotDeal.objects.filter(snapshot__in=snapshots, opportunity__in=chunk).delete()
         # Only the months that began after the first of these deals' moves can hold them.
         first_move = OpportunityStageChange.objects.filter(opportunity__in=chunk).order_by("at").values("at")[:1]
-        for snapshot in ForecastSnapshot.objects.filter(as_of__gte=Subquery(first_move)).select_related("pipeline"):
+        for snapshot in snapshots.filter(as_of__gte=Subquery(first_move)):
             _store_open_deals(snapshot, chunk)
 
 
@@ -200,7 +204,7 @@ def create_opportunity(
     OpportunityStageChange.objects.create(
         opportunity=opportunity, from_stage=None, to_stage=stage, at=opportunity.created_at, by=by, reason="Opened"
     )
-    refresh_deal_history([opportunity.pk])
+    refresh_deal_history([opportunity.pk], since=opportunity.created_at)
     opportunity.refresh_from_db(fields=["furthest_stage"])
     return opportunity
 
@@ -341,7 +345,7 @@ def move_opportunity(
     OpportunityStageChange.objects.create(
         opportunity=opportunity, from_stage=previous, to_stage=stage, at=at, by=by, reason=reason.strip()
     )
-    refresh_deal_history([opportunity.pk])
+    refresh_deal_history([opportunity.pk], since=at)
     opportunity.refresh_from_db(fields=["furthest_stage"])
     lead = opportunity.lead
     if stage.is_won and lead is not None and is_allowed(lead.lifecycle_stage, LifecycleStage.CUSTOMER):
