@@ -2,9 +2,9 @@
 
 Usage: .venv/bin/python bench/analytics.py [BUNDLE] [--database-url URL] [--repeat 5]
 Imports the bundle into a fresh database (a temporary SQLite file unless --database-url is given; an existing one is
-reused), takes two weekly snapshots, then runs each analytics report as an admin sees it and prints the median and
-fastest time (the machine's noise shows as the gap). Target (issue 7): ≤ 100 ms per dashboard query; the forecast
-backtest runs on demand, not with the dashboard.
+reused), takes two weekly snapshots and the forecast snapshots the worker would, then runs each analytics report as
+an admin sees it and prints the median and fastest time (the machine's noise shows as the gap). Target (issue 7):
+≤ 100 ms per dashboard query.
 """
 
 import argparse
@@ -17,7 +17,6 @@ from pathlib import Path
 
 from fresh_database import use_fresh_database
 
-ON_DEMAND = ("forecast-backtest",)  # run from a button, not when the dashboard loads
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "leadforge" / "scoring-100k"
 
 
@@ -36,6 +35,7 @@ def main() -> int:
     from leadflow.imports.leadforge import LeadforgeImport
     from leadflow.leads.models import Lead
     from leadflow.pipeline.selectors import default_pipeline
+    from leadflow.pipeline.services import take_forecast_snapshots
     from leadflow.users.models import Role, User
 
     if not Lead.objects.exists():
@@ -48,6 +48,10 @@ def main() -> int:
         for days_ago in (7, 0):
             take_snapshot(pipeline, on=date.today() - timedelta(days=days_ago))
         print(f"took two snapshots in {time.perf_counter() - started:.1f} s")
+    if not pipeline.forecast_snapshots.exists():  # the import stores them; a database imported before did not
+        started = time.perf_counter()
+        taken = take_forecast_snapshots()
+        print(f"took {taken} forecast snapshots in {time.perf_counter() - started:.1f} s")
     scope = Scope(user=User(role=Role.ADMIN))
     print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}; {Lead.objects.count():,} leads")
     print(f"{'report':<18} {'median ms':>10} {'fastest ms':>11}")
@@ -59,10 +63,9 @@ def main() -> int:
             run_report(name, scope)
             timings.append((time.perf_counter() - started) * 1000)
         median = statistics.median(timings)
-        if name not in ON_DEMAND:
-            worst = max(worst, median)
+        worst = max(worst, median)
         print(f"{name:<18} {median:>10.1f} {min(timings):>11.1f}")
-    print(f"slowest dashboard query: {worst:.1f} ms (target ≤ 100 ms; {', '.join(ON_DEMAND)} runs on demand)")
+    print(f"slowest dashboard query: {worst:.1f} ms (target ≤ 100 ms)")
     return 0
 
 

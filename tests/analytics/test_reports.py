@@ -13,7 +13,7 @@ from leadflow.analytics import selectors
 from leadflow.analytics.selectors import Scope
 from leadflow.leads.models import Lead
 from leadflow.leads.services import refresh_lead_history, transition_lead
-from leadflow.pipeline.models import Opportunity
+from leadflow.pipeline.models import ForecastSnapshot, ForecastSnapshotDeal, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import (
     close_opportunity,
@@ -21,6 +21,7 @@ from leadflow.pipeline.services import (
     move_opportunity,
     refresh_deal_history,
     reopen_opportunity,
+    take_forecast_snapshots,
 )
 
 from ..factories import LeadFactory
@@ -33,9 +34,9 @@ def stage(name):
     return default_pipeline().stages.get(name=name)
 
 
-def deal_for(rep, *, amount, opened):
+def deal_for(rep, *, amount, opened, source="inbound_marketing"):
     """A lead captured `opened` ago and converted then (history rows back-dated accordingly)."""
-    lead = LeadFactory(owner=rep, team=rep.team, company_name="Co", created_at=opened)
+    lead = LeadFactory(owner=rep, team=rep.team, company_name="Co", created_at=opened, source=source)
     deal, _ = convert_lead(lead, by=rep, amount=amount)
     Opportunity.objects.filter(pk=deal.pk).update(created_at=opened)
     deal.stage_changes.update(at=opened)
@@ -163,25 +164,30 @@ def test_the_dashboard_renders(admin, rep):
     page = client.get("/analytics/").content.decode()
     assert 'data-chart="funnel"' in page and "Velocity and bottlenecks" in page
     assert "Time in each lifecycle stage" in page and "No review yet" in page
-    assert "Open deals" in client.get("/analytics/backtest/").content.decode()
+    assert "Forecast backtest" in page and "Open deals" in page
 
 
-def test_marketing_does_not_run_the_money_backtest(marketer):
+def test_marketing_does_not_see_the_money_backtest(marketer):
     client = Client()
     client.force_login(marketer)
-    assert client.get("/analytics/backtest/").status_code == 404
+    page = client.get("/analytics/").content.decode()
+    assert "Velocity and bottlenecks" in page and "Forecast backtest" not in page
 
 
-def test_the_backtest_sets_each_past_forecast_beside_what_closed(admin, rep):
-    def at(month, day):
-        return timezone.make_aware(datetime(2026, month, day, 12))
+def at(month, day, hour=12):
+    return timezone.make_aware(datetime(2026, month, day, hour))
 
+
+@pytest.mark.parametrize("from_snapshots", [False, True], ids=["from the history", "from the snapshots"])
+def test_the_backtest_sets_each_past_forecast_beside_what_closed(admin, rep, from_snapshots):
     won = deal_for(rep, amount=1000, opened=at(1, 10))
     move_opportunity(won, stage=stage("Proposal"), by=rep, at=at(2, 10))
     close_opportunity(won, won=True, by=rep, at=at(3, 10))
     lost = deal_for(rep, amount=3000, opened=at(1, 15))
     close_opportunity(lost, won=False, by=rep, lost_reason="Price", at=at(2, 20))
     deal_for(rep, amount=2000, opened=at(2, 5))  # still open in Prospecting
+    if from_snapshots:
+        assert take_forecast_snapshots() == 6
 
     backtest = selectors.forecast_backtest(Scope(user=admin), default_pipeline(), months=3)
     rows = {row["as_of"]: row for row in backtest["as_of"]}
@@ -196,6 +202,59 @@ def test_the_backtest_sets_each_past_forecast_beside_what_closed(admin, rep):
     assert (march["won_since"], march["still_open"]) == (1000.0, 2000.0)
     assert february["settled"] and not march["settled"]  # two thirds of March's pipeline is still open
     assert backtest["mean_abs_error_pct"] == {"by_stage": 60.0, "by_history": 60.0}  # February alone: 400 vs 1000
+
+
+def test_the_backtest_reads_the_months_stored(admin, rep):
+    deal = deal_for(rep, amount=1000, opened=at(1, 10))
+    deal_for(rep, amount=1000, opened=at(2, 5))
+    take_forecast_snapshots()
+    ForecastSnapshotDeal.objects.filter(opportunity=deal).update(stage=stage("Proposal"))  # as if it said so
+    february = selectors.forecast_backtest(Scope(user=admin), default_pipeline(), months=1)["as_of"][0]
+    assert (february["as_of"], february["weighted_by_stage"]) == ("2026-02-01", 500.0)  # 50 %, not 10 %
+
+
+def test_stored_snapshots_give_the_backtest_the_figures_of_the_history(admin, manager, rep, teammate, other_rep):
+    """Deals of two teams and several sources opening, moving, closing and re-opening over half a year, with moves
+    right at a month's first moment: each view of the backtest reads the same from the snapshots as from the
+    history, also after a move recorded late that reaches back into the stored months."""
+    won = deal_for(rep, amount=1000, opened=at(1, 10))
+    move_opportunity(won, stage=stage("Proposal"), by=rep, at=at(2, 10))
+    close_opportunity(won, won=True, by=rep, at=at(3, 10))
+    lost = deal_for(teammate, amount=3000, opened=at(1, 15), source="referral_partner")
+    close_opportunity(lost, won=False, by=teammate, lost_reason="Price", at=at(2, 20))
+    reopened = deal_for(other_rep, amount=5000, opened=at(2, 1, hour=0), source="event_webinar")
+    close_opportunity(reopened, won=False, by=other_rep, lost_reason="Price", at=at(3, 1, hour=0))
+    move_opportunity(reopened, stage=stage("Negotiation"), by=other_rep, at=at(4, 3))
+    close_opportunity(reopened, won=True, by=other_rep, at=at(5, 20))
+    waiting = deal_for(rep, amount=2000, opened=at(3, 5), source="referral_partner")
+    move_opportunity(waiting, stage=stage("Qualification"), by=rep, at=at(6, 1, hour=0))
+    scopes = [
+        Scope(user=admin),
+        Scope(user=manager),
+        Scope(user=rep),
+        Scope(user=other_rep),
+        Scope(user=admin, source="referral_partner"),
+        Scope(user=admin, owner_id=rep.pk),
+        Scope(user=admin, team_id=other_rep.team_id),
+        Scope(user=admin, since=at(1, 12).date(), until=at(2, 28).date()),
+    ]
+
+    def backtests():
+        return [selectors.forecast_backtest(scope, default_pipeline(), months=months) for scope in scopes
+                for months in (6, 9)]  # fmt: skip
+
+    from_history = backtests()
+    assert take_forecast_snapshots() == 6
+    assert backtests() == from_history
+    # January: none yet; February: three (one opened at its first moment); March: one (one closed at its first
+    # moment); April: one; May: two (the re-opened one, and the one waiting); June: one (moved at its first moment)
+    assert [row["open_deals"] for row in from_history[0]["as_of"]] == [0, 3, 1, 1, 2, 1]
+    assert from_history[0]["as_of"][4]["weighted_by_stage"] == 3700.0  # May: 70 % of 5,000 and 10 % of 2,000
+    move_opportunity(waiting, stage=stage("Proposal"), by=rep, at=at(4, 20))  # recorded late
+    from_snapshots = backtests()
+    assert from_snapshots[0]["as_of"][4]["weighted_by_stage"] == 4500.0  # ... and 50 % of 2,000
+    ForecastSnapshot.objects.all().delete()
+    assert backtests() == from_snapshots
 
 
 def test_the_backtest_of_an_empty_pipeline_is_empty(admin):

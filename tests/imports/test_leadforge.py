@@ -4,6 +4,7 @@ leadforge-labels preset turns known outcomes into history."""
 
 import csv
 from collections import Counter
+from datetime import UTC, datetime
 from io import StringIO
 from itertools import pairwise
 from pathlib import Path
@@ -20,8 +21,10 @@ from leadflow.imports.leadforge import LeadforgeImport
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, StageChange
 from leadflow.leads.services import refresh_lead_history
-from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange
-from leadflow.pipeline.services import refresh_deal_history
+from leadflow.pipeline.models import Activity, ForecastSnapshot, Opportunity, OpportunityStageChange
+from leadflow.pipeline.services import convert_lead, refresh_deal_history, take_forecast_snapshots
+
+from ..factories import LeadFactory
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "leadforge"
 WORLD = DATA / "world-5k"
@@ -207,6 +210,36 @@ def test_a_second_run_of_a_bundle_changes_nothing(tiny):
     again = LeadforgeImport(tiny).run()
     assert again.changed_nothing
     assert [model.objects.count() for model in (Lead, StageChange, OpportunityStageChange, Event, Activity)] == counts
+
+
+def forecast_snapshots() -> dict[str, set[tuple[str, str]]]:
+    return {
+        snapshot.as_of.date().isoformat(): {
+            (row.opportunity.external_id or row.opportunity.name, row.stage.name)
+            for row in snapshot.deals.select_related("opportunity", "stage")
+        }
+        for snapshot in ForecastSnapshot.objects.order_by("as_of")
+    }
+
+
+def test_the_import_stores_the_forecast_snapshots_its_history_reaches(tiny):
+    LeadforgeImport(tiny).run()
+    snapshots = forecast_snapshots()
+    assert list(snapshots) == ["2023-09-01", "2023-10-01", "2023-11-01", "2023-12-01", "2024-01-01", "2024-02-01"]
+    assert snapshots["2024-01-01"] == set()
+    assert snapshots["2024-02-01"] == {("opp_won", "Proposal"), ("opp_open", "Proposal")}
+
+
+def test_an_import_reaches_into_the_forecast_snapshots_stored_before_it(tiny, rep):
+    deal, _ = convert_lead(LeadFactory(owner=rep, company_name="Later Co"), by=rep, amount=100)
+    OpportunityStageChange.objects.filter(opportunity=deal).update(at=datetime(2024, 3, 5, tzinfo=UTC))
+    refresh_deal_history([deal.pk])
+    take_forecast_snapshots()
+    assert forecast_snapshots()["2024-02-01"] == set()
+    LeadforgeImport(tiny).run()
+    snapshots = forecast_snapshots()
+    assert snapshots["2024-02-01"] == {("opp_won", "Proposal"), ("opp_open", "Proposal")}
+    assert snapshots["2024-03-01"] == {("opp_open", "Proposal")}
 
 
 def test_a_folder_without_the_tables_is_refused(tmp_path):

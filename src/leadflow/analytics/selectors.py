@@ -24,9 +24,10 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Field,
     FilteredRelation,
     FloatField,
-    Max,
+    IntegerField,
     Model,
     OuterRef,
     Q,
@@ -45,8 +46,23 @@ from leadflow.history import days_between, epoch_days, qualified_column
 from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
-from leadflow.pipeline.models import Activity, Opportunity, OpportunityStageChange, Pipeline, Stage
-from leadflow.pipeline.selectors import opportunities_visible_to
+from leadflow.pipeline.models import (
+    Activity,
+    ForecastSnapshot,
+    ForecastSnapshotDeal,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+    Stage,
+)
+from leadflow.pipeline.selectors import (
+    BACKTEST_MONTHS,
+    month_starts,
+    newest_move,
+    open_spells,
+    opportunities_visible_to,
+    spell_covers,
+)
 from leadflow.users.models import Team, User
 
 from .models import PipelineSnapshot, SnapshotDeal
@@ -96,11 +112,15 @@ def _ratio(part: float | int, whole: float | int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _history(model: type[Model], owner_field: str, owners: QuerySet, **within: Any) -> QuerySet:
-    """The history rows (narrowed by `within`) of the scoped leads or deals; when the scope is everything, no
-    match against it, so the database reads the indexes alone."""
-    rows = model._default_manager.filter(**within)
+def _scoped(rows: QuerySet, owner_field: str, owners: QuerySet) -> QuerySet:
+    """The rows that belong to the scoped leads or deals; when the scope is everything, no match against it, so
+    the database reads the indexes alone."""
     return rows.filter(**{f"{owner_field}__in": owners.values("pk")}) if owners.query.has_filters() else rows
+
+
+def _history(model: type[Model], owner_field: str, owners: QuerySet, **within: Any) -> QuerySet:
+    """The history rows (narrowed by `within`) of the scoped leads or deals."""
+    return _scoped(model._default_manager.filter(**within), owner_field, owners)
 
 
 def _stages(**kind: bool) -> QuerySet[Stage]:
@@ -205,10 +225,22 @@ DIMENSIONS = {
 }
 
 
+def _bisect(lookup: str, boundaries: list[Any], values: list[Any], output_field: Field) -> Case | Value:
+    """values[i] for the rows that meet `lookup` (say "created_at__lt") at boundaries[i] but not at boundaries[i - 1];
+    the last value for those that meet it at none. CASEs nested into a binary search: the database makes a few
+    comparisons per row instead of one per boundary (or a date function call)."""
+
+    def search(first: int, stop: int) -> Case | Value:
+        if stop - first == 1:
+            return Value(values[first], output_field=output_field)
+        middle = (first + stop) // 2
+        return Case(When(**{lookup: boundaries[middle - 1]}, then=search(first, middle)), default=search(middle, stop))
+
+    return search(0, len(values))
+
+
 def _creation_month(leads: QuerySet[Lead]) -> Case | Value:
-    """The month (first day, local time) each lead was created in, as CASEs nested into a binary search over the
-    months the leads span: the database makes a few timestamp comparisons per row instead of calling a date
-    function on each."""
+    """The month (first day, local time) each lead was created in, searched for over the months the leads span."""
     by_creation = leads.order_by("created_at").values_list("created_at", flat=True)  # two index probes
     first, last_at = by_creation.first(), by_creation.last()
     if first is None or last_at is None:
@@ -219,15 +251,8 @@ def _creation_month(leads: QuerySet[Lead]) -> Case | Value:
     while month <= last:
         months.append(month)
         month = (month + timedelta(days=32)).replace(day=1)
-
-    def search(first: int, stop: int) -> Case | Value:
-        if stop - first == 1:
-            return Value(months[first], output_field=DateField())
-        middle = (first + stop) // 2
-        boundary = timezone.make_aware(datetime.combine(months[middle], datetime.min.time()))
-        return Case(When(created_at__lt=boundary, then=search(first, middle)), default=search(middle, stop))
-
-    return search(0, len(months))
+    starts = [timezone.make_aware(datetime.combine(month, datetime.min.time())) for month in months[1:]]
+    return _bisect("created_at__lt", starts, months, DateField())
 
 
 _NAME = {"owner": "username", "team": "name"}
@@ -518,57 +543,67 @@ def forecast(scope: Scope, pipeline: Pipeline) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = 6) -> dict[str, Any]:
+def _open_at(moments: list[datetime], pipeline: Pipeline, deals: QuerySet[Opportunity]) -> dict[datetime, list]:
+    """Per month start, the scoped deals then open, counted and valued (`deals`, `value`) by the stage they were
+    in then and the stage they are in now (`then`, `now`): from the forecast snapshots where stored (grouped by
+    snapshot), else from the history spells (a count filtered by month, in one pass)."""
+
+    def grouped(rows: QuerySet, stage_then: str, *by: str, **figures: Aggregate) -> QuerySet:
+        return rows.values(*by, then=F(stage_then), now=F("opportunity__stage")).annotate(**figures).order_by()
+
+    found: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    snapshots = dict(ForecastSnapshot.objects.filter(pipeline=pipeline, as_of__in=moments).values_list("pk", "as_of"))
+    stored = _scoped(ForecastSnapshotDeal.objects.filter(snapshot__in=list(snapshots)), "opportunity", deals)
+    for group in grouped(stored, "stage", "snapshot", deals=Count("id"), value=Sum("opportunity__amount")):
+        found[snapshots[group["snapshot"]]].append(group)
+    missing = [moment for moment in moments if moment not in snapshots.values()]
+    if missing:
+        spells = _scoped(open_spells(pipeline), "opportunity", deals)
+        spells = spells.filter(at__lte=missing[-1]).exclude(left_at__lte=missing[0])
+        figures: dict[str, Aggregate] = {}
+        for i, moment in enumerate(missing):
+            figures[f"deals_{i}"] = Count("id", filter=spell_covers(moment))
+            figures[f"value_{i}"] = Sum("opportunity__amount", filter=spell_covers(moment))
+        for group in grouped(spells, "to_stage", **figures):
+            for i, moment in enumerate(missing):
+                if group[f"deals_{i}"]:
+                    found[moment].append({**group, "deals": group[f"deals_{i}"], "value": group[f"value_{i}"]})
+    return found
+
+
+def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = BACKTEST_MONTHS) -> dict[str, Any]:
     """How far each forecast method would have been from what closed: at the start of each of the last `months`
     months of the deal history, the deals then open (in the stage they were in then) are weighted by stage
     probability and by the win rates learned from the deals closed before that day; both are set beside the value
     of those deals won since, and what is still open. The mean miss counts the months whose deals have mostly been
     decided (at most half their value still open). (Amounts are today's; past probability overrides are not
-    kept, so stage probabilities stand in for them.)"""
+    kept, so stage probabilities stand in for them.) Which deals were open when is read from the forecast
+    snapshots the worker stores, kept in step with the history; a month without one is worked out from the
+    history, to the same figures."""
     stages = list(pipeline.stages.all())
-    open_stages = [stage for stage in stages if not stage.is_closed]
-    moves = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=open_stages)
-    # The newest move of all is some deal's current spell: the partial index has it.
-    current = _history(OpportunityStageChange, "opportunity", scope.deals(), to_stage__in=stages, left_at__isnull=True)
-    latest = current.aggregate(latest=Max("at"))["latest"]
+    deals = scope.deals()
+    latest = newest_move(pipeline, _scoped(OpportunityStageChange.objects.all(), "opportunity", deals))
     if latest is None:
         return {"as_of": [], "mean_abs_error_pct": {"by_stage": None, "by_history": None}}
-    month = timezone.localtime(latest).date().replace(day=1)
-    days = []
-    for _ in range(months):
-        days.append(month)
-        month = (month - timedelta(days=1)).replace(day=1)
-    days.reverse()
-    moments = [timezone.make_aware(datetime.combine(day, datetime.min.time())) for day in days]
-
-    def spell_covers(moment: datetime) -> Q:
-        return Q(at__lte=moment) & (Q(left_at__isnull=True) | Q(left_at__gt=moment))
-
-    then = moves.filter(at__lte=moments[-1]).exclude(left_at__lte=moments[0])
-    open_then = then.values("to_stage", "opportunity__stage").annotate(
-        **{f"deals_{i}": Count("id", filter=spell_covers(moment)) for i, moment in enumerate(moments)},
-        **{f"value_{i}": Sum("opportunity__amount", filter=spell_covers(moment)) for i, moment in enumerate(moments)},
-    )
-    closed = scope.deals().filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed])
-    closed_before = list(
-        closed.values("stage", "furthest_stage").annotate(
-            **{f"closed_{i}": Count("id", filter=Q(closed_at__lte=moment)) for i, moment in enumerate(moments)}
-        )
-    )
+    moments = month_starts(latest, months)
+    open_then = _open_at(moments, pipeline, deals)
+    # The closed deals by the first month start they had closed by (those closed since the last teach nothing yet).
+    closed_by = _bisect("closed_at__lte", moments[:-1], list(range(len(moments))), IntegerField())
+    closed = deals.filter(pipeline=pipeline, stage__in=[s for s in stages if s.is_closed], closed_at__lte=moments[-1])
+    closings = list(closed.values("stage", "furthest_stage", month=closed_by).annotate(n=Count("*")).order_by())
     probability = {stage.pk: stage.probability / 100 for stage in stages}
     won_ids = {stage.pk for stage in stages if stage.is_won}
     lost_ids = {stage.pk for stage in stages if stage.is_lost}
     rows: list[dict[str, Any]] = []
-    for i, day in enumerate(days):
-        learned = _win_rates(
-            _reach_from(((c["stage"], c["furthest_stage"], c[f"closed_{i}"]) for c in closed_before), stages)[0], stages
-        )
+    for i, moment in enumerate(moments):
+        closed_then = ((c["stage"], c["furthest_stage"], c["n"]) for c in closings if c["month"] <= i)
+        learned = _win_rates(_reach_from(closed_then, stages)[0], stages)
         row = dict.fromkeys(["open_deals", "pipeline_value", "weighted_by_stage", "weighted_by_history", "won_since",
                              "still_open"], 0.0)  # fmt: skip
-        for group in open_then:
-            value = float(group[f"value_{i}"] or 0)
-            stage_then, stage_now = group["to_stage"], group["opportunity__stage"]
-            row["open_deals"] += group[f"deals_{i}"]
+        for group in open_then[moment]:
+            value = float(group["value"] or 0)
+            stage_then, stage_now = group["then"], group["now"]
+            row["open_deals"] += group["deals"]
             row["pipeline_value"] += value
             row["weighted_by_stage"] += value * probability[stage_then]
             row["weighted_by_history"] += value * learned.get(stage_then, probability[stage_then])
@@ -576,7 +611,8 @@ def forecast_backtest(scope: Scope, pipeline: Pipeline, *, months: int = 6) -> d
                 row["won_since"] += value
             elif stage_now not in lost_ids:
                 row["still_open"] += value
-        rows.append({"as_of": day.isoformat(), **{key: round(value, 2) for key, value in row.items()}})
+        day = timezone.localtime(moment).date().isoformat()
+        rows.append({"as_of": day, **{key: round(value, 2) for key, value in row.items()}})
         rows[-1]["open_deals"] = int(row["open_deals"])
         # Judged only once most of the value then open has been decided.
         rows[-1]["settled"] = row["still_open"] <= row["pipeline_value"] / 2

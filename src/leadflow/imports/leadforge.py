@@ -52,6 +52,7 @@ from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.pipeline.models import Activity, LostReason, Opportunity, OpportunityStageChange, Stage
 from leadflow.pipeline.selectors import default_pipeline
+from leadflow.pipeline.services import refresh_forecast_snapshots, take_forecast_snapshots
 from leadflow.users.models import Role, Team, User
 
 from .report import FIRST_ROW, ImportReport, Progress
@@ -372,6 +373,9 @@ class LeadforgeImport:
         # A new deal's whole history is written here, so its spells go in with it (no pass afterwards).
         insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason",
                                              "left_at", "days_in_stage"], rows())  # fmt: skip
+        # The forecast snapshots hold them too: those stored already, and those the history now reaches.
+        refresh_forecast_snapshots([self.deals[external_id] for external_id, _ in self.new_deals])
+        take_forecast_snapshots()
 
     def _lead_histories(self, opportunities: dict[str, dict[str, str]]) -> None:
         def rows() -> Iterator[tuple]:

@@ -179,6 +179,41 @@ class OpportunityStageChange(models.Model):
         return f"{self.opportunity_id}: {self.from_stage_id or '∅'} → {self.to_stage_id}"
 
 
+class ForecastSnapshot(models.Model):
+    """A pipeline's open deals as a month began, each in the stage it was in (`deals`): what a forecast made that
+    day weighed. Worked out from the stage history and kept in step with it, like the spells, so the forecast
+    backtest reads these rows instead of replaying the history."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="forecast_snapshots")
+    as_of = models.DateTimeField(help_text="The month's first moment, in the site's time zone")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-as_of"]
+        constraints = [models.UniqueConstraint(fields=["pipeline", "as_of"], name="one_forecast_snapshot_a_month")]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline} as of {self.as_of:%Y-%m-%d}"
+
+
+class ForecastSnapshotDeal(models.Model):
+    """A deal open when the snapshot's month began, and the stage it was in then."""
+
+    snapshot = models.ForeignKey(
+        ForecastSnapshot, on_delete=models.CASCADE, related_name="deals", db_index=False
+    )  # indexed by (snapshot, opportunity)
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "opportunity"], name="a_deal_once_a_forecast_snapshot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id} in {self.snapshot}"
+
+
 class ActivityKind(models.TextChoices):
     CALL = "call", "Call"
     EMAIL = "email", "Email"

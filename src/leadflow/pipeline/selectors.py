@@ -1,10 +1,10 @@
 """Reads of pipelines, opportunities and activities, filtered by what the user may see."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -14,6 +14,8 @@ from leadflow.leads.selectors import leads_visible_to, team_scope
 from leadflow.users.models import User
 
 from .models import Activity, Opportunity, OpportunityStageChange, Pipeline, Stage
+
+BACKTEST_MONTHS = 6  # month starts the forecast backtest looks back over (the worker keeps snapshots of them)
 
 
 def can_see_amounts(user: User) -> bool:
@@ -78,6 +80,35 @@ def get_opportunity(user: User, opportunity_id: int) -> Opportunity:
 
 def opportunity_stage_changes(opportunity: Opportunity) -> QuerySet[OpportunityStageChange]:
     return opportunity.stage_changes.select_related("from_stage", "to_stage", "by").order_by("at", "id")
+
+
+def newest_move(pipeline: Pipeline, moves: QuerySet[OpportunityStageChange] | None = None) -> datetime | None:
+    """When the newest of these moves (by default, any) in the pipeline was made. It is some deal's current spell,
+    so each stage's newest is one probe of the current-spell index, not a pass over every deal."""
+    current = (OpportunityStageChange.objects if moves is None else moves).filter(left_at__isnull=True)
+    newest = current.filter(to_stage=OuterRef("pk")).order_by("-at").values("at")[:1]
+    return pipeline.stages.annotate(newest=Subquery(newest)).aggregate(latest=Max("newest"))["latest"]
+
+
+def open_spells(pipeline: Pipeline) -> QuerySet[OpportunityStageChange]:
+    """The spells in the pipeline's open stages."""
+    return OpportunityStageChange.objects.filter(to_stage__in=list(pipeline.stages.filter(is_won=False, is_lost=False)))
+
+
+def spell_covers(moment: datetime) -> Q:
+    """Spells under way at the moment: begun by then and not yet ended. Of a pipeline's open spells, one for each
+    deal open then, in the stage it was in."""
+    return Q(at__lte=moment) & (Q(left_at__isnull=True) | Q(left_at__gt=moment))
+
+
+def month_starts(latest: datetime, count: int) -> list[datetime]:
+    """The first moments, in the site's time zone, of `count` months, oldest first, the last being `latest`'s."""
+    month = timezone.localtime(latest).date().replace(day=1)
+    days = []
+    for _ in range(count):
+        days.append(month)
+        month = (month - timedelta(days=1)).replace(day=1)
+    return [timezone.make_aware(datetime.combine(day, time.min)) for day in reversed(days)]
 
 
 def activities_visible_to(user: User) -> QuerySet[Activity]:

@@ -41,7 +41,6 @@ urlpatterns = [
     path("opportunities/<int:opportunity_id>/note/", pipeline.opportunity_note, name="opportunity_note"),
     path("opportunities/<int:opportunity_id>/activities/", pipeline.opportunity_activity, name="opportunity_activity"),
     path("analytics/", analytics.dashboard, name="analytics"),
-    path("analytics/backtest/", analytics.backtest, name="analytics_backtest"),
     path("accounts/", accounts.accounts, name="accounts"),
     path("accounts/<int:account_id>/", accounts.account_detail, name="account"),
     path("contacts/", accounts.contacts, name="contacts"),

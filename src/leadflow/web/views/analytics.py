@@ -3,7 +3,7 @@
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from leadflow.analytics.reports import run_report
@@ -37,20 +37,12 @@ def _scope(request: HttpRequest) -> Scope:
 
 
 @login_required
-def backtest(request: HttpRequest) -> HttpResponse:
-    """The forecast backtest, run on demand from the dashboard (it reads the whole deal history)."""
-    if not can_see_amounts(current(request)):
-        raise Http404
-    context = {"backtest": run_report("forecast-backtest", _scope(request)), "query": request.GET.urlencode()}
-    return render(request, "web/analytics_backtest.html", context)
-
-
-@login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = current(request)
     params = request.GET
     owner, team, source = params.get("owner", ""), params.get("team", ""), params.get("source", "")
     scope = _scope(request)
+    show_amounts = can_see_amounts(user)
     context = {
         "kpis": run_report("kpis", scope),
         "velocity": run_report("velocity", scope),
@@ -58,6 +50,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "stale": run_report("stale", scope)[:10],
         "losses": run_report("losses", scope),
         "review": run_report("pipeline-review", scope),
+        "backtest": run_report("forecast-backtest", scope) if show_amounts else None,
         "query": params.urlencode(),
         "filters": {
             "since": params.get("since", ""),
@@ -69,6 +62,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "owners": owner_choices(user),
         "teams": Team.objects.order_by("name"),
         "sources": LeadSource.choices,
-        "show_amounts": can_see_amounts(user),
+        "show_amounts": show_amounts,
     }
     return render(request, "web/analytics.html", context)
