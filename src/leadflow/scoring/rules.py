@@ -1,12 +1,18 @@
 """What a scoring rule can look at and how it is worked out: the catalogue of fit fields, the matchers each allows,
 and the arithmetic of points, caps and half-lives. Plain functions over plain values, shared by the full rescore,
-the per-event update, the preview and reading a score."""
+the per-event update, the preview and reading a score; an event's decayed points also as SQL, for the full rescore
+to sum in the database."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from django.db.models import Case, Expression, FloatField, Value, When
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Power
+from django.db.models.lookups import GreaterThan
 
 from leadflow.engagement.models import EventType
 
@@ -94,12 +100,12 @@ def event_matches(rule: ScoringRule, event_type: str, properties: Mapping[str, A
     """Whether an event counts for an engagement rule."""
     if event_type != rule.event_type:
         return False
-    if not rule.property_name:
-        return True
-    value = properties.get(rule.property_name)
-    if value is None:
-        return False
-    return rule.property_contains.lower() in str(value).lower()
+    return not rule.property_name or property_matches(rule, properties.get(rule.property_name))
+
+
+def property_matches(rule: ScoringRule, value: Any) -> bool:
+    """Whether an event's value of the rule's property (None when it has none) meets the rule's condition."""
+    return value is not None and rule.property_contains.lower() in str(value).lower()
 
 
 def decayed(points: float, rule: ScoringRule, days: float) -> float:
@@ -107,6 +113,17 @@ def decayed(points: float, rule: ScoringRule, days: float) -> float:
     if not rule.half_life_days or days <= 0:
         return points
     return points * 0.5 ** (days / rule.half_life_days)
+
+
+def decayed_in_sql(rule: ScoringRule, days: Combinable) -> Expression:
+    """`decayed` of the rule's points as a database expression over an event's age in `days`: the same float
+    operations in the same order (POWER is C's pow, as Python's ** is), so an event of the same age earns the same
+    in both."""
+    points = Value(float(rule.points))
+    if not rule.half_life_days:
+        return points
+    halved = points * Power(Value(0.5), days / Value(float(rule.half_life_days)))
+    return Case(When(GreaterThan(days, 0.0), then=halved), default=points, output_field=FloatField())
 
 
 def days_between(earlier: datetime, later: datetime) -> float:
