@@ -3,10 +3,11 @@ and the arithmetic of points, caps and half-lives. Plain functions over plain va
 the per-event update, the preview and reading a score; an event's decayed points also as SQL, for the full rescore
 to sum in the database."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Case, Expression, FloatField, Value, When
@@ -145,18 +146,20 @@ class Score:
     breakdown: list[dict[str, Any]]
     decaying: dict[str, float]
 
-    @property
+    @cached_property
     def total(self) -> float:
         return round(self.fit + self.engagement, 1)
 
 
-FitPart = tuple[int, int | None, list[tuple[int, dict[str, Any]]]]
+# A breakdown entry with what orders it: biggest points first; between equals, the rule's place among the rules.
+Entry = tuple[float, int, dict[str, Any]]
+FitPart = tuple[int, int | None, list[Entry]]
 
 
 def fit_of(rules: Iterable[ScoringRule], facts: Mapping[str, Any]) -> FitPart:
-    """A lead's fit points, ICP match (in percent) and fit breakdown entries, each with its rule's place among
-    `rules`: the part of a score that its facts alone decide (leads with the same facts share it)."""
-    entries: list[tuple[int, dict[str, Any]]] = []
+    """A lead's fit points, ICP match (in percent) and fit breakdown entries: the part of a score that its facts
+    alone decide (leads with the same facts share it)."""
+    entries: list[Entry] = []
     fit, icp, icp_met = 0, 0, 0
     for place, rule in enumerate(rules):
         if rule.kind == RuleKind.FIT:
@@ -166,38 +169,42 @@ def fit_of(rules: Iterable[ScoringRule], facts: Mapping[str, Any]) -> FitPart:
             if met:
                 points = round(capped(rule.points, rule))
                 fit += points
-                entries.append((place, {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points}))
+                entries.append((-abs(points), place, _entry(rule, points)))
     return fit, round(100 * icp_met / icp) if icp else None, entries
 
 
+def _entry(rule: ScoringRule, points: float) -> dict[str, Any]:
+    return {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points}
+
+
+def scores_of(rules: Sequence[ScoringRule], leads: Iterable[tuple[FitPart, Mapping[str, float]]]) -> Iterator[Score]:
+    """Each lead's score from its `fit_of` and its engagement rules' uncapped points, the rules sorted out once for
+    all the leads."""
+    engagement = [(place, str(rule.pk), rule) for place, rule in enumerate(rules) if rule.kind != RuleKind.FIT]
+    for (fit, icp_match, fit_entries), decaying in leads:
+        entries = list(fit_entries)  # the fit part may be shared by other leads: added to on a copy
+        earned_in_all = 0.0
+        for place, key, rule in engagement:
+            if points := decaying.get(key):
+                earned = round(capped(points, rule), 1)
+                earned_in_all += earned
+                entries.append((-abs(earned), place, _entry(rule, earned)))
+        entries.sort()
+        yield Score(
+            fit=fit,
+            engagement=round(earned_in_all, 1),
+            icp_match=icp_match,
+            breakdown=[entry for _, _, entry in entries],
+            decaying={key: value for key, value in decaying.items() if value},
+        )
+
+
 def score_of(
-    rules: Iterable[ScoringRule],
-    facts: Mapping[str, Any],
-    decaying: Mapping[str, float],
-    *,
-    at: datetime,
-    fit: FitPart | None = None,
+    rules: Iterable[ScoringRule], facts: Mapping[str, Any], decaying: Mapping[str, float], *, at: datetime
 ) -> Score:
-    """A lead's score from its facts (or their `fit_of`, worked out already) and its engagement rules' uncapped
-    points as of `at`."""
+    """A lead's score from its facts and its engagement rules' uncapped points as of `at`."""
     rules = list(rules)
-    fit_points, icp_match, fit_entries = fit_of(rules, facts) if fit is None else fit
-    entries = list(fit_entries)  # the fit part may be shared by other leads: added to on a copy
-    engagement = 0.0
-    for place, rule in enumerate(rules):
-        if rule.kind != RuleKind.FIT and decaying.get(str(rule.id)):
-            earned = round(capped(decaying[str(rule.id)], rule), 1)
-            engagement += earned
-            entries.append((place, {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": earned}))
-    # Biggest first; between equals, the rules' order.
-    entries.sort(key=lambda entry: (-abs(entry[1]["points"]), entry[0]))
-    return Score(
-        fit=fit_points,
-        engagement=round(engagement, 1),
-        icp_match=icp_match,
-        breakdown=[entry for _, entry in entries],
-        decaying={key: value for key, value in decaying.items() if value},
-    )
+    return next(scores_of(rules, [(fit_of(rules, facts), decaying)]))
 
 
 def engagement_at(

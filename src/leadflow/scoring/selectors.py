@@ -39,7 +39,7 @@ from .rules import (
     fact,
     fit_of,
     property_matches,
-    score_of,
+    scores_of,
 )
 
 
@@ -65,11 +65,18 @@ def of_leads(field: str, lead_ids: Sequence[int]) -> Q:
 
 
 def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule]) -> dict[int, dict[str, Any]]:
-    """What these rules' fit rules look at, per lead."""
+    """What these rules' fit rules look at, per lead (leads with the same facts share one dict)."""
     names = sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
     paths = [FIT_FIELDS[name].path for name in names]
     rows = Lead.objects.filter(of_leads("pk", lead_ids)).values_list("pk", *paths)
-    return {pk: {name: fact(name, raw) for name, raw in zip(names, raws, strict=True)} for pk, *raws in rows}
+    shared: dict[tuple[Any, ...], dict[str, Any]] = {}
+    facts = {}
+    for pk, *raws in rows:
+        same = tuple(raws)
+        if same not in shared:
+            shared[same] = {name: fact(name, raw) for name, raw in zip(names, raws, strict=True)}
+        facts[pk] = shared[same]
+    return facts
 
 
 def engagement_points(
@@ -140,15 +147,17 @@ def _json_at(name: str) -> RawSQL:
 def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:
     """The leads' scores under these rules from their whole history, as of `at`, without storing anything."""
     facts, points = lead_facts(lead_ids, rules), engagement_points(lead_ids, rules, at=at)
-    fit_parts: dict[tuple[Any, ...], FitPart] = {}  # leads with the same facts score the same fit
-    scores = {}
-    for lead in lead_ids:
-        if lead in facts:
-            known = facts[lead]
-            same = tuple(known.values())
-            fit = fit_parts[same] if same in fit_parts else fit_parts.setdefault(same, fit_of(rules, known))
-            scores[lead] = score_of(rules, known, points.get(lead, {}), at=at, fit=fit)
-    return scores
+    fit_parts: dict[tuple[Any, ...], FitPart] = {}
+
+    def fit(known: dict[str, Any]) -> FitPart:
+        """Leads with the same facts score the same fit."""
+        same = tuple(known.values())
+        if same not in fit_parts:
+            fit_parts[same] = fit_of(rules, known)
+        return fit_parts[same]
+
+    leads = [lead for lead in lead_ids if lead in facts]
+    return dict(zip(leads, scores_of(rules, ((fit(facts[lead]), points.get(lead, {})) for lead in leads)), strict=True))
 
 
 def current_score(score: LeadScore, *, at: datetime | None = None, rules: list[ScoringRule] | None = None) -> Score:
