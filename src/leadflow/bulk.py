@@ -7,7 +7,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -55,6 +55,37 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
                 cursor.executemany(insert, batch)
             written += len(batch)
     return written
+
+
+def upsert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write the rows (values in the order of `fields`, the primary key first, ready for the database) over those
+    with the same key, inserting the others with defaults for the columns left out, which rows already there keep.
+    BATCH at a time, in one transaction: on PostgreSQL COPied to a temporary table and inserted from there,
+    executemany elsewhere."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    given = [quote(str(meta.get_field(name).column)) for name in fields]  # type: ignore[union-attr]
+    extra_columns, extra_values = _defaults(model, fields)
+    columns, table = ", ".join(given + [quote(column) for column in extra_columns]), quote(meta.db_table)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in given[1:])
+    on_conflict = f"ON CONFLICT ({given[0]}) DO UPDATE SET {updates}"
+    postgres, fresh = connection.vendor == "postgresql", quote(f"fresh_{meta.db_table}")
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * (len(given) + len(extra_columns)))})"
+    rows = iter(rows)
+    with transaction.atomic(), connection.cursor() as cursor:  # a failure takes the temporary table back too
+        if postgres:
+            cursor.execute(f"CREATE TEMPORARY TABLE {fresh} AS SELECT {columns} FROM {table} WITH NO DATA")
+        while batch := [(*row, *extra_values) for row in islice(rows, BATCH)]:
+            if postgres:
+                with cursor.cursor.copy(f"COPY {fresh} ({columns}) FROM STDIN") as stream:
+                    for row in batch:
+                        stream.write_row(row)
+                cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {fresh} {on_conflict}")
+                cursor.execute(f"TRUNCATE {fresh}")
+            else:
+                cursor.executemany(f"{insert} {on_conflict}", batch)
+        if postgres:
+            cursor.execute(f"DROP TABLE {fresh}")
 
 
 def update_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from leadflow.bulk import database_datetime, insert_rows
+from leadflow.bulk import database_datetime, insert_rows, upsert_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.history import chunks
@@ -209,19 +209,21 @@ def set_mql_threshold(threshold: int, *, by: User) -> ScoringSettings:
 
 
 def _save_scores(scores: dict[int, Score], lead_ids: Sequence[int], *, at: datetime, reason: str) -> None:
-    """Store the scores of these leads (replacing their old ones in two statements), add a history step where the
-    total moved, and qualify the leads that reach the threshold."""
-    stored = LeadScore.objects.filter(of_leads("lead", lead_ids))
-    kept = stored.values_list("lead", "total", "mql_at")
-    before: dict[int, tuple[float, datetime | None]] = {lead: (total, mql_at) for lead, total, mql_at in kept}
-    stored.delete()
+    """Store the scores of these leads (written over the old ones, which keep when they first qualified), add a
+    history step where the total moved, and qualify the leads that reach the threshold."""
+    kept = LeadScore.objects.filter(of_leads("lead", lead_ids)).values_list("lead", "total", "mql_at")
+    before, qualified = {}, set()
+    for lead, total, mql_at in kept:
+        before[lead] = total
+        if mql_at is not None:
+            qualified.add(lead)
     moment = database_datetime(at)
-    insert_rows(
+    upsert_rows(
         LeadScore,
-        ["lead", "fit", "engagement", "total", "icp_match", "breakdown", "decaying", "computed_at", "mql_at"],
+        ["lead", "fit", "engagement", "total", "icp_match", "breakdown", "decaying", "computed_at"],
         (
-            (lead, score.fit, score.engagement, score.total, score.icp_match, json.dumps(score.breakdown),
-             json.dumps(score.decaying), moment, _adapted(before[lead][1]) if lead in before else None)
+            (lead, score.fit, score.engagement, score.total, score.icp_match, _json(score.breakdown),
+             _json(score.decaying), moment)
             for lead, score in scores.items()
         ),
     )  # fmt: skip
@@ -231,21 +233,17 @@ def _save_scores(scores: dict[int, Score], lead_ids: Sequence[int], *, at: datet
         (
             (lead, moment, score.fit, score.engagement, score.total, reason)
             for lead, score in scores.items()
-            if lead not in before or abs(before[lead][0] - score.total) >= 0.5
+            if lead not in before or abs(before[lead] - score.total) >= 0.5
         ),
     )
     threshold = scoring_settings().mql_threshold
-    reached = [lead for lead, score in scores.items() if score.total >= threshold and not _was_qualified(before, lead)]
+    reached = [lead for lead, score in scores.items() if score.total >= threshold and lead not in qualified]
     if reached:
         _qualify(reached, {lead: scores[lead].total for lead in reached}, threshold, at=at)
 
 
-def _adapted(moment: datetime | None) -> Any:
-    return database_datetime(moment) if moment is not None else None
-
-
-def _was_qualified(before: dict[int, tuple[float, datetime | None]], lead: int) -> bool:
-    return lead in before and before[lead][1] is not None
+# Compact, and without the check for cycles a breakdown cannot have: a full rescore writes two per lead.
+_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _qualify(lead_ids: list[int], totals: dict[int, float], threshold: int, *, at: datetime) -> None:
