@@ -4,10 +4,9 @@ the per-event update, the preview and reading a score; an event's decayed points
 to sum in the database."""
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 from django.db.models import Case, Expression, FloatField, Value, When
@@ -145,10 +144,10 @@ class Score:
     icp_match: int | None
     breakdown: list[dict[str, Any]]
     decaying: dict[str, float]
+    total: float = field(init=False)
 
-    @cached_property
-    def total(self) -> float:
-        return round(self.fit + self.engagement, 1)
+    def __post_init__(self) -> None:
+        self.total = round(self.fit + self.engagement, 1)
 
 
 # A breakdown entry with what orders it: biggest points first; between equals, the rule's place among the rules.
