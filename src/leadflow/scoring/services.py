@@ -218,11 +218,23 @@ def _save_scores(scores: dict[int, Score], lead_ids: Sequence[int], *, at: datet
         if mql_at is not None:
             qualified.add(lead)
     moment = database_datetime(at)
+    encoded: dict[tuple[int, float], str] = {}  # a rule gives the leads of a batch few distinct points
+
+    def breakdown_json(breakdown: list[dict[str, Any]]) -> str:
+        """The breakdown as JSON, each distinct entry encoded once."""
+        entries = []
+        for entry in breakdown:
+            key = (entry["rule"], entry["points"])
+            if key not in encoded:
+                encoded[key] = _json(entry)
+            entries.append(encoded[key])
+        return f"[{','.join(entries)}]"
+
     upsert_rows(
         LeadScore,
         ["lead", "fit", "engagement", "total", "icp_match", "breakdown", "decaying", "computed_at"],
         (
-            (lead, score.fit, score.engagement, score.total, score.icp_match, _json(score.breakdown),
+            (lead, score.fit, score.engagement, score.total, score.icp_match, breakdown_json(score.breakdown),
              _json(score.decaying), moment)
             for lead, score in scores.items()
         ),
