@@ -56,7 +56,7 @@ RULE_FIELDS = {
     "half_life_days", "in_icp", "is_active",
 }  # fmt: skip
 LIST_MATCHERS = {Matcher.ANY_OF, Matcher.CONTAINS_ANY, Matcher.ENDS_WITH_ANY}
-BATCH = 2000
+BATCH = 5000
 
 
 def can_edit_rules(user: User) -> bool:
