@@ -6,6 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from leadflow import bulk
 from leadflow.bulk import database_datetime, upsert_rows
 from leadflow.scoring.models import LeadScore
 
@@ -14,7 +15,9 @@ from .factories import LeadFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_upserted_rows_replace_those_with_their_key_and_add_the_rest():
+@pytest.mark.parametrize("copy_from", [2, bulk.COPY_FROM], ids=["copied", "one by one"])
+def test_upserted_rows_replace_those_with_their_key_and_add_the_rest(monkeypatch, copy_from):
+    monkeypatch.setattr(bulk, "COPY_FROM", copy_from)  # PostgreSQL COPies big batches
     kept, new = LeadFactory(), LeadFactory()
     qualified = timezone.now().replace(microsecond=0)
     LeadScore.objects.create(lead=kept, fit=5, total=5, breakdown=[{"rule": 1}], mql_at=qualified)
