@@ -74,7 +74,7 @@ def upsert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
     on_conflict = f"ON CONFLICT ({given[0]}) DO UPDATE SET {updates}"
     fresh, made = quote(f"fresh_{meta.db_table}"), False
     rows = iter(rows)
-    with transaction.atomic(), connection.cursor() as cursor:  # a failure takes the temporary table back too
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:  # a failure undoes the temporary table
         while batch := [(*row, *extra_values) for row in islice(rows, BATCH)]:
             if connection.vendor != "postgresql" or len(batch) < COPY_FROM:
                 cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}) {on_conflict}", batch)

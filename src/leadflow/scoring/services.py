@@ -4,9 +4,9 @@ as its events arrive) and moving a lead that reaches the threshold to prospect, 
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from django.db import transaction
@@ -208,15 +208,21 @@ def set_mql_threshold(threshold: int, *, by: User) -> ScoringSettings:
     return settings
 
 
-def _save_scores(scores: dict[int, Score], lead_ids: Sequence[int], *, at: datetime, reason: str) -> None:
+class Kept(NamedTuple):
+    """What matters of a lead's stored score when it is scored again."""
+
+    total: float
+    mql: bool  # it reached the threshold once already
+
+
+def _kept(lead_ids: Sequence[int]) -> dict[int, Kept]:
+    rows = LeadScore.objects.filter(of_leads("lead", lead_ids)).values_list("lead", "total", "mql_at")
+    return {lead: Kept(total, mql_at is not None) for lead, total, mql_at in rows}
+
+
+def _save_scores(scores: dict[int, Score], before: Mapping[int, Kept], *, at: datetime, reason: str) -> None:
     """Store the scores of these leads (written over the old ones, which keep when they first qualified), add a
-    history step where the total moved, and qualify the leads that reach the threshold."""
-    kept = LeadScore.objects.filter(of_leads("lead", lead_ids)).values_list("lead", "total", "mql_at")
-    before, qualified = {}, set()
-    for lead, total, mql_at in kept:
-        before[lead] = total
-        if mql_at is not None:
-            qualified.add(lead)
+    history step where the total moved from what was `before`, and qualify the leads that reach the threshold."""
     moment = database_datetime(at)
     encoded: dict[tuple[int, float], str] = {}  # a rule gives the leads of a batch few distinct points
 
@@ -245,10 +251,11 @@ def _save_scores(scores: dict[int, Score], lead_ids: Sequence[int], *, at: datet
         (
             (lead, moment, score.fit, score.engagement, score.total, reason)
             for lead, score in scores.items()
-            if lead not in before or abs(before[lead] - score.total) >= 0.5
+            if lead not in before or abs(before[lead].total - score.total) >= 0.5
         ),
     )
     threshold = scoring_settings().mql_threshold
+    qualified = {lead for lead, kept in before.items() if kept.mql}
     reached = [lead for lead, score in scores.items() if score.total >= threshold and lead not in qualified]
     if reached:
         _qualify(reached, {lead: scores[lead].total for lead in reached}, threshold, at=at)
@@ -283,7 +290,7 @@ def rescore_leads(
         part = ids[start : start + BATCH] if lead_ids is not None else EveryLeadBetween(ids[start : start + BATCH])
         moment = at or timezone.now()
         with transaction.atomic():
-            _save_scores(compute_scores(rules, part, at=moment), part, at=moment, reason=reason)
+            _save_scores(compute_scores(rules, part, at=moment), _kept(part), at=moment, reason=reason)
         done += len(part)
         if progress is not None:
             progress(done)
@@ -315,7 +322,8 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
             decaying = add_events(rules, kept[lead].decaying, kept[lead].computed_at, new, at=at)
             scores[lead] = score_of(rules, facts[lead], decaying, at=at)
     if scores:
-        _save_scores(scores, list(scores), at=at, reason=_event_reason(by_lead))
+        before = {lead: Kept(kept[lead].total, kept[lead].mql_at is not None) for lead in scores}
+        _save_scores(scores, before, at=at, reason=_event_reason(by_lead))
 
 
 def _event_reason(by_lead: dict[int, list[tuple[str, float, Any]]]) -> str:
