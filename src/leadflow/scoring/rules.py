@@ -137,7 +137,7 @@ def capped(points: float, rule: ScoringRule) -> float:
     return max(-rule.cap, min(rule.cap, points))
 
 
-@dataclass
+@dataclass(slots=True)
 class Score:
     fit: int
     engagement: float
