@@ -68,7 +68,7 @@ def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule]) -> dict[in
     """What these rules' fit rules look at, per lead (leads with the same facts share one dict)."""
     names = sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
     paths = [FIT_FIELDS[name].path for name in names]
-    rows = Lead.objects.filter(of_leads("pk", lead_ids)).values_list("pk", *paths)
+    rows = Lead.objects.filter(of_leads("pk", lead_ids)).order_by().values_list("pk", *paths)
     shared: dict[tuple[Any, ...], dict[str, Any]] = {}
     facts = {}
     for pk, *raws in rows:
