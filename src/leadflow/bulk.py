@@ -7,11 +7,12 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 BATCH = 5000
+COPY_FROM = 500
 
 
 def _defaults(model: type[Model], given: Sequence[str]) -> tuple[list[str], tuple[Any, ...]]:
@@ -55,6 +56,39 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
                 cursor.executemany(insert, batch)
             written += len(batch)
     return written
+
+
+def upsert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write the rows (values in the order of `fields`, the primary key first, ready for the database) over those
+    with the same key, inserting the others with defaults for the columns left out, which rows already there keep.
+    BATCH at a time, in one transaction, by executemany; on PostgreSQL a batch of COPY_FROM rows or more is COPied to
+    a temporary table and inserted from there (making the table costs milliseconds, which COPY repays only for
+    many rows)."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    given = [quote(str(meta.get_field(name).column)) for name in fields]  # type: ignore[union-attr]
+    extra_columns, extra_values = _defaults(model, fields)
+    columns, table = ", ".join(given + [quote(column) for column in extra_columns]), quote(meta.db_table)
+    marks = ", ".join(["%s"] * (len(given) + len(extra_columns)))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in given[1:])
+    on_conflict = f"ON CONFLICT ({given[0]}) DO UPDATE SET {updates}"
+    fresh, made = quote(f"fresh_{meta.db_table}"), False
+    rows = iter(rows)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:  # a failure undoes the temporary table
+        while batch := [(*row, *extra_values) for row in islice(rows, BATCH)]:
+            if connection.vendor != "postgresql" or len(batch) < COPY_FROM:
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}) {on_conflict}", batch)
+                continue
+            if not made:
+                cursor.execute(f"CREATE TEMPORARY TABLE {fresh} AS SELECT {columns} FROM {table} WITH NO DATA")
+                made = True
+            with cursor.cursor.copy(f"COPY {fresh} ({columns}) FROM STDIN") as stream:
+                for row in batch:
+                    stream.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {fresh} {on_conflict}")
+            cursor.execute(f"TRUNCATE {fresh}")
+        if made:
+            cursor.execute(f"DROP TABLE {fresh}")
 
 
 def update_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

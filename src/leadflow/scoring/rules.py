@@ -1,12 +1,18 @@
 """What a scoring rule can look at and how it is worked out: the catalogue of fit fields, the matchers each allows,
 and the arithmetic of points, caps and half-lives. Plain functions over plain values, shared by the full rescore,
-the per-event update, the preview and reading a score."""
+the per-event update, the preview and reading a score; an event's decayed points also as SQL, for the full rescore
+to sum in the database."""
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from django.db.models import Case, Expression, FloatField, Value, When
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Power
+from django.db.models.lookups import GreaterThan
 
 from leadflow.engagement.models import EventType
 
@@ -94,12 +100,12 @@ def event_matches(rule: ScoringRule, event_type: str, properties: Mapping[str, A
     """Whether an event counts for an engagement rule."""
     if event_type != rule.event_type:
         return False
-    if not rule.property_name:
-        return True
-    value = properties.get(rule.property_name)
-    if value is None:
-        return False
-    return rule.property_contains.lower() in str(value).lower()
+    return not rule.property_name or property_matches(rule, properties.get(rule.property_name))
+
+
+def property_matches(rule: ScoringRule, value: Any) -> bool:
+    """Whether an event's value of the rule's property (None when it has none) meets the rule's condition."""
+    return value is not None and rule.property_contains.lower() in str(value).lower()
 
 
 def decayed(points: float, rule: ScoringRule, days: float) -> float:
@@ -107,6 +113,17 @@ def decayed(points: float, rule: ScoringRule, days: float) -> float:
     if not rule.half_life_days or days <= 0:
         return points
     return points * 0.5 ** (days / rule.half_life_days)
+
+
+def decayed_in_sql(rule: ScoringRule, days: Combinable) -> Expression:
+    """`decayed` of the rule's points as a database expression over an event's age in `days`: the same float
+    operations in the same order (POWER is C's pow, as Python's ** is), so an event of the same age earns the same
+    in both."""
+    points = Value(float(rule.points))
+    if not rule.half_life_days:
+        return points
+    halved = points * Power(Value(0.5), days / Value(float(rule.half_life_days)))
+    return Case(When(GreaterThan(days, 0.0), then=halved), default=points, output_field=FloatField())
 
 
 def days_between(earlier: datetime, later: datetime) -> float:
@@ -120,26 +137,28 @@ def capped(points: float, rule: ScoringRule) -> float:
     return max(-rule.cap, min(rule.cap, points))
 
 
-@dataclass
+@dataclass(slots=True)
 class Score:
     fit: int
     engagement: float
     icp_match: int | None
     breakdown: list[dict[str, Any]]
     decaying: dict[str, float]
+    total: float = field(init=False)
 
-    @property
-    def total(self) -> float:
-        return round(self.fit + self.engagement, 1)
+    def __post_init__(self) -> None:
+        self.total = round(self.fit + self.engagement, 1)
 
 
-FitPart = tuple[int, int | None, list[tuple[int, dict[str, Any]]]]
+# A breakdown entry with what orders it: biggest points first; between equals, the rule's place among the rules.
+Entry = tuple[float, int, dict[str, Any]]
+FitPart = tuple[int, int | None, list[Entry]]
 
 
 def fit_of(rules: Iterable[ScoringRule], facts: Mapping[str, Any]) -> FitPart:
-    """A lead's fit points, ICP match (in percent) and fit breakdown entries, each with its rule's place among
-    `rules`: the part of a score that its facts alone decide (leads with the same facts share it)."""
-    entries: list[tuple[int, dict[str, Any]]] = []
+    """A lead's fit points, ICP match (in percent) and fit breakdown entries: the part of a score that its facts
+    alone decide (leads with the same facts share it)."""
+    entries: list[Entry] = []
     fit, icp, icp_met = 0, 0, 0
     for place, rule in enumerate(rules):
         if rule.kind == RuleKind.FIT:
@@ -149,38 +168,42 @@ def fit_of(rules: Iterable[ScoringRule], facts: Mapping[str, Any]) -> FitPart:
             if met:
                 points = round(capped(rule.points, rule))
                 fit += points
-                entries.append((place, {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points}))
+                entries.append((-abs(points), place, _entry(rule, points)))
     return fit, round(100 * icp_met / icp) if icp else None, entries
 
 
+def _entry(rule: ScoringRule, points: float) -> dict[str, Any]:
+    return {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points}
+
+
+def scores_of(rules: Sequence[ScoringRule], leads: Iterable[tuple[FitPart, Mapping[str, float]]]) -> Iterator[Score]:
+    """Each lead's score from its `fit_of` and its engagement rules' uncapped points, the rules sorted out once for
+    all the leads."""
+    engagement = [(place, str(rule.pk), rule) for place, rule in enumerate(rules) if rule.kind != RuleKind.FIT]
+    for (fit, icp_match, fit_entries), decaying in leads:
+        entries = list(fit_entries)  # the fit part may be shared by other leads: added to on a copy
+        earned_in_all = 0.0
+        for place, key, rule in engagement:
+            if points := decaying.get(key):
+                earned = round(capped(points, rule), 1)
+                earned_in_all += earned
+                entries.append((-abs(earned), place, _entry(rule, earned)))
+        entries.sort()
+        yield Score(
+            fit=fit,
+            engagement=round(earned_in_all, 1),
+            icp_match=icp_match,
+            breakdown=[entry for _, _, entry in entries],
+            decaying={key: value for key, value in decaying.items() if value},
+        )
+
+
 def score_of(
-    rules: Iterable[ScoringRule],
-    facts: Mapping[str, Any],
-    decaying: Mapping[str, float],
-    *,
-    at: datetime,
-    fit: FitPart | None = None,
+    rules: Iterable[ScoringRule], facts: Mapping[str, Any], decaying: Mapping[str, float], *, at: datetime
 ) -> Score:
-    """A lead's score from its facts (or their `fit_of`, worked out already) and its engagement rules' uncapped
-    points as of `at`."""
+    """A lead's score from its facts and its engagement rules' uncapped points as of `at`."""
     rules = list(rules)
-    fit_points, icp_match, fit_entries = fit_of(rules, facts) if fit is None else fit
-    entries = list(fit_entries)  # the fit part may be shared by other leads: added to on a copy
-    engagement = 0.0
-    for place, rule in enumerate(rules):
-        if rule.kind != RuleKind.FIT and decaying.get(str(rule.id)):
-            earned = round(capped(decaying[str(rule.id)], rule), 1)
-            engagement += earned
-            entries.append((place, {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": earned}))
-    # Biggest first; between equals, the rules' order.
-    entries.sort(key=lambda entry: (-abs(entry[1]["points"]), entry[0]))
-    return Score(
-        fit=fit_points,
-        engagement=round(engagement, 1),
-        icp_match=icp_match,
-        breakdown=[entry for _, entry in entries],
-        decaying={key: value for key, value in decaying.items() if value},
-    )
+    return next(scores_of(rules, [(fit_of(rules, facts), decaying)]))
 
 
 def engagement_at(

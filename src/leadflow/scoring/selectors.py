@@ -1,13 +1,15 @@
 """Reads for scoring: the rules in force, the settings, a lead's score as it stands now (engagement keeps decaying
 after it was stored), scores worked out without storing them (for the preview), and the hottest leads."""
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, TextField, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -28,7 +30,17 @@ from .models import (
     ScoringRule,
     ScoringSettings,
 )
-from .rules import FIT_FIELDS, FitPart, Score, add_events, engagement_at, fact, fit_of, score_of
+from .rules import (
+    FIT_FIELDS,
+    FitPart,
+    Score,
+    decayed_in_sql,
+    engagement_at,
+    fact,
+    fit_of,
+    property_matches,
+    scores_of,
+)
 
 
 def scoring_settings() -> ScoringSettings:
@@ -53,51 +65,99 @@ def of_leads(field: str, lead_ids: Sequence[int]) -> Q:
 
 
 def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule]) -> dict[int, dict[str, Any]]:
-    """What these rules' fit rules look at, per lead."""
+    """What these rules' fit rules look at, per lead (leads with the same facts share one dict)."""
     names = sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
     paths = [FIT_FIELDS[name].path for name in names]
-    rows = Lead.objects.filter(of_leads("pk", lead_ids)).values_list("pk", *paths)
-    return {pk: {name: fact(name, raw) for name, raw in zip(names, raws, strict=True)} for pk, *raws in rows}
+    rows = Lead.objects.filter(of_leads("pk", lead_ids)).order_by().values_list("pk", *paths)
+    shared: dict[tuple[Any, ...], dict[str, Any]] = {}
+    facts = {}
+    for pk, *raws in rows:
+        same = tuple(raws)
+        if same not in shared:
+            shared[same] = {name: fact(name, raw) for name, raw in zip(names, raws, strict=True)}
+        facts[pk] = shared[same]
+    return facts
 
 
-def lead_events(
-    lead_ids: Sequence[int], rules: list[ScoringRule], *, at: datetime
-) -> dict[int, list[tuple[str, float, Any]]]:
-    """The leads' events of the types the engagement rules count: (type, days before `at`, properties)."""
+def engagement_points(
+    lead_ids: Sequence[int], rules: Sequence[ScoringRule], *, at: datetime
+) -> dict[int, dict[str, float]]:
+    """Each lead's engagement rules' uncapped points as of `at` from its whole history, as `add_events` works them
+    out, but decayed and summed in the database. A property condition is judged in Python, by the same
+    `property_matches`, once per value: rows come by lead and by the value (its JSON, not the whole properties) of
+    each property a rule looks at."""
     engagement = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
-    types = {rule.event_type for rule in engagement}
-    found: dict[int, list[tuple[str, float, Any]]] = defaultdict(list)
-    if not types:
+    found: dict[int, dict[str, float]] = defaultdict(dict)
+    if not engagement:
         return found
-    # Selected by lead alone (a filter on the type steers the planner to the type index, through every lead's
-    # events of that type); ages come from the database, properties only when a rule looks at them. Each lead's
-    # events come newest first, as the model orders them, but lead by lead: off the (lead, occurred_at) index,
-    # with no sort of the whole batch.
-    age = RawSQL(days_between("%s", qualified_column(Event, "occurred_at")), (at,))
-    events = (
-        Event.objects.filter(of_leads("lead", lead_ids)).annotate(days_ago=age).order_by("-lead", "-occurred_at", "-id")
+    names = sorted({rule.property_name for rule in engagement if rule.property_name})
+    values = {
+        f"value_{place}": Case(
+            When(
+                type__in=sorted({rule.event_type for rule in engagement if rule.property_name == name}),
+                then=_json_at(name),
+            )
+        )
+        for place, name in enumerate(names)
+    }
+    sums = {
+        f"points_{place}": Sum(Case(When(type=rule.event_type, then=decayed_in_sql(rule, F("days_ago")))))
+        for place, rule in enumerate(engagement)
+    }
+    days_ago = RawSQL(days_between("%s", qualified_column(Event, "occurred_at")), (at,), output_field=FloatField())
+    # Selected by lead alone: a filter on the type steers the planner to the type index, through every lead's
+    # events of that type.
+    rows = (
+        Event.objects.filter(of_leads("lead", lead_ids))
+        .alias(days_ago=days_ago)
+        .values("lead", **values)
+        .annotate(**sums)
+        .values_list("lead", *values, *sums)
+        .order_by()
     )
-    with_properties = any(rule.property_name for rule in engagement)
-    columns = ("lead", "type", "days_ago", "properties") if with_properties else ("lead", "type", "days_ago")
-    for row in events.values_list(*columns):
-        if row[1] in types:
-            found[row[0]].append((row[1], row[2], (row[3] or {}) if with_properties else {}))
+    counted = [
+        (str(rule.pk), rule, names.index(rule.property_name) if rule.property_name else None) for rule in engagement
+    ]
+    decode = cache(lambda text: None if text is None else json.loads(text))  # a property holds few values
+    for lead, *cells in rows:
+        points = found[lead]
+        for (key, rule, value_at), earned in zip(counted, cells[len(names) :], strict=True):
+            if earned is None or (value_at is not None and not property_matches(rule, decode(cells[value_at]))):
+                continue
+            points[key] = points.get(key, 0.0) + earned
     return found
+
+
+def _json_at(name: str) -> RawSQL:
+    """SQL for the JSON text of an event's property `name` ("null" or NULL when it has none): decoded, the value
+    the whole properties would have held."""
+    if connection.vendor == "postgresql":
+        return RawSQL(f"({qualified_column(Event, 'properties')} -> %s)::text", (name,), output_field=TextField())
+    # SQLite's json_extract gives true and false as 1 and 0; json_quote keeps a string's quotes and a list or object
+    # as JSON.
+    column, path = qualified_column(Event, "properties"), "$." + json.dumps(name)
+    return RawSQL(
+        f"CASE json_type({column}, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE json_quote(json_extract({column}, %s)) END",
+        (path, path),
+        output_field=TextField(),
+    )
 
 
 def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:
     """The leads' scores under these rules from their whole history, as of `at`, without storing anything."""
-    facts, events = lead_facts(lead_ids, rules), lead_events(lead_ids, rules, at=at)
-    fit_parts: dict[tuple[Any, ...], FitPart] = {}  # leads with the same facts score the same fit
-    scores = {}
-    for lead in lead_ids:
-        if lead in facts:
-            known = facts[lead]
-            same = tuple(known.values())
-            fit = fit_parts[same] if same in fit_parts else fit_parts.setdefault(same, fit_of(rules, known))
-            decaying = add_events(rules, {}, at, events.get(lead, []), at=at)
-            scores[lead] = score_of(rules, known, decaying, at=at, fit=fit)
-    return scores
+    facts, points = lead_facts(lead_ids, rules), engagement_points(lead_ids, rules, at=at)
+    fit_parts: dict[tuple[Any, ...], FitPart] = {}
+
+    def fit(known: dict[str, Any]) -> FitPart:
+        """Leads with the same facts score the same fit."""
+        same = tuple(known.values())
+        if same not in fit_parts:
+            fit_parts[same] = fit_of(rules, known)
+        return fit_parts[same]
+
+    leads = [lead for lead in lead_ids if lead in facts]
+    return dict(zip(leads, scores_of(rules, ((fit(facts[lead]), points.get(lead, {})) for lead in leads)), strict=True))
 
 
 def current_score(score: LeadScore, *, at: datetime | None = None, rules: list[ScoringRule] | None = None) -> Score:
