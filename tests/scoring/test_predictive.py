@@ -13,9 +13,9 @@ from django.utils import timezone
 from leadflow.engagement.models import Event
 from leadflow.imports.worker import work
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
-from leadflow.pipeline.models import Opportunity
+from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
-from leadflow.scoring.features import build_features
+from leadflow.scoring.features import WINDOW_DAYS, build_features, explain
 from leadflow.scoring.models import ConversionModel, LeadPrediction, LeadScore, TrainingJob
 from leadflow.scoring.selectors import explain_leads, known_outcomes, serving_model
 from leadflow.scoring.services import NotEnoughHistory, predict_leads, queue_weekly_training, train_model
@@ -88,6 +88,26 @@ def test_features_see_the_first_thirty_days_and_never_how_a_deal_ended():
     after = build_features([lead.pk], now=NOW, outcomes=[]).values
     assert np.array_equal(before, after, equal_nan=True)
     assert dict(zip(table.names, after[0], strict=True))["deals:opened"] == 1
+
+
+def test_features_say_when_sales_first_and_last_worked_a_lead_in_its_window():
+    (lead,) = leads_with_history(1)
+    Activity.objects.bulk_create(
+        Activity(lead=lead, kind=kind, subject="Worked", is_done=True, done_at=CREATED + timedelta(days=day))
+        for kind, day in (("call", 2), ("call", 9), ("demo", 6), ("demo", 50))  # the day-50 demo is too late
+    )
+    table = build_features([lead.pk], now=NOW, outcomes=[])
+    row = dict(zip(table.names, table.values[0], strict=True))
+    assert (row["activities:call"], row["activities:demo"]) == (2, 1)
+    assert row["days_since_activity:call"] == pytest.approx(21) and row["days_since_activity:demo"] == 24
+    assert row["activities:first_day"] == pytest.approx(2) and row["days_since_activity"] == pytest.approx(21)
+    assert np.isnan(row["days_since_activity:meeting"])
+    assert (
+        explain("activities:call", row, table.vocabularies, WINDOW_DAYS) == "2 calls logged by sales, the last on day 9"
+    )
+    assert explain("activities", row, table.vocabularies, WINDOW_DAYS) == (
+        "Sales first worked it on day 2, the last time on day 9"
+    )
 
 
 def test_too_little_history_gives_a_message_not_a_model():

@@ -1,25 +1,27 @@
 """What the conversion model learns from: per lead, facts the CRM holds about its first WINDOW_DAYS (firmographics,
 persona, source and channel; counts and recency of each kind of event; session depth, pricing and demo pages;
-sales activities and their outcomes; deals opened), built set-based in SQL, and the words that explain each one.
+sales activities, their outcomes and when sales first and last worked the lead; deals opened), built set-based in
+SQL, and the words that explain each one.
 
 Nothing here reads how a lead's story ended (lifecycle stage, a deal's stage or close, lost reasons): those are
 what the model predicts. A lead older than the window is seen as it was at the window's end, so leads with a known
 outcome and open leads are described the same way.
 """
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Model
+from django.db.models import Count, FloatField, Model
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 
 from leadflow.engagement.models import Event, EventType
-from leadflow.history import chunks, days_between, most_or_all
+from leadflow.history import chunks, days_between, most_or_all, qualified_column
 from leadflow.leads.models import Lead
 from leadflow.pipeline.models import Activity, ActivityKind, Opportunity
 
@@ -80,7 +82,10 @@ def feature_spec(outcomes: Sequence[str]) -> list[Feature]:
     features += [Feature(f"session:{name}", f"session:{name}") for name, _ in SESSION_NUMBERS]
     features += [Feature(name, name) for name in ("touches:inbound", "touches:outbound", "events:first_week",
                                                   "events:last_week")]  # fmt: skip
-    features += [Feature(f"activities:{kind}", f"activities:{kind}") for kind in ActivityKind.values]
+    for kind in ActivityKind.values:
+        features += [Feature(f"activities:{kind}", f"activities:{kind}"),
+                     Feature(f"days_since_activity:{kind}", f"activities:{kind}")]  # fmt: skip
+    features += [Feature("activities:first_day", "activities"), Feature("days_since_activity", "activities")]
     features += [Feature(f"outcome:{outcome}", f"outcome:{outcome}") for outcome in outcomes]
     features += [Feature("deals:opened", "deals"), Feature("deals:days_to_open", "deals"),
                  Feature("deals:amount", "deals:amount")]  # fmt: skip
@@ -162,9 +167,11 @@ def _in_window(
 
 
 def _activity_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
-    """Per lead, activity kind and outcome: how many sales activities in the window."""
+    """Per lead, activity kind and outcome: how many sales activities in the window, the days of the first and the
+    last."""
     moment = "COALESCE(r.done_at, r.due_at, r.created_at)"
-    return _in_window(Activity, moment, "r.kind, r.outcome, COUNT(*)", ids, now, by=", r.kind, r.outcome")
+    columns = "r.kind, r.outcome, COUNT(*), MIN({day}), MAX({day})"
+    return _in_window(Activity, moment, columns, ids, now, by=", r.kind, r.outcome")
 
 
 def _deal_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
@@ -173,8 +180,9 @@ def _deal_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
     return _in_window(Opportunity, "r.created_at", "COUNT(*), MIN({day}), MAX(r.amount)", ids, now)
 
 
-def lead_categories(ids: list[int] | None) -> dict[int, tuple[datetime, dict[str, str]]]:
-    """Each lead's creation time and categorical facts, as text ("" when unknown)."""
+def lead_categories(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
+    """Per lead: its id, its age in days at `now`, then its categorical facts in the order of CATEGORIES (None
+    when unknown)."""
     leads = Lead.objects.all() if ids is None else Lead.objects.filter(pk__in=ids)
     annotations = {
         f"f_{name}": KeyTextTransform(path.rsplit("__", 1)[1], path.rsplit("__", 1)[0])
@@ -182,11 +190,8 @@ def lead_categories(ids: list[int] | None) -> dict[int, tuple[datetime, dict[str
         if "__attributes__" in path
     }
     paths = [path if "__attributes__" not in path else f"f_{name}" for name, _, path in CATEGORIES]
-    rows = leads.annotate(**annotations).values_list("pk", "created_at", *paths)
-    return {
-        row[0]: (row[1], {name: str(value or "") for (name, _, _), value in zip(CATEGORIES, row[2:], strict=True)})
-        for row in rows.iterator(chunk_size=5000)
-    }
+    age = RawSQL(days_between("%s", qualified_column(Lead, "created_at")), (now,), output_field=FloatField())
+    return list(leads.annotate(age=age, **annotations).values_list("pk", "age", *paths).iterator(chunk_size=5000))
 
 
 def activity_outcomes(limit: int = OUTCOMES_KEPT) -> list[str]:
@@ -195,17 +200,23 @@ def activity_outcomes(limit: int = OUTCOMES_KEPT) -> list[str]:
     return [row["outcome"] for row in ranked[:limit]]
 
 
-def _vocabularies(leads: Iterable[dict[str, str]]) -> dict[str, list[str]]:
+def _vocabularies(columns: dict[str, list[str]]) -> dict[str, list[str]]:
     """Each category's values seen often enough to learn from (rarer ones count as missing), most frequent first."""
-    counts: dict[str, dict[str, int]] = {name: defaultdict(int) for name, _, _ in CATEGORIES}
-    for facts in leads:
-        for name, value in facts.items():
-            if value:
-                counts[name][value] += 1
-    return {
-        name: sorted((value for value, count in seen.items() if count >= MIN_CATEGORY_COUNT), key=lambda v: -seen[v])
-        for name, seen in counts.items()
-    }
+    vocabularies = {}
+    for name, values in columns.items():
+        seen = Counter(value for value in values if value)
+        vocabularies[name] = [value for value, count in seen.most_common() if count >= MIN_CATEGORY_COUNT]
+    return vocabularies
+
+
+def _accumulate(
+    values: np.ndarray, column: dict[str, int], rows: np.ndarray, names: list[str], numbers: np.ndarray, ufunc: Any
+) -> None:
+    """Fold `numbers` into the cells (rows[i], column of names[i]) with `ufunc` (np.add, np.fmin…); names that are
+    not columns are skipped."""
+    places = np.array([column.get(name, -1) for name in names], dtype=int)
+    known = places >= 0
+    ufunc.at(values, (rows[known], places[known]), numbers[known])
 
 
 def build_features(
@@ -220,48 +231,54 @@ def build_features(
     spec = feature_spec(outcomes)
     names = [feature.name for feature in spec]
     column = {name: place for place, name in enumerate(names)}
-    wanted = set(ids) if ids is not None else None
     every = most_or_all(Lead, list(ids) if ids is not None else None)  # most leads: one pass over every table
     parts = [None] if every is None else list(chunks(every))
-    categories: dict[int, tuple[datetime, dict[str, str]]] = {}
-    events, activities, deals = [], [], []
+    leads, events, activities, deals = [], [], [], []
     for part in parts:
-        categories.update(lead_categories(part))
+        leads += lead_categories(part, now)
         events += _event_rows(part, now)
         activities += _activity_rows(part, now)
         deals += _deal_rows(part, now)
-    lead_ids = sorted(categories if wanted is None else wanted & categories.keys())
+    if ids is not None:
+        wanted = set(ids)
+        leads = [lead for lead in leads if lead[0] in wanted]
+    leads.sort(key=lambda lead: lead[0])
+    lead_ids = [lead[0] for lead in leads]
+    facts = {name: [str(lead[place] or "") for lead in leads] for place, (name, _, _) in enumerate(CATEGORIES, start=2)}
     if vocabularies is None:
-        vocabularies = _vocabularies(categories[lead][1] for lead in lead_ids)
+        vocabularies = _vocabularies(facts)
     row_of = {lead: place for place, lead in enumerate(lead_ids)}
     values = np.zeros((len(lead_ids), len(names)))
     for name in names:
-        if name.startswith(("days_since:", "deals:days", "deals:amount")):
+        if name.startswith(("days_since", "activities:first_day", "deals:days", "deals:amount")):
             values[:, column[name]] = MISSING
-    observed = np.empty(len(lead_ids))
-    codes = {name: {value: float(code) for code, value in enumerate(known)} for name, known in vocabularies.items()}
-    for place, lead in enumerate(lead_ids):
-        created, facts = categories[lead]
-        observed[place] = min(float(WINDOW_DAYS), max(0.0, (now - created).total_seconds() / 86400))
-        for name, value in facts.items():
-            values[place, column[name]] = codes.get(name, {}).get(value, MISSING)
-    events = [row for row in events if row[0] in row_of and f"events:{row[1]}" in column]
+    observed = np.clip(np.array([lead[1] for lead in leads], dtype=float), 0.0, WINDOW_DAYS)
+    for name, known in vocabularies.items():
+        codes = {value: float(code) for code, value in enumerate(known)}
+        values[:, column[name]] = [codes.get(value, MISSING) for value in facts[name]]
+    events = [row for row in events if row[0] in row_of]
     if events:
         rows = np.array([row_of[row[0]] for row in events])
-        numbers = np.array([row[2:] for row in events], dtype=float)
-        numbers = np.nan_to_num(numbers, nan=0.0)
+        numbers = np.nan_to_num(np.array([row[2:] for row in events], dtype=float), nan=0.0)
         types = [row[1] for row in events]
-        values[rows, [column[f"events:{kind}"] for kind in types]] = numbers[:, 0]
-        values[rows, [column[f"days_since:{kind}"] for kind in types]] = np.maximum(numbers[:, 1], 0.0)
+        _accumulate(values, column, rows, [f"events:{kind}" for kind in types], numbers[:, 0], np.add)
+        since = np.maximum(numbers[:, 1], 0.0)
+        _accumulate(values, column, rows, [f"days_since:{kind}" for kind in types], since, np.fmin)
         summed = [f"session:{name}" for name, _ in SESSION_NUMBERS]
         summed += ["touches:inbound", "touches:outbound", "events:first_week", "events:last_week"]
         for offset, name in enumerate(summed, start=2):
             np.add.at(values[:, column[name]], rows, numbers[:, offset])
-    for lead, kind, outcome, count in activities:
-        if lead in row_of:
-            for name in (f"activities:{kind}", f"outcome:{outcome}"):
-                if name in column:
-                    values[row_of[lead], column[name]] += count
+    activities = [row for row in activities if row[0] in row_of]
+    if activities:
+        rows = np.array([row_of[row[0]] for row in activities])
+        counts, first, last = (np.array([row[place] for row in activities], dtype=float) for place in (3, 4, 5))
+        kinds = [row[1] for row in activities]
+        since = np.maximum(observed[rows] - last, 0.0)
+        _accumulate(values, column, rows, [f"activities:{kind}" for kind in kinds], counts, np.add)
+        _accumulate(values, column, rows, [f"outcome:{row[2]}" for row in activities], counts, np.add)
+        _accumulate(values, column, rows, [f"days_since_activity:{kind}" for kind in kinds], since, np.fmin)
+        _accumulate(values, column, rows, ["days_since_activity"] * len(rows), since, np.fmin)
+        _accumulate(values, column, rows, ["activities:first_day"] * len(rows), np.maximum(first, 0.0), np.fmin)
     for lead, count, first_day, amount in deals:
         if lead in row_of:
             row = values[row_of[lead]]
@@ -307,9 +324,17 @@ def explain(topic: str, facts: dict[str, float], vocabularies: dict[str, list[st
         return f"{_plural(facts[topic], 'event', 'events')} in its first week"
     if topic == "events:last_week":
         return f"{_plural(facts[topic], 'event', 'events')} in the week up to day {observed:.0f}"
+    if topic == "activities":
+        first, since = facts["activities:first_day"], facts["days_since_activity"]
+        if first != first:
+            return "No sales activity"
+        return f"Sales first worked it on day {first:.0f}, the last time on day {max(0.0, observed - since):.0f}"
     if kind == "activities":
         label = ActivityKind(name).label.lower()
-        return f"{_plural(facts[topic], f'{label} logged', f'{label}s logged')} by sales"
+        logged = f"{_plural(facts[topic], f'{label} logged', f'{label}s logged')} by sales"
+        if not facts[topic]:
+            return logged
+        return f"{logged}, the last on day {max(0.0, observed - facts[f'days_since_activity:{name}']):.0f}"
     if kind == "outcome":
         return f"{_plural(facts[topic], 'activity', 'activities')} with outcome “{name.replace('_', ' ')}”"
     if topic == "deals":
@@ -331,8 +356,10 @@ def topic_label(topic: str) -> str:
         return f"{EventType(name).label}s: how many, how recent"
     if kind == "session":
         return dict(SESSION_NUMBERS)[name].capitalize()
+    if topic == "activities":
+        return "When sales first and last worked the lead"
     if kind == "activities":
-        return f"{ActivityKind(name).label}s logged by sales"
+        return f"{ActivityKind(name).label}s logged by sales: how many, how recent"
     if kind == "outcome":
         return f"Activities with outcome “{name.replace('_', ' ')}”"
     return {
