@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, FloatField, Model
+from django.db.models import Count, FloatField, Model, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from leadflow.engagement.models import Event, EventType
 from leadflow.history import chunks, days_between, most_or_all, qualified_column
@@ -181,11 +182,11 @@ def _deal_rows(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
 
 
 def lead_categories(ids: list[int] | None, now: datetime) -> list[tuple[Any, ...]]:
-    """Per lead: its id, its age in days at `now`, then its categorical facts in the order of CATEGORIES (None
-    when unknown)."""
+    """Per lead: its id, its age in days at `now`, then its categorical facts in the order of CATEGORIES, as text
+    (None when unknown)."""
     leads = Lead.objects.all() if ids is None else Lead.objects.filter(pk__in=ids)
     annotations = {
-        f"f_{name}": KeyTextTransform(path.rsplit("__", 1)[1], path.rsplit("__", 1)[0])
+        f"f_{name}": Cast(KeyTextTransform(path.rsplit("__", 1)[1], path.rsplit("__", 1)[0]), TextField())
         for name, _, path in CATEGORIES
         if "__attributes__" in path
     }
@@ -200,7 +201,7 @@ def activity_outcomes(limit: int = OUTCOMES_KEPT) -> list[str]:
     return [row["outcome"] for row in ranked[:limit]]
 
 
-def _vocabularies(columns: dict[str, list[str]]) -> dict[str, list[str]]:
+def _vocabularies(columns: dict[str, list[str | None]]) -> dict[str, list[str]]:
     """Each category's values seen often enough to learn from (rarer ones count as missing), most frequent first."""
     vocabularies = {}
     for name, values in columns.items():
@@ -244,7 +245,7 @@ def build_features(
         leads = [lead for lead in leads if lead[0] in wanted]
     leads.sort(key=lambda lead: lead[0])
     lead_ids = [lead[0] for lead in leads]
-    facts = {name: [str(lead[place] or "") for lead in leads] for place, (name, _, _) in enumerate(CATEGORIES, start=2)}
+    facts = {name: [lead[place] for lead in leads] for place, (name, _, _) in enumerate(CATEGORIES, start=2)}
     if vocabularies is None:
         vocabularies = _vocabularies(facts)
     row_of = {lead: place for place, lead in enumerate(lead_ids)}
