@@ -211,11 +211,18 @@ def _vocabularies(columns: dict[str, list[str | None]]) -> dict[str, list[str]]:
 
 
 def _accumulate(
-    values: np.ndarray, column: dict[str, int], rows: np.ndarray, names: list[str], numbers: np.ndarray, ufunc: Any
+    values: np.ndarray,
+    column: dict[str, int],
+    rows: np.ndarray,
+    prefix: str,
+    keys: list[str],
+    numbers: np.ndarray,
+    ufunc: Any,
 ) -> None:
-    """Fold `numbers` into the cells (rows[i], column of names[i]) with `ufunc` (np.add, np.fmin…); names that are
-    not columns are skipped."""
-    places = np.array([column.get(name, -1) for name in names], dtype=int)
+    """Fold `numbers` into the cells (rows[i], column `prefix` + keys[i]) with `ufunc` (np.add, np.fmin…); keys
+    without a column are skipped."""
+    place_of = {key: column.get(prefix + key, -1) for key in set(keys)}
+    places = np.fromiter((place_of[key] for key in keys), dtype=int, count=len(keys))
     known = places >= 0
     ufunc.at(values, (rows[known], places[known]), numbers[known])
 
@@ -262,9 +269,8 @@ def build_features(
         rows = np.array([row_of[row[0]] for row in events])
         numbers = np.nan_to_num(np.array([row[2:] for row in events], dtype=float), nan=0.0)
         types = [row[1] for row in events]
-        _accumulate(values, column, rows, [f"events:{kind}" for kind in types], numbers[:, 0], np.add)
-        since = np.maximum(numbers[:, 1], 0.0)
-        _accumulate(values, column, rows, [f"days_since:{kind}" for kind in types], since, np.fmin)
+        _accumulate(values, column, rows, "events:", types, numbers[:, 0], np.add)
+        _accumulate(values, column, rows, "days_since:", types, np.maximum(numbers[:, 1], 0.0), np.fmin)
         summed = [f"session:{name}" for name, _ in SESSION_NUMBERS]
         summed += ["touches:inbound", "touches:outbound", "events:first_week", "events:last_week"]
         for offset, name in enumerate(summed, start=2):
@@ -275,11 +281,11 @@ def build_features(
         counts, first, last = (np.array([row[place] for row in activities], dtype=float) for place in (3, 4, 5))
         kinds = [row[1] for row in activities]
         since = np.maximum(observed[rows] - last, 0.0)
-        _accumulate(values, column, rows, [f"activities:{kind}" for kind in kinds], counts, np.add)
-        _accumulate(values, column, rows, [f"outcome:{row[2]}" for row in activities], counts, np.add)
-        _accumulate(values, column, rows, [f"days_since_activity:{kind}" for kind in kinds], since, np.fmin)
-        _accumulate(values, column, rows, ["days_since_activity"] * len(rows), since, np.fmin)
-        _accumulate(values, column, rows, ["activities:first_day"] * len(rows), np.maximum(first, 0.0), np.fmin)
+        _accumulate(values, column, rows, "activities:", kinds, counts, np.add)
+        _accumulate(values, column, rows, "outcome:", [row[2] for row in activities], counts, np.add)
+        _accumulate(values, column, rows, "days_since_activity:", kinds, since, np.fmin)
+        np.fmin.at(values[:, column["days_since_activity"]], rows, since)
+        np.fmin.at(values[:, column["activities:first_day"]], rows, np.maximum(first, 0.0))
     for lead, count, first_day, amount in deals:
         if lead in row_of:
             row = values[row_of[lead]]
