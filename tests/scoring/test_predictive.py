@@ -15,7 +15,7 @@ from leadflow.imports.worker import work
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
-from leadflow.scoring.features import WINDOW_DAYS, build_features, explain
+from leadflow.scoring.features import WINDOW_DAYS, build_features, explain, model_features
 from leadflow.scoring.models import ConversionModel, LeadPrediction, LeadScore, TrainingJob
 from leadflow.scoring.selectors import explain_leads, known_outcomes, serving_model
 from leadflow.scoring.services import NotEnoughHistory, predict_leads, queue_weekly_training, train_model
@@ -143,6 +143,18 @@ def test_training_keeps_a_measured_version_and_predictions_follow_the_pattern():
     }  # day 3 of the 10 it has lived, when the last view came
     assert explained[idle.pk]["factors"][0]["effect"] == -1
     assert explained[idle.pk]["factors"][0]["text"] == "No pricing page views"
+
+
+def test_a_model_reads_only_the_columns_it_was_trained_on():
+    leads_with_history(300)
+    model = train_model(at=NOW)
+    older = [name for name in model.spec["names"] if not name.startswith(("days_since_activity", "activities:first"))]
+    lead = open_lead(pricing_views=3)
+    table = model_features([lead.pk], now=NOW, spec={**model.spec, "names": older})
+    full = build_features([lead.pk], now=NOW, outcomes=model.spec["outcomes"], vocabularies=model.spec["vocabularies"])
+    assert table.names == older and table.values.shape == (1, len(older))
+    assert table.values[0, older.index("events:pricing_page_view")] == 3
+    assert table.topics == [full.topics[full.names.index(name)] for name in older]
 
 
 def test_held_out_leads_never_reach_the_model():

@@ -10,7 +10,7 @@ outcome and open leads are described the same way.
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -299,6 +299,21 @@ def build_features(
         vocabularies=vocabularies,
         values=values,
         observed=observed,
+    )
+
+
+def model_features(ids: Sequence[int] | None, *, now: datetime, spec: dict[str, Any]) -> FeatureTable:
+    """The features of these leads as a trained model reads them: its spec's outcomes and vocabularies, and only
+    the columns it was trained on, in their order (a model trained before a feature was added keeps serving)."""
+    table = build_features(ids, now=now, outcomes=spec["outcomes"], vocabularies=spec["vocabularies"])
+    if spec["names"] == table.names:
+        return table
+    places = [table.names.index(name) for name in spec["names"]]
+    return replace(
+        table,
+        names=list(spec["names"]),
+        topics=[table.topics[place] for place in places],
+        values=table.values[:, places],
     )
 
 

@@ -21,7 +21,7 @@ from leadflow.pipeline.models import Opportunity
 from leadflow.users.models import User
 
 from . import predictive
-from .features import build_features, explain
+from .features import explain, model_features
 from .models import (
     ConversionModel,
     LeadScore,
@@ -262,7 +262,7 @@ def explain_leads(lead_ids: Sequence[int], *, model: ConversionModel | None = No
     if model is None or not lead_ids:
         return {}
     spec = model.spec
-    table = build_features(lead_ids, now=timezone.now(), outcomes=spec["outcomes"], vocabularies=spec["vocabularies"])
+    table = model_features(lead_ids, now=timezone.now(), spec=spec)
     booster = predictive.load(model.booster)  # parsed once for both passes
     probabilities = predictive.predict(booster, table.values, **model.calibration_map)
     topics, pushes = predictive.contributions(booster, table.values, table.topics)

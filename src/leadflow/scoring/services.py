@@ -25,7 +25,7 @@ from leadflow.leads.services import record_lifecycle_change
 from leadflow.users.models import User
 
 from . import predictive
-from .features import WINDOW_DAYS, activity_outcomes, build_features, topic_label
+from .features import WINDOW_DAYS, activity_outcomes, build_features, model_features, topic_label
 from .models import (
     ConversionModel,
     LeadPrediction,
@@ -465,7 +465,7 @@ def predict_leads(
     if model is None:
         return 0
     at = at or timezone.now()
-    table = build_features(lead_ids, now=at, outcomes=model.spec["outcomes"], vocabularies=model.spec["vocabularies"])
+    table = model_features(lead_ids, now=at, spec=model.spec)
     booster = predictive.load(model.booster)
     probabilities = predictive.predict(booster, table.values, **model.calibration_map).tolist()
     moment = database_datetime(at)
