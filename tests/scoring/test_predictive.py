@@ -108,6 +108,8 @@ def test_features_say_when_sales_first_and_last_worked_a_lead_in_its_window():
     assert explain("activities", row, table.vocabularies, WINDOW_DAYS) == (
         "Sales first worked it on day 2, the last time on day 9"
     )
+    older = {"activities:call": 2.0}  # a model trained before the days since the last call
+    assert explain("activities:call", older, table.vocabularies, WINDOW_DAYS) == "2 calls logged by sales"
 
 
 def test_too_little_history_gives_a_message_not_a_model():

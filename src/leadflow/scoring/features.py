@@ -354,9 +354,8 @@ def explain(topic: str, facts: dict[str, float], vocabularies: dict[str, list[st
     if kind == "activities":
         label = ActivityKind(name).label.lower()
         logged = f"{_plural(facts[topic], f'{label} logged', f'{label}s logged')} by sales"
-        if not facts[topic]:
-            return logged
-        return f"{logged}, the last on day {max(0.0, observed - facts[f'days_since_activity:{name}']):.0f}"
+        since = facts.get(f"days_since_activity:{name}", MISSING)  # a model trained before it came lacks it
+        return logged if since != since else f"{logged}, the last on day {max(0.0, observed - since):.0f}"
     if kind == "outcome":
         return f"{_plural(facts[topic], 'activity', 'activities')} with outcome “{name.replace('_', ' ')}”"
     if topic == "deals":
