@@ -99,7 +99,7 @@ def test_features_say_when_sales_first_and_last_worked_a_lead_in_its_window():
     table = build_features([lead.pk], now=NOW, outcomes=[])
     row = dict(zip(table.names, table.values[0], strict=True))
     assert (row["activities:call"], row["activities:demo"]) == (2, 1)
-    assert row["days_since_activity:call"] == pytest.approx(21) and row["days_since_activity:demo"] == 24
+    assert row["days_since_activity:call"] == pytest.approx(21) and row["days_since_activity:demo"] == pytest.approx(24)
     assert row["activities:first_day"] == pytest.approx(2) and row["days_since_activity"] == pytest.approx(21)
     assert np.isnan(row["days_since_activity:meeting"])
     assert (
