@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import lightgbm
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -28,7 +27,6 @@ PARAMETERS = {
     "seed": SEED,
     "num_threads": 1,  # two spin-waiting threads on a busy 2-core machine fit 3-4x slower than one (1 s more when idle)
 }
-ISOTONIC_FROM = 1000  # leads in the calibration part; fewer get a logistic curve
 MAX_ROUNDS = 2000
 FACTOR_FLOOR = 0.02  # contributions (in log-odds) smaller than this explain nothing
 
@@ -88,12 +86,9 @@ def fit(features: np.ndarray, labels: np.ndarray, names: list[str], categorical:
 
 
 def calibration_map(scores: np.ndarray, labels: np.ndarray) -> tuple[list[float], list[float]]:
-    """Points (tree score, probability) to interpolate between. Isotonic regression when there are enough leads to
-    calibrate on; below ISOTONIC_FROM its steps are so coarse that whole groups of leads get one probability and
-    lose their order, so a logistic curve (Platt scaling) is fitted instead, kept as points on a fine grid."""
-    if len(labels) >= ISOTONIC_FROM:
-        isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
-        return list(map(float, isotonic.X_thresholds_)), list(map(float, isotonic.y_thresholds_))
+    """Points (tree score, probability) to interpolate between: a logistic curve (Platt scaling) kept as points on a
+    fine grid. It keeps the trees' order, where isotonic steps give whole groups of leads one probability: on the
+    100k world's train leads (3 seeds, valid leads as the measure) isotonic lost 0.001 of AUC and gained no Brier."""
     platt = LogisticRegression().fit(scores.reshape(-1, 1), labels)
     grid = np.linspace(scores.min() - 1.0, scores.max() + 1.0, 200)
     return grid.tolist(), platt.predict_proba(grid.reshape(-1, 1))[:, 1].tolist()
