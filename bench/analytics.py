@@ -3,8 +3,8 @@
 Usage: .venv/bin/python bench/analytics.py [BUNDLE] [--database-url URL] [--repeat 5]
 Imports the bundle into a fresh database (a temporary SQLite file unless --database-url is given; an existing one is
 reused), takes two weekly snapshots and the forecast snapshots the worker would (and on PostgreSQL vacuums and
-analyzes, as autovacuum would after a bulk load), then runs each analytics report as an admin sees it and prints the median and fastest time (the machine's noise shows as the gap). Target (issue 7):
-≤ 100 ms per dashboard query.
+analyzes, as autovacuum would after a bulk load), then runs each analytics report as an admin sees it and prints
+the median and fastest time (the machine's noise shows as the gap). Target (issue 7): ≤ 100 ms per dashboard query.
 """
 
 import argparse
