@@ -185,7 +185,14 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["enrolment", "step"], name="one_delivery_per_step")]
         indexes = [
-            models.Index(fields=["status", "not_before"]),
+            # Only the queue and the emails being sent are looked up by status: indexes of them alone, so an email
+            # that is sent leaves them instead of moving inside a bigger one (fewer pages written per commit).
+            models.Index(
+                fields=["not_before", "id"], condition=Q(status=DeliveryStatus.QUEUED), name="nurture_delivery_queue"
+            ),
+            models.Index(
+                fields=["claimed_at"], condition=Q(status=DeliveryStatus.SENDING), name="nurture_delivery_sending"
+            ),
             models.Index(fields=["lead", "created_at"]),
             models.Index(fields=["step", "variant"]),
             models.Index(fields=["domain", "sent_at"]),
