@@ -23,7 +23,12 @@ def deal(rep):
 
 
 def drag(page, card, column) -> None:
-    """Drag a board card onto a stage column with the mouse, as a person would."""
+    """Drag a board card onto a stage column with the mouse, as a person would, once the board has set up its drag
+    and drop (on a busy machine the test could otherwise start dragging before the page's script ran)."""
+    page.wait_for_function(
+        "() => typeof Sortable !== 'undefined'"
+        " && [...document.querySelectorAll('[data-board] .cards')].every((list) => Sortable.get(list))"
+    )
     source = card.bounding_box()
     target = column.bounding_box()
     page.mouse.move(source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
