@@ -8,6 +8,7 @@ each batch, as a mail server would take the messages) and prints steps per secon
 """
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -63,6 +64,8 @@ def main() -> int:
         [Enrolment(sequence=sequence, lead=lead, entered_at=now, due_at=now) for lead in leads], batch_size=5000
     )
     print(f"set-up: {count:,} leads and enrolments in {time.perf_counter() - started:.1f} s", flush=True)
+    del accounts, contacts, leads  # a worker holds none of the set-up's objects: its cycle collector has less to scan
+    gc.collect()
 
     at = timezone.now()
     started = time.perf_counter()
