@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.core.signing import Signer
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -18,7 +19,18 @@ from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
 from leadflow.nurture.abtest import decide, two_proportion_p_value
-from leadflow.nurture.emails import plain_text, render_email
+from leadflow.nurture.emails import (
+    MERGE_COLUMNS,
+    OPEN_SALT,
+    UNSUBSCRIBE_SALT,
+    _signer,
+    merge_context,
+    merge_fields,
+    plain_text,
+    read_token,
+    render_email,
+    tracking_urls,
+)
 from leadflow.nurture.models import (
     Delivery,
     Enrolment,
@@ -162,16 +174,49 @@ def test_merge_fields_are_escaped_and_fall_back(marketer):
     assert "body" in error.value.errors
 
 
+def test_a_batch_reads_the_merge_fields_a_lead_gives_and_falls_back_without_account_or_owner(marketer):
+    owned = _lead(first_name="Ann", last_name="Lee")
+    Lead.objects.filter(pk=owned.pk).update(owner=marketer)
+    alone = LeadFactory(
+        contact=ContactFactory(first_name="", last_name="", email=None, account=None), company_name="Acme"
+    )
+    batch = {row[0]: row[1:] for row in Lead.objects.values_list("pk", *MERGE_COLUMNS)}
+    for lead in Lead.objects.filter(pk__in=[owned.pk, alone.pk]):
+        assert merge_fields(lead) == dict(zip(MERGE_COLUMNS, batch[lead.pk], strict=True))
+    context = merge_context(merge_fields(Lead.objects.get(pk=alone.pk)), unsubscribe_url="#")
+    assert context["account"] == {"name": "Acme", "industry": ""}
+    assert context["owner"] == {"first_name": "", "last_name": "", "email": "", "name": ""}
+    assert context["contact"]["name"] == f"Contact {alone.contact_id}" and context["contact"]["email"] == ""
+    context = merge_context(merge_fields(Lead.objects.get(pk=owned.pk)), unsubscribe_url="#")
+    assert context["contact"]["name"] == "Ann Lee" and context["owner"]["name"] == str(marketer)
+    assert context["account"]["name"] == owned.contact.account.name
+
+
+def test_tracking_tokens_are_djangos_signed_values_and_old_keys_still_read_them(settings):
+    token = tracking_urls(41)["unsubscribe"].rstrip("/").rsplit("/", 1)[-1]
+    assert token == Signer(salt=UNSUBSCRIBE_SALT).sign("41") and read_token(token, UNSUBSCRIBE_SALT) == "41"
+    assert read_token(token.replace("41:", "42:"), UNSUBSCRIBE_SALT) is None
+    assert read_token(token, OPEN_SALT) is None
+    old = Signer(key="an-old-secret-key-that-was-rotated-out", salt=OPEN_SALT).sign("7")
+    assert read_token(old, OPEN_SALT) is None
+    settings.SECRET_KEY_FALLBACKS = ["an-old-secret-key-that-was-rotated-out"]
+    _signer.cache_clear()
+    try:
+        assert read_token(old, OPEN_SALT) == "7"
+    finally:
+        _signer.cache_clear()
+
+
 def test_a_delivery_tracks_links_but_not_the_unsubscribe_link():
     lead = _lead()
     body = '<a href="https://example.com/a?x=1&amp;y=2">A</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a>'
-    email = render_email("S", body, lead, delivery_id=7)
+    email = render_email("S", body, merge_fields(lead), delivery_id=7)
     assert "/e/c/" in email.html and "example.com/a" not in email.html
     assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = email.headers["List-Unsubscribe"].strip("<>")
     assert f'href="{unsubscribe}"' in email.html and '<img src="http' in email.html
     assert plain_text("<p>a&amp;b</p><p></p><p>c</p>") == "a&b\n\nc\n"
-    single = render_email("S", "<a href='https://example.com/b'>B</a>", lead, delivery_id=8)
+    single = render_email("S", "<a href='https://example.com/b'>B</a>", merge_fields(lead), delivery_id=8)
     assert "/e/c/" in single.html and "example.com/b" not in single.html and "B (http" in single.text
 
 

@@ -85,11 +85,13 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.email or self.external_id or f"Contact {self.pk}"
+        return self.name_of(self.first_name, self.last_name, self.email, self.external_id, self.pk)
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+    @staticmethod
+    def name_of(first_name: str, last_name: str, email: str | None, external_id: str | None, pk: int | None) -> str:
+        """What a contact is called: the name, else the email, else the external id, else the number (also for a
+        row read without a model instance)."""
+        return f"{first_name} {last_name}".strip() or email or external_id or f"Contact {pk}"
 
 
 # Mailbox providers whose domain says nothing about the person's company.

@@ -13,12 +13,16 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.core.signing import BadSignature, Signer
+from django.core.signing import BadSignature, Signer, b64_encode
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
+from django.utils.encoding import force_bytes
 
+from leadflow.accounts.models import Contact
 from leadflow.errors import InvalidInput
-from leadflow.leads.models import Lead
+from leadflow.leads.models import Lead, LeadSource
+from leadflow.users.models import User
 
 SAFE_TAGS = {"if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "comment", "endcomment"}
 ENGINE = Engine(autoescape=True, string_if_invalid="", libraries={})
@@ -46,30 +50,49 @@ def check_template(text: str, field: str) -> str:
     return text
 
 
-# The lead's columns merge_context reads, for a batch of emails to load only these.
+SOURCE_LABELS = dict(LeadSource.choices)
+
+# What a template may say about a lead, as the lead's columns: a batch of emails reads just these, in one query.
 MERGE_COLUMNS = (
-    "company_name", "source", "contact__first_name", "contact__last_name", "contact__email", "contact__job_title",
-    "contact__external_id", "contact__account__name", "contact__account__industry", "owner__first_name",
-    "owner__last_name", "owner__email", "owner__username",
+    "company_name", "source", "contact__id", "contact__first_name", "contact__last_name", "contact__email",
+    "contact__job_title", "contact__external_id", "contact__account__name", "contact__account__industry",
+    "owner__first_name", "owner__last_name", "owner__email", "owner__username",
 )  # fmt: skip
 
 
-def merge_context(lead: Lead, *, unsubscribe_url: str) -> dict[str, Any]:
-    """What a template may say about the lead: its contact, account, owner and the unsubscribe link."""
-    contact, account, owner = lead.contact, lead.contact.account, lead.owner
+def merge_fields(lead: Lead) -> dict[str, Any]:
+    """The lead's MERGE_COLUMNS read through its relations (None past a missing account or owner), as a batch reads
+    them with `values_list`."""
+    fields = {}
+    for column in MERGE_COLUMNS:
+        value: Any = lead
+        for name in column.split("__"):
+            value = getattr(value, name) if value is not None else None
+        fields[column] = value
+    return fields
+
+
+def merge_context(fields: dict[str, Any], *, unsubscribe_url: str) -> dict[str, Any]:
+    """What a template may say about the lead (`fields`: its MERGE_COLUMNS): its contact, account, owner and the
+    unsubscribe link."""
+    first, last, email = fields["contact__first_name"], fields["contact__last_name"], fields["contact__email"]
+    has_account, has_owner = fields["contact__account__name"] is not None, fields["owner__username"] is not None
+    owner_first, owner_last = fields["owner__first_name"] or "", fields["owner__last_name"] or ""
+    source = fields["source"]
     return {
         "contact": {
-            "first_name": contact.first_name, "last_name": contact.last_name, "email": contact.email or "",
-            "job_title": contact.job_title, "name": str(contact),
+            "first_name": first, "last_name": last, "email": email or "", "job_title": fields["contact__job_title"],
+            "name": Contact.name_of(first, last, email, fields["contact__external_id"], fields["contact__id"]),
         },
         "account": {
-            "name": account.name if account else lead.company_name, "industry": account.industry if account else "",
+            "name": fields["contact__account__name"] if has_account else fields["company_name"],
+            "industry": fields["contact__account__industry"] if has_account else "",
         },
         "owner": {
-            "first_name": owner.first_name if owner else "", "last_name": owner.last_name if owner else "",
-            "name": str(owner) if owner else "", "email": owner.email if owner else "",
+            "first_name": owner_first, "last_name": owner_last, "email": fields["owner__email"] or "",
+            "name": User.name_of(owner_first, owner_last, fields["owner__username"]) if has_owner else "",
         },
-        "lead": {"company_name": lead.company_name, "source": lead.get_source_display()},
+        "lead": {"company_name": fields["company_name"], "source": SOURCE_LABELS.get(source, source)},
         "unsubscribe_url": unsubscribe_url,
     }  # fmt: skip
 
@@ -80,9 +103,25 @@ def _route(name: str) -> str:
     return reverse(name, args=["TOKEN"])
 
 
+class _Signer(Signer):
+    """Django's Signer (same tokens, same checks) with its HMAC key derived once instead of per signature: a worker
+    signs three links for every email it sends."""
+
+    def __init__(self, *, salt: str) -> None:
+        super().__init__(salt=salt)
+        self._keyed = salted_hmac(self.salt + "signer", b"", self.key, algorithm=self.algorithm)
+
+    def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
+        if key is not None and key != self.key:  # an old key (SECRET_KEY_FALLBACKS) checking an old token
+            return super().signature(value, key)
+        keyed = self._keyed.copy()
+        keyed.update(force_bytes(value))
+        return b64_encode(keyed.digest()).decode()
+
+
 @lru_cache(maxsize=8)
 def _signer(salt: str) -> Signer:
-    return Signer(salt=salt)
+    return _Signer(salt=salt)
 
 
 def _link(name: str, salt: str, value: str) -> str:
@@ -148,11 +187,12 @@ def _tracked(match: re.Match[str], delivery_id: int, unsubscribe: str) -> str:
     return f'href="{html.escape(click_url(delivery_id, target))}"'
 
 
-def render_email(subject: str, body: str, lead: Lead, *, delivery_id: int | None) -> RenderedEmail:
-    """The email for this lead: merge fields filled, links tracked and an open pixel added when it is a real
-    delivery (`delivery_id`; a preview has none), the plain-text part, and the List-Unsubscribe headers."""
+def render_email(subject: str, body: str, fields: dict[str, Any], *, delivery_id: int | None) -> RenderedEmail:
+    """The email for a lead (`fields`: its MERGE_COLUMNS, see merge_fields): merge fields filled, links tracked and
+    an open pixel added when it is a real delivery (`delivery_id`; a preview has none), the plain-text part, and the
+    List-Unsubscribe headers."""
     urls = tracking_urls(delivery_id) if delivery_id is not None else {"unsubscribe": "#unsubscribe", "open": ""}
-    context = Context(merge_context(lead, unsubscribe_url=urls["unsubscribe"]), autoescape=True)
+    context = Context(merge_context(fields, unsubscribe_url=urls["unsubscribe"]), autoescape=True)
     subject_text = " ".join(_compiled(subject).render(Context(context.flatten(), autoescape=False)).split())
     body_html: str = _compiled(body).render(context)
     if delivery_id is not None:

@@ -15,7 +15,7 @@ from leadflow.leads.selectors import leads_visible_to
 from leadflow.scoring.models import LeadScore
 from leadflow.users.models import User
 
-from .emails import RenderedEmail, render_email
+from .emails import RenderedEmail, merge_fields, render_email
 from .models import (
     Delivery,
     DeliveryStatus,
@@ -76,7 +76,7 @@ def branch_holds(condition: dict[str, Any], enrolment: Enrolment, at: datetime) 
 
 def preview_email(template: EmailTemplate, lead: Lead) -> RenderedEmail:
     """The template as this lead would get it (no tracking)."""
-    return render_email(template.subject, template.body, lead, delivery_id=None)
+    return render_email(template.subject, template.body, merge_fields(lead), delivery_id=None)
 
 
 def sequence_stats(sequence: Sequence) -> dict[str, Any]:

@@ -6,19 +6,20 @@ import os
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from leadflow.accounts.models import Contact
-from leadflow.bulk import database_datetime, insert_rows, update_rows
+from leadflow.bulk import database_datetime, insert_rows, no_cycle_collection, update_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import store_events
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
@@ -425,7 +426,7 @@ def run_due_steps(*, at: datetime | None = None, limit: int = 1000) -> int:
     enrolment and step). One transaction. Returns the number of steps run."""
     at = at or timezone.now()
     ran = 0
-    with transaction.atomic():
+    with transaction.atomic(), no_cycle_collection():
         due = Enrolment.objects.filter(status=EnrolmentStatus.ACTIVE, due_at__lte=at).order_by("due_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
@@ -504,19 +505,47 @@ def _move(cursor: Any, delivery_id: int, *, before: str, after: str, **columns: 
     return bool(cursor.rowcount == 1)
 
 
-def _message(delivery: Delivery, sender: str) -> EmailMultiAlternatives:
-    step = delivery.step
-    template = step.variant_template if delivery.variant == "B" and step.variant_template else step.template
+@dataclass(slots=True)
+class QueuedEmail:
+    """What sending one queued email needs, read for a whole batch in one query as plain values (model instances
+    of a delivery, its lead, contact, account and owner cost more than rendering the email)."""
+
+    pk: int
+    step_id: int
+    to_email: str
+    domain: str
+    variant: str
+    time_zone: str
+    opted_in: bool
+    do_not_contact: bool
+    fields: dict[str, Any]  # the lead's MERGE_COLUMNS
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "pk", "step", "to_email", "domain", "variant", "lead__contact__time_zone", "lead__contact__email_opt_in",
+        "lead__contact__do_not_contact", *(f"lead__{column}" for column in MERGE_COLUMNS),
+    )  # fmt: skip
+
+    @classmethod
+    def batch(cls, deliveries: QuerySet[Delivery]) -> list["QueuedEmail"]:
+        own = len(cls.COLUMNS) - len(MERGE_COLUMNS)
+        return [
+            cls(*row[:own], fields=dict(zip(MERGE_COLUMNS, row[own:], strict=True)))
+            for row in deliveries.values_list(*cls.COLUMNS)
+        ]
+
+
+def _message(email: QueuedEmail, step: Step, sender: str) -> EmailMultiAlternatives:
+    template = step.variant_template if email.variant == "B" and step.variant_template else step.template
     assert template is not None
-    email = render_email(template.subject, template.body, delivery.lead, delivery_id=delivery.pk)
+    rendered = render_email(template.subject, template.body, email.fields, delivery_id=email.pk)
     message = EmailMultiAlternatives(
-        email.subject,
-        email.text,
+        rendered.subject,
+        rendered.text,
         sender,
-        [delivery.to_email],
-        headers={**email.headers, "Message-ID": f"<nurture-{delivery.pk}@leadflow>"},
+        [email.to_email],
+        headers={**rendered.headers, "Message-ID": f"<nurture-{email.pk}@leadflow>"},
     )
-    message.attach_alternative(email.html, "text/html")
+    message.attach_alternative(rendered.html, "text/html")
     return message
 
 
@@ -528,24 +557,22 @@ def requeue_abandoned(*, at: datetime | None = None) -> int:
     )
 
 
-def _skip_reason(delivery: Delivery, suppressed: dict[str, str]) -> str:
-    contact = delivery.lead.contact
-    if not delivery.to_email:
+def _skip_reason(email: QueuedEmail, suppressed: dict[str, str]) -> str:
+    if not email.to_email:
         return "no email address"
-    if delivery.to_email in suppressed:
-        return f"suppressed: {suppressed[delivery.to_email]}"
-    if not contact.email_opt_in or contact.do_not_contact:
+    if email.to_email in suppressed:
+        return f"suppressed: {suppressed[email.to_email]}"
+    if not email.opted_in or email.do_not_contact:
         return "no consent to marketing email"
     return ""
 
 
 def _postponed(
-    delivery: Delivery, quiet: NurtureSettings, fallback_zone: ZoneInfo, to_domain: int, total: int, at: datetime
+    email: QueuedEmail, quiet: NurtureSettings, fallback_zone: ZoneInfo, to_domain: int, total: int, at: datetime
 ) -> tuple[datetime, str] | None:
     """When an email that may not go now goes instead, and why: quiet hours in the recipient's time zone, or the
     per-domain or per-hour throttle (`to_domain` and `total` sent in the last hour)."""
-    zone = delivery.lead.contact.time_zone
-    wake = _quiet_until(_zone(zone) if zone else fallback_zone, quiet, at)
+    wake = _quiet_until(_zone(email.time_zone) if email.time_zone else fallback_zone, quiet, at)
     if wake is not None:
         return wake, "Quiet hours"
     if to_domain >= quiet.per_domain_per_hour or total >= quiet.per_hour:
@@ -574,18 +601,14 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     at = at or timezone.now()
     quiet, outcome = nurture_settings(), Counter[str]()
     due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
-    columns = ["step", "lead", "to_email", "domain", "variant", *(f"lead__{column}" for column in MERGE_COLUMNS)]
-    columns += ["lead__contact__time_zone", "lead__contact__email_opt_in", "lead__contact__do_not_contact"]
-    batch = list(due.select_related("lead__contact__account", "lead__owner").only(*columns)[:limit])
+    batch = QueuedEmail.batch(due[:limit])
     if not batch:
         return outcome
-    steps = Step.objects.select_related("template", "variant_template", "sequence").in_bulk({d.step_id for d in batch})
-    for delivery in batch:
-        delivery.step = steps[delivery.step_id]
-    suppressed = dict(Suppression.objects.filter(email__in={d.to_email for d in batch}).values_list("email", "reason"))
+    steps = Step.objects.select_related("template", "variant_template").in_bulk({e.step_id for e in batch})
+    suppressed = dict(Suppression.objects.filter(email__in={e.to_email for e in batch}).values_list("email", "reason"))
     last_hour = Delivery.objects.filter(sent_at__gte=at - timedelta(hours=1))  # what the throttles count
     total = last_hour.count()
-    to_domains = last_hour.filter(domain__in={d.domain for d in batch}).values_list("domain").annotate(n=Count("pk"))
+    to_domains = last_hour.filter(domain__in={e.domain for e in batch}).values_list("domain").annotate(n=Count("pk"))
     per_domain = Counter(dict(to_domains.values_list("domain", "n")))
     sender = quiet.from_email or settings.DEFAULT_FROM_EMAIL
     fallback_zone = _zone(quiet.time_zone)
@@ -600,17 +623,17 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     queued, sending = DeliveryStatus.QUEUED, DeliveryStatus.SENDING
     decided: list[Outcome] = []
     sent = 0
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, no_cycle_collection():
         try:
-            for delivery in batch:
-                skip = _skip_reason(delivery, suppressed)
+            for email in batch:
+                skip = _skip_reason(email, suppressed)
                 if skip:
-                    decided.append(("suppressed", delivery.pk, queued, DeliveryStatus.SUPPRESSED, {"note": skip}))
+                    decided.append(("suppressed", email.pk, queued, DeliveryStatus.SUPPRESSED, {"note": skip}))
                     continue
-                later = _postponed(delivery, quiet, fallback_zone, per_domain[delivery.domain], total, at)
+                later = _postponed(email, quiet, fallback_zone, per_domain[email.domain], total, at)
                 if later:
                     until, note = later
-                    decided.append(("postponed", delivery.pk, queued, queued, {"not_before": until, "note": note}))
+                    decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
                     continue
                 if crash_after and sent >= crash_after:
                     with transaction.atomic():
@@ -618,19 +641,19 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
                     os._exit(3)  # killed between two emails, after the last one's outcome was committed
                 with transaction.atomic():  # one commit: what happened to the previous emails, and this one's claim
                     _settle(cursor, decided, outcome)
-                    claimed = _move(cursor, delivery.pk, before=queued, after=sending, claimed_at=at)
+                    claimed = _move(cursor, email.pk, before=queued, after=sending, claimed_at=at)
                 if not claimed:
                     outcome["taken"] += 1  # another worker claimed it
                     continue
                 try:
-                    mail.send_messages([_message(delivery, sender)])
+                    mail.send_messages([_message(email, steps[email.step_id], sender)])
                 except Exception as exc:  # a refused recipient or a template that fails: this email only
-                    logger.warning("delivery %s failed: %s", delivery.pk, exc)
+                    logger.warning("delivery %s failed: %s", email.pk, exc)
                     note = f"{type(exc).__name__}: {exc}"[:300]
-                    decided.append(("failed", delivery.pk, sending, DeliveryStatus.FAILED, {"note": note}))
+                    decided.append(("failed", email.pk, sending, DeliveryStatus.FAILED, {"note": note}))
                     continue
-                decided.append(("sent", delivery.pk, sending, DeliveryStatus.SENT, {"sent_at": at}))
-                per_domain[delivery.domain] += 1
+                decided.append(("sent", email.pk, sending, DeliveryStatus.SENT, {"sent_at": at}))
+                per_domain[email.domain] += 1
                 total += 1
                 sent += 1
         finally:

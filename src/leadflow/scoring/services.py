@@ -1,12 +1,10 @@
 """Writes for scoring: editing the rules and the MQL threshold, scoring leads (all of them set-based, or one lead
 as its events arrive) and moving a lead that reaches the threshold to prospect, once."""
 
-import gc
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -15,7 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from leadflow.bulk import database_datetime, insert_rows, upsert_rows
+from leadflow.bulk import database_datetime, insert_rows, no_cycle_collection, upsert_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.history import chunks
@@ -291,7 +289,7 @@ def rescore_leads(
     for start in range(0, len(ids), BATCH):
         part = ids[start : start + BATCH] if lead_ids is not None else EveryLeadBetween(ids[start : start + BATCH])
         moment = at or timezone.now()
-        with transaction.atomic(), _no_cycle_collection():
+        with transaction.atomic(), no_cycle_collection():
             _save_scores(compute_scores(rules, part, at=moment), _kept(part), at=moment, reason=reason)
         done += len(part)
         if progress is not None:
@@ -300,20 +298,6 @@ def rescore_leads(
         scoring_settings()  # make sure the row exists
         ScoringSettings.objects.filter(pk=1).update(rescored_at=started)
     return done
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector held off: scoring a batch makes no cycles, but keeps thousands of objects alive
-    until they are stored, and the passes over the whole heap they set off (~50-100 ms each) took a tenth of a
-    100k rescore's time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) -> None:

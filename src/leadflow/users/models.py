@@ -30,7 +30,12 @@ class User(AbstractUser):
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return self.name_of(self.first_name, self.last_name, self.username)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str, username: str) -> str:
+        """What a user is called: the full name, else the username (also for a row read without a model instance)."""
+        return f"{first_name} {last_name}".strip() or username
 
     @property
     def is_admin(self) -> bool:
