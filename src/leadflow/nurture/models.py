@@ -195,8 +195,12 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["lead", "created_at"]),
             models.Index(fields=["step", "variant"]),
-            models.Index(fields=["domain", "sent_at"]),
-            models.Index(fields=["sent_at"]),
+            # The throttles count the emails sent in the last hour, per domain and in all: only sent emails are in
+            # these, so sending one adds an entry instead of moving one from among the unsent.
+            models.Index(
+                fields=["domain", "sent_at"], condition=Q(sent_at__isnull=False), name="nurture_sent_to_domain"
+            ),
+            models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="nurture_delivery_sent"),
         ]
         verbose_name_plural = "deliveries"
 
