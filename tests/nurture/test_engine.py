@@ -42,6 +42,7 @@ from leadflow.nurture.models import (
 )
 from leadflow.nurture.selectors import leads_in_segment, preview_email, sequence_stats
 from leadflow.nurture.services import (
+    _one_commit,
     add_step,
     decide_ab_tests,
     enrol_from_segments,
@@ -272,6 +273,21 @@ def test_a_batch_reads_the_same_few_times_however_many_emails_it_sends(marketer,
     assert sorted(message.subject for message in mail.outbox) == sorted(
         f"Welcome P{i}" for count in (2, 6) for i in range(count)
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_worker_commits_each_email_itself_and_rolls_back_a_failure(marketer, welcome):
+    NurtureSettings.objects.get_or_create(pk=1, defaults={"quiet_from": 0, "quiet_until": 0})
+    enrol_leads(_sequence(marketer, ("email", {}, {"template": welcome})), [_lead(), _lead()], by=marketer)
+    run_due_steps(at=NOON)
+    assert not connection.in_atomic_block
+    assert send_queued(at=NOON, limit=1) == {"sent": 1}
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == ["queued", "sent"]
+    with connection.cursor() as cursor, pytest.raises(RuntimeError), _one_commit(cursor):
+        Delivery.objects.update(note="half written")
+        raise RuntimeError
+    assert set(Delivery.objects.values_list("note", flat=True)) == {""}
+    assert send_queued(at=NOON) == {"sent": 1} and len(mail.outbox) == 2
 
 
 def test_wait_until_a_weekday_in_the_leads_time_zone(marketer, welcome):

@@ -5,7 +5,8 @@ import logging
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -584,6 +585,24 @@ def _postponed(
 Outcome = tuple[str, int, str, str, dict[str, Any]]
 
 
+@contextmanager
+def _one_commit(cursor: Any) -> Iterator[None]:
+    """One transaction of the sending loop, begun and committed on the cursor: Django's atomic block costs ~40 us
+    more than the two short statements it would wrap, paid once per email. Inside a caller's atomic block (as in
+    tests) it is an atomic block, a savepoint of the caller's transaction, as before."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    cursor.execute("BEGIN IMMEDIATE" if connection.vendor == "sqlite" else "BEGIN")  # IMMEDIATE: as settings say
+    try:
+        yield
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+    cursor.execute("COMMIT")
+
+
 def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter) -> None:
     """Write the outcomes decided since the last commit and count them; a move that finds its delivery no longer
     where it was (another worker claimed it first) counts as taken."""
@@ -636,10 +655,10 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
                     decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
                     continue
                 if crash_after and sent >= crash_after:
-                    with transaction.atomic():
+                    with _one_commit(cursor):
                         _settle(cursor, decided, outcome)
                     os._exit(3)  # killed between two emails, after the last one's outcome was committed
-                with transaction.atomic():  # one commit: what happened to the previous emails, and this one's claim
+                with _one_commit(cursor):  # what happened to the previous emails, and this one's claim
                     _settle(cursor, decided, outcome)
                     claimed = _move(cursor, email.pk, before=queued, after=sending, claimed_at=at)
                 if not claimed:
@@ -657,7 +676,7 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
                 total += 1
                 sent += 1
         finally:
-            with transaction.atomic():
+            with _one_commit(cursor):
                 _settle(cursor, decided, outcome)
             mail.close()
     return outcome
