@@ -569,11 +569,20 @@ def _skip_reason(email: QueuedEmail, suppressed: dict[str, str]) -> str:
 
 
 def _postponed(
-    email: QueuedEmail, quiet: NurtureSettings, fallback_zone: ZoneInfo, to_domain: int, total: int, at: datetime
+    email: QueuedEmail,
+    quiet: NurtureSettings,
+    quiet_ends: dict[str, datetime | None],
+    to_domain: int,
+    total: int,
+    at: datetime,
 ) -> tuple[datetime, str] | None:
-    """When an email that may not go now goes instead, and why: quiet hours in the recipient's time zone, or the
-    per-domain or per-hour throttle (`to_domain` and `total` sent in the last hour)."""
-    wake = _quiet_until(_zone(email.time_zone) if email.time_zone else fallback_zone, quiet, at)
+    """When an email that may not go now goes instead, and why: quiet hours in the recipient's time zone (worked out
+    once per zone in `quiet_ends`; "" is the settings' zone), or the per-domain or per-hour throttle (`to_domain` and
+    `total` sent in the last hour)."""
+    zone = email.time_zone or ""
+    if zone not in quiet_ends:
+        quiet_ends[zone] = _quiet_until(_zone(zone), quiet, at)
+    wake = quiet_ends[zone]
     if wake is not None:
         return wake, "Quiet hours"
     if to_domain >= quiet.per_domain_per_hour or total >= quiet.per_hour:
@@ -630,7 +639,7 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     to_domains = last_hour.filter(domain__in={e.domain for e in batch}).values_list("domain").annotate(n=Count("pk"))
     per_domain = Counter(dict(to_domains.values_list("domain", "n")))
     sender = quiet.from_email or settings.DEFAULT_FROM_EMAIL
-    fallback_zone = _zone(quiet.time_zone)
+    quiet_ends = {"": _quiet_until(_zone(quiet.time_zone), quiet, at)}  # by time zone, for this batch's moment
     crash_after = int(os.environ.get("LEADFLOW_NURTURE_CRASH_AFTER", "0"))  # fault injection for the crash test
     mail = get_connection()
     try:
@@ -649,7 +658,7 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
                 if skip:
                     decided.append(("suppressed", email.pk, queued, DeliveryStatus.SUPPRESSED, {"note": skip}))
                     continue
-                later = _postponed(email, quiet, fallback_zone, per_domain[email.domain], total, at)
+                later = _postponed(email, quiet, quiet_ends, per_domain[email.domain], total, at)
                 if later:
                     until, note = later
                     decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
