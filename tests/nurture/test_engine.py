@@ -358,8 +358,14 @@ def test_stage_and_field_steps(marketer):
     assert list(error.value.errors) == ["config.field"]
 
 
-@pytest.mark.parametrize("exit_when", ["opportunity", "replied", "unsubscribed", "bounced", "other_sequence"])
-def test_exits(marketer, welcome, admin, exit_when):
+@pytest.mark.parametrize(
+    ("exit_when", "reason"),
+    [
+        ("opportunity", "Became an opportunity"), ("replied", "Replied"), ("unsubscribed", "Unsubscribed"),
+        ("bounced", "Bounced or complained"), ("other_sequence", "Entered another sequence"),
+    ],
+)  # fmt: skip
+def test_exits(marketer, welcome, admin, exit_when, reason):
     sequence = _sequence(
         marketer, ("email", {}, {"template": welcome}), ("wait", {"days": 1}, {}), ("email", {}, {"template": welcome}),
         exit_when=[exit_when],
@@ -382,7 +388,7 @@ def test_exits(marketer, welcome, admin, exit_when):
         enrol_leads(other, [lead], by=marketer)
     run_due_steps(at=NOON + timedelta(days=1))
     enrolment = Enrolment.objects.get(sequence=sequence)
-    assert enrolment.status == EnrolmentStatus.EXITED and enrolment.exit_reason
+    assert enrolment.status == EnrolmentStatus.EXITED and enrolment.exit_reason == reason
     assert Delivery.objects.filter(enrolment=enrolment).count() == 1
 
 
