@@ -29,6 +29,9 @@ ENGINE = Engine(autoescape=True, string_if_invalid="", libraries={})
 TAG = re.compile(r"{%-?\s*(\w+)")
 TAGS = re.compile(r"<[^>]*>")  # our own rendered HTML: a regex drops its tags far faster than an HTML parser
 LINK = re.compile(r"""href=(["'])(https?://[^"']+)\1""", re.IGNORECASE)
+ANCHOR = re.compile(r"""<a\s[^>]*href=(["'])([^"']+)\1[^>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL)
+LINE_END = re.compile(r"<br\s*/?>|</p>|</div>|</li>|</h\d>", re.IGNORECASE)
+BLANK_RUN = re.compile(r"\n{3,}")
 OPEN_SALT, CLICK_SALT, UNSUBSCRIBE_SALT = "nurture.open", "nurture.click", "nurture.unsubscribe"
 
 
@@ -171,13 +174,9 @@ class RenderedEmail:
 
 def plain_text(body: str) -> str:
     """The plain-text part: links as 'text (address)', tags dropped, entities decoded, blank runs collapsed."""
-    linked = re.sub(
-        r"""<a\s[^>]*href=(["'])([^"']+)\1[^>]*>(.*?)</a>""", r"\3 (\2)", body, flags=re.IGNORECASE | re.DOTALL
-    )
-    broken = re.sub(r"<br\s*/?>|</p>|</div>|</li>|</h\d>", "\n", linked, flags=re.IGNORECASE)
-    text = html.unescape(TAGS.sub("", broken))
+    text = html.unescape(TAGS.sub("", LINE_END.sub("\n", ANCHOR.sub(r"\3 (\2)", body))))
     lines = [" ".join(line.split()) for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+    return BLANK_RUN.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
 
 def _tracked(match: re.Match[str], delivery_id: int, unsubscribe: str) -> str:
@@ -192,9 +191,9 @@ def render_email(subject: str, body: str, fields: dict[str, Any], *, delivery_id
     an open pixel added when it is a real delivery (`delivery_id`; a preview has none), the plain-text part, and the
     List-Unsubscribe headers."""
     urls = tracking_urls(delivery_id) if delivery_id is not None else {"unsubscribe": "#unsubscribe", "open": ""}
-    context = Context(merge_context(fields, unsubscribe_url=urls["unsubscribe"]), autoescape=True)
-    subject_text = " ".join(_compiled(subject).render(Context(context.flatten(), autoescape=False)).split())
-    body_html: str = _compiled(body).render(context)
+    values = merge_context(fields, unsubscribe_url=urls["unsubscribe"])  # the tags allowed set no top-level names
+    subject_text = " ".join(_compiled(subject).render(Context(values, autoescape=False)).split())
+    body_html: str = _compiled(body).render(Context(values, autoescape=True))
     if delivery_id is not None:
         body_html = LINK.sub(lambda match: _tracked(match, delivery_id, urls["unsubscribe"]), body_html)
         body_html += f'<img src="{urls["open"]}" width="1" height="1" alt="">'
