@@ -112,7 +112,7 @@ class _Signer(Signer):
 
     def __init__(self, *, salt: str) -> None:
         super().__init__(salt=salt)
-        self._keyed = salted_hmac(self.salt + "signer", b"", self.key, algorithm=self.algorithm)
+        self._keyed = salted_hmac(salt + "signer", b"", self.key, algorithm=self.algorithm)
 
     def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
         if key is not None and key != self.key:  # an old key (SECRET_KEY_FALLBACKS) checking an old token

@@ -329,13 +329,13 @@ def _exit_reason(enrolment: Enrolment) -> str:
     lead, exits = enrolment.lead, enrolment.sequence.exit_when
     if ExitWhen.OPPORTUNITY in exits and lead.lifecycle_stage in (LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER):
         return "Became an opportunity"
-    if ExitWhen.REPLIED in exits and enrolment.has_replied:
+    if ExitWhen.REPLIED in exits and enrolment.has_replied:  # type: ignore[attr-defined]
         return "Replied"
-    if ExitWhen.UNSUBSCRIBED in exits and enrolment.has_unsubscribed:
+    if ExitWhen.UNSUBSCRIBED in exits and enrolment.has_unsubscribed:  # type: ignore[attr-defined]
         return "Unsubscribed"
-    if ExitWhen.BOUNCED in exits and enrolment.has_bounced:
+    if ExitWhen.BOUNCED in exits and enrolment.has_bounced:  # type: ignore[attr-defined]
         return "Bounced or complained"
-    if ExitWhen.OTHER_SEQUENCE in exits and enrolment.entered_another:
+    if ExitWhen.OTHER_SEQUENCE in exits and enrolment.entered_another:  # type: ignore[attr-defined]
         return "Entered another sequence"
     return ""
 
@@ -507,10 +507,13 @@ class QueuedEmail:
 
     @classmethod
     def batch(cls, deliveries: QuerySet[Delivery]) -> list["QueuedEmail"]:
-        own = len(cls.COLUMNS) - len(MERGE_COLUMNS)
         return [
-            cls(*row[:own], fields=dict(zip(MERGE_COLUMNS, row[own:], strict=True)))
-            for row in deliveries.values_list(*cls.COLUMNS)
+            cls(
+                pk, step, to, domain, variant, zone, opted_in, unreachable, dict(zip(MERGE_COLUMNS, merge, strict=True))
+            )
+            for pk, step, to, domain, variant, zone, opted_in, unreachable, *merge in deliveries.values_list(
+                *cls.COLUMNS
+            )
         ]
 
 
