@@ -194,11 +194,10 @@ def render_email(subject: str, body: str, fields: dict[str, Any], *, delivery_id
     values = merge_context(fields, unsubscribe_url=urls["unsubscribe"])  # the tags allowed set no top-level names
     subject_text = " ".join(_compiled(subject).render(Context(values, autoescape=False)).split())
     body_html: str = _compiled(body).render(Context(values, autoescape=True))
+    headers = {}
     if delivery_id is not None:
         body_html = LINK.sub(lambda match: _tracked(match, delivery_id, urls["unsubscribe"]), body_html)
         body_html += f'<img src="{urls["open"]}" width="1" height="1" alt="">'
-    headers = {}
-    if delivery_id is not None:
         headers = {
             "List-Unsubscribe": f"<{urls['unsubscribe']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
