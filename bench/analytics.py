@@ -15,7 +15,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from fresh_database import use_fresh_database
+from fresh_database import settle, use_fresh_database
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "leadforge" / "scoring-100k"
 
@@ -54,10 +54,9 @@ def main() -> int:
         started = time.perf_counter()
         taken = take_forecast_snapshots()
         print(f"took {taken} forecast snapshots in {time.perf_counter() - started:.1f} s")
-    if connection.vendor == "postgresql":  # what autovacuum does after a bulk load (a server may run without it)
+    if connection.vendor == "postgresql":
         started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
+        settle()
         print(f"vacuumed and analyzed in {time.perf_counter() - started:.1f} s")
     scope = Scope(user=User(role=Role.ADMIN))
     print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}; {Lead.objects.count():,} leads")

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from fresh_database import use_fresh_database
+from fresh_database import settle, use_fresh_database
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "leadforge" / "scoring-100k"
 
@@ -48,12 +48,6 @@ def main() -> int:
     ScoringRule.objects.all().delete()
     add_starter_rules(by=admin)
     print(f"database: {connection.vendor}; {Lead.objects.count():,} leads; {ScoringRule.objects.count()} rules")
-
-    def settle() -> None:
-        """What autovacuum does after a bulk load or a rewrite of every score (a server may run without it)."""
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
 
     settle()
     fulls = []

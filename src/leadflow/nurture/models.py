@@ -146,7 +146,14 @@ class Enrolment(models.Model):
                 fields=["sequence", "lead"], condition=Q(status="active"), name="one_active_enrolment"
             )
         ]
-        indexes = [models.Index(fields=["status", "due_at"]), models.Index(fields=["lead", "status"])]
+        indexes = [
+            # The worker claims active enrolments in (due_at, id) order: this index hands them over in that order,
+            # so a claim reads its batch and stops, even when a bulk enrolment made thousands due at one moment.
+            models.Index(
+                fields=["due_at", "id"], condition=Q(status=EnrolmentStatus.ACTIVE), name="nurture_enrolment_due"
+            ),
+            models.Index(fields=["lead", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.lead_id} in {self.sequence_id} ({self.status})"
@@ -201,6 +208,8 @@ class Delivery(models.Model):
                 fields=["domain", "sent_at"], condition=Q(sent_at__isnull=False), name="nurture_sent_to_domain"
             ),
             models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="nurture_delivery_sent"),
+            # Whether a lead replied (an exit): only replied emails are in it.
+            models.Index(fields=["lead"], condition=Q(replied_at__isnull=False), name="nurture_delivery_replied"),
         ]
         verbose_name_plural = "deliveries"
 
