@@ -42,7 +42,7 @@ from leadflow.nurture.models import (
 )
 from leadflow.nurture.selectors import leads_in_segment, preview_email, sequence_stats
 from leadflow.nurture.services import (
-    _one_commit,
+    _settle,
     add_step,
     decide_ab_tests,
     enrol_from_segments,
@@ -276,17 +276,13 @@ def test_a_batch_reads_the_same_few_times_however_many_emails_it_sends(marketer,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_worker_commits_each_email_itself_and_rolls_back_a_failure(marketer, welcome):
+def test_outside_a_transaction_the_worker_commits_each_email_itself(marketer, welcome):
     NurtureSettings.objects.get_or_create(pk=1, defaults={"quiet_from": 0, "quiet_until": 0})
     enrol_leads(_sequence(marketer, ("email", {}, {"template": welcome})), [_lead(), _lead()], by=marketer)
     run_due_steps(at=NOON)
     assert not connection.in_atomic_block
     assert send_queued(at=NOON, limit=1) == {"sent": 1}
     assert sorted(Delivery.objects.values_list("status", flat=True)) == ["queued", "sent"]
-    with connection.cursor() as cursor, pytest.raises(RuntimeError), _one_commit(cursor):
-        Delivery.objects.update(note="half written")
-        raise RuntimeError
-    assert set(Delivery.objects.values_list("note", flat=True)) == {""}
     transaction.set_autocommit(False)  # a caller that manages its transactions by hand can still send
     try:
         assert send_queued(at=NOON) == {"sent": 1} and len(mail.outbox) == 2
@@ -294,6 +290,32 @@ def test_outside_a_transaction_the_worker_commits_each_email_itself_and_rolls_ba
     finally:
         transaction.set_autocommit(True)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_one_statement_writes_each_outcome_and_the_next_claim_and_counts_a_delivery_moved_elsewhere_as_taken(
+    marketer, welcome
+):
+    enrol_leads(_sequence(marketer, ("email", {}, {"template": welcome})), [_lead() for _ in range(4)], by=marketer)
+    run_due_steps(at=NOON)
+    sent, postponed, taken, next_one = Delivery.objects.order_by("pk")
+    Delivery.objects.filter(pk=sent.pk).update(status="sending")
+    Delivery.objects.filter(pk=taken.pk).update(status="sending", note="another worker")  # claimed meanwhile
+    decided = [
+        ("sent", sent.pk, "sending", "sent", {"sent_at": NOON}),
+        ("postponed", postponed.pk, "queued", "queued", {"not_before": NOON + timedelta(hours=1), "note": "Later"}),
+        ("suppressed", taken.pk, "queued", "suppressed", {"note": "suppressed: bounced"}),
+    ]
+    counts = Counter()
+    with connection.cursor() as cursor:
+        assert _settle(cursor, decided, counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
+        assert counts == {"sent": 1, "postponed": 1, "taken": 1} and decided == []
+        assert not _settle(cursor, [], counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
+    rows = {row[0]: row[1:] for row in Delivery.objects.values_list("pk", "status", "sent_at", "not_before", "note",
+                                                                     "claimed_at")}  # fmt: skip
+    assert rows[sent.pk][:2] == ("sent", NOON) and rows[sent.pk][3] == ""
+    assert rows[postponed.pk][0] == "queued" and rows[postponed.pk][2:4] == (NOON + timedelta(hours=1), "Later")
+    assert rows[taken.pk][0] == "sending" and rows[taken.pk][3] == "another worker"
+    assert rows[next_one.pk][0] == "sending" and rows[next_one.pk][4] == NOON and rows[next_one.pk][1] is None
 
 
 def test_wait_until_a_weekday_in_the_leads_time_zone(marketer, welcome):

@@ -5,11 +5,9 @@ import logging
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -470,21 +468,6 @@ def _quiet_until(zone: ZoneInfo, quiet: NurtureSettings, at: datetime) -> dateti
     return wake if wake > local else wake + timedelta(days=1)
 
 
-@lru_cache(maxsize=16)
-def _move_statement(columns: tuple[str, ...]) -> str:
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(name)} = %s" for name in ("status", *columns))
-    return f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} WHERE id = %s AND status = %s"
-
-
-def _move(cursor: Any, delivery_id: int, *, before: str, after: str, **columns: Any) -> bool:
-    """Move one delivery from status `before` to `after` (with other columns): one short statement, so a worker
-    sending thousands pays for no ORM query building. False when it was not in `before`."""
-    values = [database_datetime(v) if isinstance(v, datetime) else v for v in columns.values()]
-    cursor.execute(_move_statement(tuple(columns)), [after, *values, delivery_id, before])
-    return bool(cursor.rowcount == 1)
-
-
 @dataclass(slots=True)
 class QueuedEmail:
     """What sending one queued email needs, read for a whole batch in one query as plain values (model instances
@@ -576,30 +559,43 @@ def _postponed(
 Outcome = tuple[str, int, str, str, dict[str, Any]]
 
 
-@contextmanager
-def _one_commit(cursor: Any) -> Iterator[None]:
-    """One transaction of the sending loop, begun and committed on the cursor: Django's atomic block costs ~40 us
-    more than the two short statements it would wrap, paid once per email. Inside a caller's atomic block (as in
-    tests) it is an atomic block, a savepoint of the caller's transaction, as before."""
-    if connection.in_atomic_block:
-        with transaction.atomic():
-            yield
-        return
-    cursor.execute("BEGIN IMMEDIATE" if connection.vendor == "sqlite" else "BEGIN")  # IMMEDIATE: as settings say
-    try:
-        yield
-    except BaseException:
-        cursor.execute("ROLLBACK")
-        raise
-    cursor.execute("COMMIT")
+def _database_value(value: Any) -> Any:
+    return database_datetime(value) if isinstance(value, datetime) else value
 
 
-def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter) -> None:
-    """Write the outcomes decided since the last commit and count them; a move that finds its delivery no longer
-    where it was (another worker claimed it first) counts as taken."""
-    for label, delivery_id, before, after, columns in outcomes:
-        counts["taken" if not _move(cursor, delivery_id, before=before, after=after, **columns) else label] += 1
+def _moved(cursor: Any, moves: list[Outcome]) -> set[int]:
+    """Move these deliveries each from one status to another (with other columns) in one UPDATE statement, so a
+    worker's email costs one round trip and one commit (in autocommit a statement is its own transaction; in a
+    caller's, part of it). A delivery no longer in its status before is left as it is. Returns the ids moved."""
+    quote = connection.ops.quote_name
+    cases, params = [], []
+    for name in ("status", *sorted({column for *_, columns in moves for column in columns})):
+        values = [(pk, after if name == "status" else columns[name]) for _, pk, _, after, columns in moves
+                  if name == "status" or name in columns]  # fmt: skip
+        whens = " ".join(["WHEN %s THEN %s"] * len(values))
+        cases.append(f"{quote(name)} = CASE id {whens} ELSE {quote(name)} END")
+        params += [part for pk, value in values for part in (pk, _database_value(value))]
+    ids = ", ".join(["%s"] * len(moves))
+    befores = " ".join(["WHEN %s THEN %s"] * len(moves))
+    params += [pk for _, pk, *_ in moves] + [part for _, pk, before, _, _ in moves for part in (pk, before)]
+    table = quote(Delivery._meta.db_table)
+    cursor.execute(
+        f"UPDATE {table} SET {', '.join(cases)} WHERE id IN ({ids}) AND status = CASE id {befores} END RETURNING id",
+        params,
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter, claim: Outcome | None = None) -> bool:
+    """Write the outcomes decided since the last commit, and count them, with the next email's claim if any: one
+    statement. A move that finds its delivery no longer where it was (another worker claimed it first) counts as
+    taken. Returns whether the claim was made."""
+    moves = [*outcomes, claim] if claim else outcomes
+    moved = _moved(cursor, moves) if moves else set()
+    for label, delivery_id, *_ in outcomes:
+        counts[label if delivery_id in moved else "taken"] += 1
     outcomes.clear()
+    return claim is not None and claim[1] in moved
 
 
 def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
@@ -646,13 +642,10 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
                     decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
                     continue
                 if crash_after and sent >= crash_after:
-                    with _one_commit(cursor):
-                        _settle(cursor, decided, outcome)
-                    os._exit(3)  # killed between two emails, after the last one's outcome was committed
-                with _one_commit(cursor):  # what happened to the previous emails, and this one's claim
                     _settle(cursor, decided, outcome)
-                    claimed = _move(cursor, email.pk, before=queued, after=sending, claimed_at=at)
-                if not claimed:
+                    os._exit(3)  # killed between two emails, after the last one's outcome was committed
+                claim = ("claimed", email.pk, queued, sending, {"claimed_at": at})
+                if not _settle(cursor, decided, outcome, claim):  # the previous emails' outcomes, this one's claim
                     outcome["taken"] += 1  # another worker claimed it
                     continue
                 try:
@@ -667,8 +660,7 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
                 total += 1
                 sent += 1
         finally:
-            with _one_commit(cursor):
-                _settle(cursor, decided, outcome)
+            _settle(cursor, decided, outcome)
             mail.close()
     return outcome
 
