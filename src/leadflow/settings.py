@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "leadflow.jobs",
     "leadflow.users",
     "leadflow.accounts",
     "leadflow.leads",

@@ -10,7 +10,7 @@ from leadflow.analytics import selectors
 from leadflow.analytics.models import PipelineSnapshot
 from leadflow.analytics.selectors import Scope
 from leadflow.analytics.services import take_snapshot, week_of
-from leadflow.imports.worker import work
+from leadflow.jobs.worker import work
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import close_opportunity, convert_lead, move_opportunity, update_opportunity
 

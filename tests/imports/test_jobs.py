@@ -12,9 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
-from leadflow.imports import worker
-from leadflow.imports.models import ImportJob, JobStatus
+from leadflow.imports.models import ImportJob
 from leadflow.imports.services import preview_import, queue_import, upload_import
+from leadflow.jobs import worker
+from leadflow.jobs.models import JobStatus
 from leadflow.leads.models import Lead
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
-from leadflow.imports.worker import work
+from leadflow.jobs.worker import work
 from leadflow.pipeline.models import ForecastSnapshot, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.pipeline.services import (

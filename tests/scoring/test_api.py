@@ -2,7 +2,7 @@
 
 import pytest
 
-from leadflow.imports.worker import work
+from leadflow.jobs.worker import work
 from leadflow.scoring.models import LeadScore, ScoringRule
 
 from ..factories import ContactFactory, LeadFactory

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from leadflow.engagement.models import Event
-from leadflow.imports.worker import work
+from leadflow.jobs.worker import work
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline

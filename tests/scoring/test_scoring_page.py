@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from leadflow.imports.worker import work
+from leadflow.jobs.worker import work
 from leadflow.scoring.models import RescoreJob, ScoringRule
 from leadflow.scoring.services import rescore_leads
 

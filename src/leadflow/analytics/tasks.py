@@ -1,6 +1,6 @@
 """The chores this app gives the worker: the weekly pipeline snapshot."""
 
-from leadflow.imports.worker import register_chore
+from leadflow.jobs.worker import register_chore
 
 from .services import take_weekly_snapshots
 

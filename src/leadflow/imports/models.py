@@ -1,7 +1,9 @@
-"""Background jobs (rows the worker claims and runs) and the one kind this app runs: importing a spreadsheet."""
+"""The one kind of background job this app runs: importing a spreadsheet."""
 
 from django.conf import settings
 from django.db import models
+
+from leadflow.jobs.models import BackgroundJob
 
 
 class ImportJob(BackgroundJob):

@@ -12,11 +12,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.jobs.models import JobStatus
 from leadflow.users.models import User
 
 from .labels import import_labels
 from .leadforge import LeadforgeImport
-from .models import ImportJob, JobStatus
+from .models import ImportJob
 from .readers import check_supported, count_rows, read_rows
 from .report import ImportReport, Progress
 from .spreadsheet import PRESETS as SPREADSHEET_PRESETS

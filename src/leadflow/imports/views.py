@@ -9,12 +9,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from leadflow.errors import DomainError
+from leadflow.jobs.models import JobStatus
 from leadflow.web.forms import add_domain_errors
 from leadflow.web.views.common import current
 
 from . import selectors, services
 from .forms import MappingForm, UploadForm
-from .models import ImportJob, JobStatus
+from .models import ImportJob
 
 
 @login_required

@@ -1,3 +1,12 @@
+"""The job system's share of every kind of background job: its status, progress and outcome.
+
+An app adds a kind of job with a concrete model built on `BackgroundJob` and registers how to run it (see
+`leadflow.jobs.worker`); the table is the app's own.
+"""
+
+from django.db import models
+
+
 class JobStatus(models.TextChoices):
     DRAFT = "draft", "Not started"
     QUEUED = "queued", "Queued"

@@ -1,6 +1,6 @@
 """The chores this app gives the worker: the month-start forecast snapshots."""
 
-from leadflow.imports.worker import register_chore
+from leadflow.jobs.worker import register_chore
 
 from .services import take_forecast_snapshots
 

@@ -1,6 +1,6 @@
 """What this app gives the worker: owners for unassigned leads in the sales queue, and the SLA check."""
 
-from leadflow.imports.worker import register_chore
+from leadflow.jobs.worker import register_chore
 
 from .services import assign_queued_leads, check_slas
 

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from leadflow.engagement.models import EventType
-from leadflow.imports.models import BackgroundJob
+from leadflow.jobs.models import BackgroundJob
 from leadflow.leads.models import Lead
 
 

@@ -17,7 +17,7 @@ from leadflow.bulk import database_datetime, insert_rows, no_cycle_collection, u
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.history import chunks
-from leadflow.imports.models import JobStatus
+from leadflow.jobs.models import JobStatus
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.services import record_lifecycle_change
 from leadflow.users.models import User

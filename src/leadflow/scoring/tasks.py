@@ -1,7 +1,7 @@
 """What this app gives the worker: rescoring every lead after the rules changed, the daily decay, training a
 conversion model (asked for, and once a week) and predicting the leads that did something new."""
 
-from leadflow.imports.worker import register, register_chore
+from leadflow.jobs.worker import register, register_chore
 
 from .models import RescoreJob, TrainingJob
 from .services import (

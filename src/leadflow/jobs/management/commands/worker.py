@@ -1,8 +1,8 @@
-"""`leadflow worker [--once] [--poll SECONDS]`: run background jobs (imports, for now) as they are queued."""
+"""`leadflow worker [--once] [--poll SECONDS]`: run background jobs and chores as they are queued."""
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from leadflow.imports.worker import work
+from leadflow.jobs.worker import work
 
 
 class Command(BaseCommand):
