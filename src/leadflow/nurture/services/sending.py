@@ -1,0 +1,223 @@
+logger = logging.getLogger(__name__)
+
+
+LEASE = timedelta(minutes=10)  # a delivery left `sending` this long by a worker that died is sent again
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The named time zone; UTC for a name that is not one."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# --- the engine: sending ------------------------------------------------------------------------------------------
+
+
+def _quiet_until(zone: ZoneInfo, quiet: NurtureSettings, at: datetime) -> datetime | None:
+    """When quiet hours end in this time zone, if `at` is inside them."""
+    local = at.astimezone(zone)
+    start, end = quiet.quiet_from, quiet.quiet_until
+    inside = start <= local.hour or local.hour < end if start > end else start <= local.hour < end
+    if not inside or start == end:
+        return None
+    wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    return wake if wake > local else wake + timedelta(days=1)
+
+
+@dataclass(slots=True)
+class QueuedEmail:
+    """What sending one queued email needs, read for a whole batch in one query as plain values (model instances
+    of a delivery, its lead, contact, account and owner cost more than rendering the email)."""
+
+    pk: int
+    step_id: int
+    to_email: str
+    domain: str
+    variant: str
+    time_zone: str
+    opted_in: bool
+    do_not_contact: bool
+    fields: dict[str, Any]  # the lead's MERGE_COLUMNS
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "pk", "step", "to_email", "domain", "variant", "lead__contact__time_zone", "lead__contact__email_opt_in",
+        "lead__contact__do_not_contact", *(f"lead__{column}" for column in MERGE_COLUMNS),
+    )  # fmt: skip
+
+    @classmethod
+    def batch(cls, deliveries: QuerySet[Delivery]) -> list["QueuedEmail"]:
+        return [
+            cls(
+                pk, step, to, domain, variant, zone, opted_in, unreachable, dict(zip(MERGE_COLUMNS, merge, strict=True))
+            )
+            for pk, step, to, domain, variant, zone, opted_in, unreachable, *merge in deliveries.values_list(
+                *cls.COLUMNS
+            )
+        ]
+
+
+def _message(email: QueuedEmail, step: Step, sender: str) -> EmailMultiAlternatives:
+    template = step.variant_template if email.variant == "B" and step.variant_template else step.template
+    assert template is not None
+    rendered = render_email(template.subject, template.body, email.fields, delivery_id=email.pk)
+    message = EmailMultiAlternatives(
+        rendered.subject,
+        rendered.text,
+        sender,
+        [email.to_email],
+        headers={**rendered.headers, "Message-ID": f"<nurture-{email.pk}@leadflow>"},
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    return message
+
+
+def requeue_abandoned(*, at: datetime | None = None) -> int:
+    """Deliveries a worker began sending and never finished (it died) go back to the queue after LEASE."""
+    at = at or timezone.now()
+    return Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=at - LEASE).update(
+        status=DeliveryStatus.QUEUED, note="Sent again: the worker sending it stopped"
+    )
+
+
+def _skip_reason(email: QueuedEmail, suppressed: dict[str, str]) -> str:
+    if not email.to_email:
+        return "no email address"
+    if email.to_email in suppressed:
+        return f"suppressed: {suppressed[email.to_email]}"
+    if not email.opted_in or email.do_not_contact:
+        return "no consent to marketing email"
+    return ""
+
+
+def _postponed(
+    email: QueuedEmail,
+    quiet: NurtureSettings,
+    quiet_ends: dict[str, datetime | None],
+    to_domain: int,
+    total: int,
+    at: datetime,
+) -> tuple[datetime, str] | None:
+    """When an email that may not go now goes instead, and why: quiet hours in the recipient's time zone (worked out
+    once per zone in `quiet_ends`; "" is the settings' zone), or the per-domain or per-hour throttle (`to_domain` and
+    `total` sent in the last hour)."""
+    zone = email.time_zone or ""
+    if zone not in quiet_ends:
+        quiet_ends[zone] = _quiet_until(_zone(zone), quiet, at)
+    wake = quiet_ends[zone]
+    if wake is not None:
+        return wake, "Quiet hours"
+    if to_domain >= quiet.per_domain_per_hour or total >= quiet.per_hour:
+        return at + timedelta(minutes=10), "Throttled"
+    return None
+
+
+# What became of one email, waiting for the next commit: (outcome, delivery id, status before, after, columns).
+Outcome = tuple[str, int, str, str, dict[str, Any]]
+
+
+def _database_value(value: Any) -> Any:
+    return database_datetime(value) if isinstance(value, datetime) else value
+
+
+def _moved(cursor: Any, moves: list[Outcome]) -> set[int]:
+    """Move these deliveries each from one status to another (with other columns) in one UPDATE statement, so a
+    worker's email costs one round trip and one commit (in autocommit a statement is its own transaction; in a
+    caller's, part of it). A delivery no longer in its status before is left as it is. Returns the ids moved."""
+    quote = connection.ops.quote_name
+    cases, params = [], []
+    for name in ("status", *sorted({column for *_, columns in moves for column in columns})):
+        values = [(pk, after if name == "status" else columns[name]) for _, pk, _, after, columns in moves
+                  if name == "status" or name in columns]  # fmt: skip
+        whens = " ".join(["WHEN %s THEN %s"] * len(values))
+        cases.append(f"{quote(name)} = CASE id {whens} ELSE {quote(name)} END")
+        params += [part for pk, value in values for part in (pk, _database_value(value))]
+    ids = ", ".join(["%s"] * len(moves))
+    befores = " ".join(["WHEN %s THEN %s"] * len(moves))
+    params += [pk for _, pk, *_ in moves] + [part for _, pk, before, _, _ in moves for part in (pk, before)]
+    table = quote(Delivery._meta.db_table)
+    cursor.execute(
+        f"UPDATE {table} SET {', '.join(cases)} WHERE id IN ({ids}) AND status = CASE id {befores} END RETURNING id",
+        params,
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter, claim: Outcome | None = None) -> bool:
+    """Write the outcomes decided since the last commit, and count them, with the next email's claim if any: one
+    statement. A move that finds its delivery no longer where it was (another worker claimed it first) counts as
+    taken. Returns whether the claim was made."""
+    moves = [*outcomes, claim] if claim else outcomes
+    moved = _moved(cursor, moves) if moves else set()
+    for label, delivery_id, *_ in outcomes:
+        counts[label if delivery_id in moved else "taken"] += 1
+    outcomes.clear()
+    return claim is not None and claim[1] in moved
+
+
+def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
+    """Send up to `limit` queued emails that are due, one at a time: each is claimed and committed as `sending`
+    before the mail server is called, and its outcome is committed with the next one's claim (one commit per email),
+    so a second worker never sends it too and a worker killed between two emails resumes without sending any twice.
+    Suppressed, unconsented and addressless recipients are skipped with the reason; quiet hours and throttles
+    postpone. Returns counts by outcome (sent, suppressed, postponed, failed, taken, waiting)."""
+    at = at or timezone.now()
+    quiet, outcome = nurture_settings(), Counter[str]()
+    due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
+    batch = QueuedEmail.batch(due[:limit])
+    if not batch:
+        return outcome
+    steps = Step.objects.select_related("template", "variant_template").in_bulk({e.step_id for e in batch})
+    suppressed = dict(Suppression.objects.filter(email__in={e.to_email for e in batch}).values_list("email", "reason"))
+    last_hour = Delivery.objects.filter(sent_at__gte=at - timedelta(hours=1))  # what the throttles count
+    total = last_hour.count()
+    to_domains = last_hour.filter(domain__in={e.domain for e in batch}).values_list("domain").annotate(n=Count("pk"))
+    per_domain = Counter(dict(to_domains.values_list("domain", "n")))
+    sender = quiet.from_email or settings.DEFAULT_FROM_EMAIL
+    quiet_ends = {"": _quiet_until(_zone(quiet.time_zone), quiet, at)}  # by time zone, for this batch's moment
+    crash_after = int(os.environ.get("LEADFLOW_NURTURE_CRASH_AFTER", "0"))  # fault injection for the crash test
+    mail = get_connection()
+    try:
+        mail.open()
+    except OSError as exc:  # the mail server is away: everything waits for the next round, nothing is claimed
+        logger.warning("cannot reach the mail server (%s); %d emails wait", exc, len(batch))
+        outcome["waiting"] += len(batch)
+        return outcome
+    queued, sending = DeliveryStatus.QUEUED, DeliveryStatus.SENDING
+    decided: list[Outcome] = []
+    sent = 0
+    with connection.cursor() as cursor, no_cycle_collection():
+        try:
+            for email in batch:
+                skip = _skip_reason(email, suppressed)
+                if skip:
+                    decided.append(("suppressed", email.pk, queued, DeliveryStatus.SUPPRESSED, {"note": skip}))
+                    continue
+                later = _postponed(email, quiet, quiet_ends, per_domain[email.domain], total, at)
+                if later:
+                    until, note = later
+                    decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
+                    continue
+                if crash_after and sent >= crash_after:
+                    _settle(cursor, decided, outcome)
+                    os._exit(3)  # killed between two emails, after the last one's outcome was committed
+                claim = ("claimed", email.pk, queued, sending, {"claimed_at": at})
+                if not _settle(cursor, decided, outcome, claim):  # the previous emails' outcomes, this one's claim
+                    outcome["taken"] += 1  # another worker claimed it
+                    continue
+                try:
+                    mail.send_messages([_message(email, steps[email.step_id], sender)])
+                except Exception as exc:  # a refused recipient or a template that fails: this email only
+                    logger.warning("delivery %s failed: %s", email.pk, exc)
+                    note = f"{type(exc).__name__}: {exc}"[:300]
+                    decided.append(("failed", email.pk, sending, DeliveryStatus.FAILED, {"note": note}))
+                    continue
+                decided.append(("sent", email.pk, sending, DeliveryStatus.SENT, {"sent_at": at}))
+                per_domain[email.domain] += 1
+                total += 1
+                sent += 1
+        finally:
+            _settle(cursor, decided, outcome)
+            mail.close()
+    return outcome
