@@ -1,3 +1,41 @@
+"""The forecast by close month, learned win rates, and the backtest of forecast methods."""
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    IntegerField,
+    QuerySet,
+    Sum,
+)
+from django.utils import timezone
+
+from leadflow.pipeline.models import (
+    ForecastSnapshot,
+    ForecastSnapshotDeal,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+    Stage,
+)
+from leadflow.pipeline.selectors import (
+    BACKTEST_MONTHS,
+    month_starts,
+    newest_move,
+    open_spells,
+    spell_covers,
+)
+
+from .funnel import _bisect
+from .pipeline import _probability
+from .scope import Scope, _scoped
+from .velocity import _reach, _reach_from
+
+
 def learned_win_rates(scope: Scope, pipeline: Pipeline) -> dict[int, float]:
     """For each open stage, the share of the closed deals that reached it that were won."""
     stages = list(pipeline.stages.all())

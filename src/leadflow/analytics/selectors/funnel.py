@@ -1,3 +1,27 @@
+"""The funnel: leads reaching each lifecycle stage and the conversion between stages."""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Field,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from leadflow.leads.lifecycle import FORWARD
+from leadflow.leads.models import Lead
+from leadflow.users.models import Team, User
+
+from .scope import Scope, _ratio
+
 DIMENSIONS = {
     "source": "source",
     "channel": "first_touch_channel",

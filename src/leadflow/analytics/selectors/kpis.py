@@ -1,3 +1,27 @@
+"""KPIs: lead conversion, win rate, cycle length, revenue and deal size, overall and per source."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import (
+    Count,
+    FloatField,
+    QuerySet,
+    Sum,
+)
+from django.db.models.expressions import RawSQL
+
+from leadflow.history import days_between, qualified_column
+from leadflow.leads.lifecycle import FORWARD
+from leadflow.leads.models import Lead, LeadSource, LifecycleStage
+from leadflow.pipeline.models import (
+    Opportunity,
+    Stage,
+)
+
+from .scope import Scope, _ratio, _stages
+
+
 def _deal_rows(deals: QuerySet[Opportunity], *groups: str) -> list[dict[str, Any]]:
     """The deals counted per group and current stage (`n`), then the won ones' revenue and summed cycle days per
     group (rows of their own, `n` 0): the KPIs, velocity and reach all read from them. The count reads an index

@@ -1,3 +1,15 @@
+"""The pipeline by stage: count, value and weighted value of open deals."""
+
+from typing import Any
+
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
+from django.db.models.functions import Coalesce
+
+from leadflow.pipeline.models import Pipeline
+
+from .scope import Scope
+
+
 def _probability() -> Coalesce:
     return Coalesce("probability_override", "stage__probability")
 

@@ -1,3 +1,18 @@
+"""Losses and reviews: why deals are lost, and the weekly pipeline review between two snapshots."""
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from django.db.models import BooleanField, Case, Count, F, FilteredRelation, Q, Sum, Value, When, Window
+from django.db.models.functions import RowNumber
+
+from leadflow.pipeline.models import Opportunity, Pipeline
+
+from ..models import PipelineSnapshot, SnapshotDeal
+from .scope import Scope, _history
+
+
 def losses(scope: Scope) -> dict[str, Any]:
     """Why deals are lost, and what the won/lost reviews say."""
     lost = scope.deals().filter(stage__is_lost=True)

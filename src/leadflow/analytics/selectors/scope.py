@@ -1,3 +1,18 @@
+"""Who is asking and which slice: the Scope every report takes, and the helpers that narrow rows to it."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import Model, QuerySet
+
+from leadflow.leads.models import Lead
+from leadflow.leads.selectors import leads_visible_to
+from leadflow.pipeline.models import Opportunity, Stage
+from leadflow.pipeline.selectors import opportunities_visible_to
+from leadflow.users.models import User
+
+
 @dataclass(frozen=True)
 class Scope:
     """Whose view and which slice: the user's visibility, a creation period, a source, an owner, a team."""

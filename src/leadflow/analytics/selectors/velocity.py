@@ -1,3 +1,40 @@
+"""Velocity and bottlenecks: time in each stage, where deals wait or drop, stale deals."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from leadflow.history import epoch_days, qualified_column
+from leadflow.leads.models import LifecycleStage, StageChange
+from leadflow.pipeline.models import (
+    Activity,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+    Stage,
+)
+
+from .kpis import _deal_figures, _deal_rows, _deal_sums
+from .scope import Scope, _history, _ratio
+
+
 class UpperMedian(Aggregate):
     """PostgreSQL's middle value of a group (the upper of the two middle ones for an even count), in the same pass
     as the group's other aggregates."""

@@ -1,3 +1,12 @@
+"""Deciding A/B tests: promote a significant winner, or the better variant at the deadline."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from ..abtest import decide
+from ..models import Delivery, DeliveryStatus, Step, StepKind
+
 # --- A/B tests ----------------------------------------------------------------------------------------------------
 
 

@@ -1,3 +1,18 @@
+"""Writes marketing does by hand: segments, email templates, sequences and their steps."""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.leads.models import LifecycleStage
+from leadflow.users.models import User
+
+from ..emails import check_template
+from ..models import EmailTemplate, EnrolmentStatus, ExitWhen, Segment, Sequence, Step, StepKind
+from ..segments import clean_conditions
+
 UPDATABLE_FIELDS = {"need": str, "budget_confirmed": bool, "utm_campaign": str, "source_detail": str}
 
 

@@ -1,3 +1,40 @@
+"""The step engine: run each due enrolment's steps (emails to queue, waits, branches, updates, tasks) until it must
+wait or leaves; and the worker's nurture chore."""
+
+import random
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from leadflow.accounts.models import Contact
+from leadflow.bulk import database_datetime, insert_rows, no_cycle_collection, update_rows
+from leadflow.leads.lifecycle import is_allowed
+from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.leads.selectors import people_to_tell
+from leadflow.leads.services import record_lifecycle_change
+from leadflow.pipeline.models import Activity, ActivityKind
+from leadflow.users.services import notify
+
+from ..models import (
+    Delivery,
+    DeliveryStatus,
+    Enrolment,
+    EnrolmentStatus,
+    ExitWhen,
+    Sequence,
+    Step,
+    StepKind,
+    Suppression,
+    SuppressionReason,
+)
+from ..selectors import branch_holds, nurture_settings
+from .abtest import decide_ab_tests
+from .enrolment import enrol_from_segments
+from .sending import _zone, requeue_abandoned, send_queued
+
 MAX_STEPS_PER_RUN = 50  # steps one enrolment may take in one pass (a loop of branches cannot spin for ever)
 
 

@@ -1,3 +1,19 @@
+"""Enrolling leads into sequences: by hand, and the worker's continuous enrolment from segments."""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.errors import Conflict
+from leadflow.leads.models import Lead
+from leadflow.users.models import User
+
+from ..models import Enrolment, EnrolmentStatus, Sequence
+from ..selectors import leads_in_segment
+from .authoring import ensure_can_nurture
+
 # --- enrolment ----------------------------------------------------------------------------------------------------
 
 

@@ -1,3 +1,32 @@
+"""Sending queued emails: claimed one at a time, quiet hours and throttles respected, each outcome committed with the
+next claim."""
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from leadflow.bulk import database_datetime, no_cycle_collection
+
+from ..emails import MERGE_COLUMNS, render_email
+from ..models import (
+    Delivery,
+    DeliveryStatus,
+    NurtureSettings,
+    Step,
+    Suppression,
+)
+from ..selectors import nurture_settings
+
 logger = logging.getLogger(__name__)
 
 

@@ -1,3 +1,20 @@
+"""What recipients and the mail system report back: opens, clicks, unsubscribes, replies, bounces and complaints."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.accounts.models import Contact
+from leadflow.engagement.models import Event, EventType
+from leadflow.engagement.services import store_events
+from leadflow.errors import InvalidInput
+from leadflow.users.models import User
+
+from ..models import Delivery, Suppression, SuppressionReason
+from .authoring import ensure_can_nurture
+
 # --- tracking -----------------------------------------------------------------------------------------------------
 
 

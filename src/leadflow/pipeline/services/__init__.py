@@ -1,34 +1,56 @@
 """Writes for opportunities and activities: conversion, stage moves, closing, re-opening, logging work."""
 
-from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
-from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, Model, OuterRef, Q, Subquery, Value, When
-from django.utils import timezone
-
-from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
-from leadflow.accounts.services import email_domain, find_or_create_account
-from leadflow.errors import Conflict, InvalidInput, NotAllowed
-from leadflow.history import chunks, most_or_all, refresh_spells, set_on
-from leadflow.leads.lifecycle import is_allowed
-from leadflow.leads.models import Lead, LifecycleStage
-from leadflow.leads.services import ensure_may_enter, record_lifecycle_change
-from leadflow.users.models import User
-from leadflow.users.services import ensure_admin
-
-from .models import (
-    Activity,
-    ActivityKind,
-    ForecastSnapshot,
-    ForecastSnapshotDeal,
-    LostReason,
-    Opportunity,
-    OpportunityStageChange,
-    Pipeline,
-    Stage,
+from .activities import ACTIVITY_FIELDS, delete_activity, log_activity, update_activity
+from .forecast import refresh_forecast_snapshots, take_forecast_snapshot, take_forecast_snapshots
+from .opportunities import (
+    OPPORTUNITY_FIELDS,
+    close_opportunity,
+    convert_lead,
+    create_opportunity,
+    delete_opportunity,
+    ensure_can_work_deals,
+    furthest_stage_expression,
+    move_opportunity,
+    refresh_deal_history,
+    reopen_opportunity,
+    update_opportunity,
 )
-from .selectors import BACKTEST_MONTHS, default_pipeline, month_starts, newest_move, open_spells, spell_covers
+from .pipelines import (
+    DEFAULT_STAGES,
+    add_lost_reason,
+    add_stage,
+    create_pipeline,
+    delete_stage,
+    move_stage,
+    set_lost_reason_active,
+    update_stage,
+)
+
+__all__ = [
+    "ACTIVITY_FIELDS",
+    "DEFAULT_STAGES",
+    "OPPORTUNITY_FIELDS",
+    "add_lost_reason",
+    "add_stage",
+    "close_opportunity",
+    "convert_lead",
+    "create_opportunity",
+    "create_pipeline",
+    "delete_activity",
+    "delete_opportunity",
+    "delete_stage",
+    "ensure_can_work_deals",
+    "furthest_stage_expression",
+    "log_activity",
+    "move_opportunity",
+    "move_stage",
+    "refresh_deal_history",
+    "refresh_forecast_snapshots",
+    "reopen_opportunity",
+    "set_lost_reason_active",
+    "take_forecast_snapshot",
+    "take_forecast_snapshots",
+    "update_activity",
+    "update_opportunity",
+    "update_stage",
+]

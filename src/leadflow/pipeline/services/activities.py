@@ -1,3 +1,17 @@
+"""Activities and tasks logged on leads and opportunities."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.errors import InvalidInput, NotAllowed
+from leadflow.leads.models import Lead
+from leadflow.users.models import User
+
+from ..models import Activity, ActivityKind, Opportunity
+
 ACTIVITY_FIELDS = {"kind", "subject", "body", "due_at", "is_done", "outcome", "owner", "external_id"}
 
 

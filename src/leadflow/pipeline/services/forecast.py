@@ -1,3 +1,24 @@
+"""Forecast snapshots: the open pipeline as it stood at each month's start, stored for the backtest."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Subquery
+from django.utils import timezone
+
+from leadflow.history import chunks, most_or_all
+
+from ..models import (
+    ForecastSnapshot,
+    ForecastSnapshotDeal,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+)
+from ..selectors import BACKTEST_MONTHS, month_starts, newest_move, open_spells, spell_covers
+
+
 def _store_open_deals(snapshot: ForecastSnapshot, opportunity_ids: list[int] | None = None) -> None:
     """Write the snapshot's rows (of these deals only, when given) from the stage history."""
     spells = open_spells(snapshot.pipeline).filter(spell_covers(snapshot.as_of))

@@ -1,3 +1,35 @@
+"""Opportunities: opening, converting a lead, changing, moving through stages, closing, re-opening, deleting; and the
+stage history kept from the moves."""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Model, OuterRef, Q, Subquery, Value, When
+from django.utils import timezone
+
+from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
+from leadflow.accounts.services import email_domain, find_or_create_account
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.history import refresh_spells, set_on
+from leadflow.leads.lifecycle import is_allowed
+from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.leads.services import ensure_may_enter, record_lifecycle_change
+from leadflow.users.models import User
+
+from ..models import (
+    LostReason,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+    Stage,
+)
+from ..selectors import default_pipeline
+from .forecast import refresh_forecast_snapshots
+
 OPPORTUNITY_FIELDS = {
     "name",
     "account",

@@ -1,3 +1,14 @@
+"""Pipelines' set-up: stages, their order and probabilities, and the lost reasons."""
+
+from django.db import transaction
+
+from leadflow.errors import Conflict, InvalidInput
+from leadflow.users.models import User
+from leadflow.users.services import ensure_admin
+
+from ..models import LostReason, OpportunityStageChange, Pipeline, Stage
+
+
 def _clean_stage(stage: Stage) -> None:
     stage.name = (stage.name or "").strip()
     if not stage.name:

@@ -1,48 +1,57 @@
 """Writes for qualification and handoff: checklists, intent and assignment rules, the sales queue's decisions,
 assignment, and the SLA check."""
 
-import logging
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min, OuterRef, Subquery
-from django.urls import reverse
-from django.utils import timezone
-
-from leadflow.accounts.models import EmployeeBand
-from leadflow.engagement.models import Event, EventType
-from leadflow.errors import Conflict, InvalidInput, NotAllowed
-from leadflow.leads.models import AssignmentHow, Lead, LeadSource, LifecycleStage, StageChange
-from leadflow.leads.selectors import people_to_tell
-from leadflow.leads.services import assign_owner, record_lifecycle_change
-from leadflow.pipeline.models import Activity, Pipeline
-from leadflow.pipeline.selectors import default_pipeline
-from leadflow.scoring.models import LeadScore
-from leadflow.users.models import Role, User
-from leadflow.users.services import ensure_admin, notify
-
-from .models import (
-    AssignmentRule,
-    AssignmentWeight,
-    Criterion,
-    Distribution,
-    Handoff,
-    HandoffStatus,
-    IntentRule,
-    QualificationCriterion,
-    QualificationSettings,
-    QualifiedBy,
-    SlaBreach,
-    SlaKind,
+from .assignment import (
+    RULE_FIELDS,
+    assign_lead,
+    assign_queued_leads,
+    assign_waiting_leads,
+    can_edit_assignment_rules,
+    create_assignment_rule,
+    delete_assignment_rule,
+    ensure_can_edit_assignment,
+    move_assignment_rule,
+    update_assignment_rule,
 )
-from .selectors import (
-    TOUCHES,
-    business_hours,
-    criteria_for,
-    matching_intent,
-    missing_criteria,
-    qualification_settings,
+from .criteria import CAPPED_STAGES, can_edit_settings, missing_for_entry, save_criteria
+from .handoffs import accept_handoff, can_decide, follow_lifecycle, open_handoff, reject_handoff
+from .intent import (
+    INTENT_FIELDS,
+    can_edit_intent_rules,
+    create_intent_rule,
+    delete_intent_rule,
+    promote_on_intent,
+    update_intent_rule,
 )
+from .sla import SETTINGS_FIELDS, check_slas, save_settings
+
+__all__ = [
+    "CAPPED_STAGES",
+    "INTENT_FIELDS",
+    "RULE_FIELDS",
+    "SETTINGS_FIELDS",
+    "accept_handoff",
+    "assign_lead",
+    "assign_queued_leads",
+    "assign_waiting_leads",
+    "can_decide",
+    "can_edit_assignment_rules",
+    "can_edit_intent_rules",
+    "can_edit_settings",
+    "check_slas",
+    "create_assignment_rule",
+    "create_intent_rule",
+    "delete_assignment_rule",
+    "delete_intent_rule",
+    "ensure_can_edit_assignment",
+    "follow_lifecycle",
+    "missing_for_entry",
+    "move_assignment_rule",
+    "open_handoff",
+    "promote_on_intent",
+    "reject_handoff",
+    "save_criteria",
+    "save_settings",
+    "update_assignment_rule",
+    "update_intent_rule",
+]

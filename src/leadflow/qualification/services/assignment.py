@@ -1,3 +1,29 @@
+"""Assignment rules and giving unowned leads an owner by them (round robin, weights, caps)."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leadflow.accounts.models import EmployeeBand
+from leadflow.errors import InvalidInput, NotAllowed
+from leadflow.leads.models import AssignmentHow, Lead, LeadSource, LifecycleStage
+from leadflow.leads.services import assign_owner
+from leadflow.scoring.models import LeadScore
+from leadflow.users.models import Role, User
+
+from ..models import (
+    AssignmentRule,
+    AssignmentWeight,
+    Distribution,
+    Handoff,
+    HandoffStatus,
+)
+from .criteria import CAPPED_STAGES
+
+
 def can_edit_assignment_rules(user: User) -> bool:
     return user.is_admin or user.is_manager
 

@@ -1,3 +1,19 @@
+"""Qualification checklists: what each pipeline requires before a lead may enter a stage."""
+
+from typing import Any
+
+from django.db import transaction
+
+from leadflow.errors import InvalidInput
+from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.pipeline.models import Pipeline
+from leadflow.pipeline.selectors import default_pipeline
+from leadflow.users.models import User
+from leadflow.users.services import ensure_admin
+
+from ..models import Criterion, QualificationCriterion
+from ..selectors import criteria_for, missing_criteria
+
 # Leads a rep holds that count against an assignment cap: those not yet turned into deals.
 CAPPED_STAGES = (LifecycleStage.LEAD, LifecycleStage.PROSPECT, LifecycleStage.RECYCLED)
 

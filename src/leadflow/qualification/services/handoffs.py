@@ -1,3 +1,22 @@
+"""The sales queue: qualified leads handed to sales, accepted or rejected with a reason."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.leads.models import AssignmentHow, Lead, LifecycleStage, StageChange
+from leadflow.leads.services import assign_owner, record_lifecycle_change
+from leadflow.pipeline.selectors import default_pipeline
+from leadflow.scoring.models import LeadScore
+from leadflow.users.models import User
+
+from ..models import Handoff, HandoffStatus, QualifiedBy
+from ..selectors import business_hours, missing_criteria, qualification_settings
+from .assignment import assign_lead
+
 # --- the sales queue ----------------------------------------------------------------------------------------------
 
 

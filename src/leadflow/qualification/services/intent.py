@@ -1,5 +1,23 @@
-logger = logging.getLogger(__name__)
+"""Explicit intent: the rules that make a lead a prospect at once, and applying them to new events."""
 
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils import timezone
+
+from leadflow.engagement.models import Event, EventType
+from leadflow.errors import InvalidInput, NotAllowed
+from leadflow.leads.models import Lead, LifecycleStage
+from leadflow.leads.services import record_lifecycle_change
+from leadflow.users.models import User
+
+from ..models import (
+    Handoff,
+    HandoffStatus,
+    IntentRule,
+    QualifiedBy,
+)
+from ..selectors import matching_intent
 
 # --- explicit intent ----------------------------------------------------------------------------------------------
 

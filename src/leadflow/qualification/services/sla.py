@@ -1,3 +1,26 @@
+"""Response-time SLAs: their settings, and the check that flags, notifies and reassigns missed ones."""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Min, OuterRef, Subquery
+from django.urls import reverse
+from django.utils import timezone
+
+from leadflow.errors import InvalidInput
+from leadflow.leads.models import AssignmentHow, Lead
+from leadflow.leads.selectors import people_to_tell
+from leadflow.leads.services import assign_owner
+from leadflow.pipeline.models import Activity
+from leadflow.users.models import User
+from leadflow.users.services import ensure_admin, notify
+
+from ..models import Handoff, HandoffStatus, QualificationSettings, SlaBreach, SlaKind
+from ..selectors import TOUCHES, qualification_settings
+from .assignment import _optional_int, assign_lead, ensure_can_edit_assignment
+
 # --- SLAs ---------------------------------------------------------------------------------------------------------
 
 SETTINGS_FIELDS = {
