@@ -23,6 +23,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## make test: lint, type-check and run the test suite on DATABASE_URL (SQLite by default)
 test: lint

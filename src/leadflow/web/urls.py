@@ -1,9 +1,9 @@
 """Web routes."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
-from .views import accounts, analytics, home, leads, nurture, pipeline, qualification, scoring, settings
+from .views import accounts, analytics, home, imports, leads, nurture, pipeline, qualification, scoring, settings
 
 app_name = "web"
 
@@ -120,5 +120,9 @@ urlpatterns = [
     path("nurture/templates/new/", nurture.template_new, name="nurture_template_new"),
     path("nurture/templates/<int:template_id>/", nurture.template_edit, name="nurture_template"),
     path("nurture/templates/<int:template_id>/preview/", nurture.template_preview, name="nurture_template_preview"),
-    path("imports/", include("leadflow.imports.urls")),
+    path("imports/", imports.import_list, name="imports"),
+    path("imports/<int:job_id>/", imports.import_detail, name="import"),
+    path("imports/<int:job_id>/start/", imports.import_start, name="import_start"),
+    path("imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<int:job_id>/errors.csv", imports.import_errors, name="import_errors"),
 ]

@@ -1,21 +1,85 @@
 """Forms: they turn request data into typed values; the services decide what is allowed."""
 
-from collections.abc import Mapping
-from typing import Any
+from .common import add_domain_errors, error_summary
+from .leads import BantForm, BulkForm, ConvertForm, LeadFilterForm, LeadForm, TransitionForm
+from .nurture import (
+    CONDITION_KEYS,
+    SEGMENT_FIELDS,
+    SEGMENT_OPS,
+    STEP_FORMS,
+    BranchStepForm,
+    CreateTaskStepForm,
+    EmailStepForm,
+    EmailTemplateForm,
+    EnrolForm,
+    NotifyStepForm,
+    SegmentForm,
+    SequenceForm,
+    SetStageStepForm,
+    StepForm,
+    TemplatePreviewForm,
+    UpdateFieldStepForm,
+    WaitStepForm,
+)
+from .pipeline import ActivityForm, CloseForm, MoveForm, NoteForm, QuickLogForm
+from .qualification import (
+    CRITERION_FLAGS,
+    THRESHOLD_LABELS,
+    WEEKDAY_CHOICES,
+    AssignmentRuleForm,
+    CriteriaForm,
+    IntentRuleForm,
+    SlaSettingsForm,
+)
+from .scoring import EngagementRuleForm, EventMatchForm, FitRuleForm, ScoringRuleForm, ThresholdForm
+from .settings import NameForm, NewStageForm, NewUserForm, StageForm, UserForm
 
-from django import forms
-
-from leadflow.accounts.models import EmployeeBand, Seniority
-from leadflow.engagement.models import EventType
-from leadflow.errors import DomainError
-from leadflow.leads.models import Authority, LeadSource, LifecycleStage
-from leadflow.nurture.models import EmailTemplate, ExitWhen, Segment, Step, StepKind
-from leadflow.nurture.segments import CHOICES as SEGMENT_CHOICES
-from leadflow.nurture.segments import NUMBERS as SEGMENT_NUMBERS
-from leadflow.nurture.segments import TEXTS as SEGMENT_TEXTS
-from leadflow.nurture.services import UPDATABLE_FIELDS
-from leadflow.pipeline.models import ActivityKind, LostReason
-from leadflow.qualification.models import AssignmentRule, Criterion, Distribution, QualificationCriterion
-from leadflow.scoring.models import Matcher, RuleKind
-from leadflow.scoring.rules import FIT_FIELDS
-from leadflow.users.models import Role, Team, User
+__all__ = [
+    "CONDITION_KEYS",
+    "CRITERION_FLAGS",
+    "SEGMENT_FIELDS",
+    "SEGMENT_OPS",
+    "STEP_FORMS",
+    "THRESHOLD_LABELS",
+    "WEEKDAY_CHOICES",
+    "ActivityForm",
+    "AssignmentRuleForm",
+    "BantForm",
+    "BranchStepForm",
+    "BulkForm",
+    "CloseForm",
+    "ConvertForm",
+    "CreateTaskStepForm",
+    "CriteriaForm",
+    "EmailStepForm",
+    "EmailTemplateForm",
+    "EngagementRuleForm",
+    "EnrolForm",
+    "EventMatchForm",
+    "FitRuleForm",
+    "IntentRuleForm",
+    "LeadFilterForm",
+    "LeadForm",
+    "MoveForm",
+    "NameForm",
+    "NewStageForm",
+    "NewUserForm",
+    "NoteForm",
+    "NotifyStepForm",
+    "QuickLogForm",
+    "ScoringRuleForm",
+    "SegmentForm",
+    "SequenceForm",
+    "SetStageStepForm",
+    "SlaSettingsForm",
+    "StageForm",
+    "StepForm",
+    "TemplatePreviewForm",
+    "ThresholdForm",
+    "TransitionForm",
+    "UpdateFieldStepForm",
+    "UserForm",
+    "WaitStepForm",
+    "add_domain_errors",
+    "error_summary",
+]

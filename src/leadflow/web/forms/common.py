@@ -1,3 +1,10 @@
+"""What every form shares: a service's refusal shown on the form, and a form's errors on one line."""
+
+from django import forms
+
+from leadflow.errors import DomainError
+
+
 def add_domain_errors(form: forms.Form, error: DomainError) -> None:
     """Show a service's refusal on the form: on the fields it names, else above the form."""
     placed = False

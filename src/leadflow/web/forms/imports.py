@@ -2,7 +2,7 @@
 
 from django import forms
 
-from .spreadsheet import FIELDS
+from leadflow.imports.spreadsheet import FIELDS
 
 PRESET_CHOICES = [
     ("generic", "Any spreadsheet (columns recognised by their names)"),

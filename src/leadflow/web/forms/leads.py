@@ -1,3 +1,14 @@
+"""Forms of the lead pages: the list's filters, a new lead, BANT answers, lifecycle moves, bulk edits, conversion."""
+
+from django import forms
+
+from leadflow.accounts.models import Seniority
+from leadflow.leads.models import Authority, LeadSource, LifecycleStage
+from leadflow.nurture.models import Segment
+
+from .common import _blank
+
+
 class LeadFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search")
     stage = forms.ChoiceField(choices=_blank("Any stage") + LifecycleStage.choices, required=False, label="Stage")

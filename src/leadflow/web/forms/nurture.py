@@ -1,4 +1,19 @@
-# --- nurture ------------------------------------------------------------------------------------------------------
+"""Forms of nurture: the segment builder, email templates, sequences, enrolment and each kind of step."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+
+from leadflow.engagement.models import EventType
+from leadflow.leads.models import LifecycleStage
+from leadflow.nurture.condition_rows import operators_for, segment_conditions, typed_value, yes_or_no
+from leadflow.nurture.models import EmailTemplate, ExitWhen, Segment, Step, StepKind
+from leadflow.nurture.segments import CHOICES as SEGMENT_CHOICES
+from leadflow.nurture.services import UPDATABLE_FIELDS
+
+from .common import _blank
+from .qualification import WEEKDAY_CHOICES
 
 SEGMENT_FIELDS = {
     "lifecycle_stage": "Lifecycle stage", "source": "Source", "seniority": "Seniority", "industry": "Industry",
@@ -45,7 +60,7 @@ class SegmentForm(forms.Form):
             field = source.get(f"{name}.field") or "lifecycle_stage"
             self.fields[f"{name}.field"] = forms.ChoiceField(choices=list(SEGMENT_FIELDS.items()), label="Field")
             self.fields[f"{name}.op"] = forms.ChoiceField(
-                choices=[(op, SEGMENT_OPS[op]) for op in _ops_for(field)], label="Condition"
+                choices=[(op, SEGMENT_OPS[op]) for op in operators_for(field)], label="Condition"
             )
             self.fields[f"{name}.value"] = forms.CharField(required=False, label="Value", help_text=_value_help(field))
             self.fields[f"{name}.type"] = forms.ChoiceField(choices=_blank("—") + EventType.choices, required=False)
@@ -59,8 +74,8 @@ class SegmentForm(forms.Form):
         rows: list[dict[str, str]] = []
         while f"conditions[{len(rows)}].field" in data:
             row = {key: data.get(f"conditions[{len(rows)}].{key}", "") for key in CONDITION_KEYS}
-            if row["op"] not in _ops_for(row["field"]):
-                row["op"] = _ops_for(row["field"])[0]
+            if row["op"] not in operators_for(row["field"]):
+                row["op"] = operators_for(row["field"])[0]
             rows.append(row)
         return rows
 
@@ -201,7 +216,7 @@ class BranchStepForm(StepForm):
         if data["condition"] == "visited":
             condition.update(page=data["page"], within_days=data["within_days"] or 30)
         elif data["condition"] == "score_above":
-            condition["value"] = _typed(data["value"])
+            condition["value"] = typed_value(data["value"])
         elif data["condition"] == "field_equals":
             condition.update(field=data["field"], value=data["value"])
         return {"if": condition, "else_go_to": data["else_go_to"]}
@@ -213,7 +228,7 @@ class UpdateFieldStepForm(StepForm):
     value = forms.CharField(required=False, label="Value", help_text="budget_confirmed: yes or no")
 
     def config(self, data: dict) -> dict:
-        typed = _yes_no(data["value"]) if UPDATABLE_FIELDS[data["field"]] is bool else data["value"]
+        typed = yes_or_no(data["value"]) if UPDATABLE_FIELDS[data["field"]] is bool else data["value"]
         return {"field": data["field"], "value": typed}
 
 

@@ -1,3 +1,10 @@
+"""Forms of the pipeline: activities and tasks, quick log, stage moves, closing, notes."""
+
+from django import forms
+
+from leadflow.pipeline.models import ActivityKind, LostReason
+
+
 class ActivityForm(forms.Form):
     kind = forms.ChoiceField(choices=ActivityKind.choices, initial=ActivityKind.CALL)
     subject = forms.CharField(max_length=200)

@@ -1,4 +1,13 @@
-# --- qualification -------------------------------------------------------------------------------------------------
+"""Forms of the qualification settings: checklists, intent and assignment rules, SLAs."""
+
+from django import forms
+
+from leadflow.accounts.models import EmployeeBand
+from leadflow.leads.models import LeadSource
+from leadflow.qualification.models import AssignmentRule, Criterion, Distribution, QualificationCriterion
+from leadflow.users.models import Role, Team, User
+
+from .scoring import EventMatchForm
 
 THRESHOLD_LABELS: dict[str, str] = {
     Criterion.BUDGET: "least amount",

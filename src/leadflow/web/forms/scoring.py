@@ -1,3 +1,12 @@
+"""Forms of the scoring page: fit and engagement rules, the threshold."""
+
+from django import forms
+
+from leadflow.engagement.models import EventType
+from leadflow.scoring.models import Matcher, RuleKind
+from leadflow.scoring.rules import FIT_FIELDS
+
+
 class ScoringRuleForm(forms.Form):
     """A fit or an engagement rule as the scoring page takes it; the scoring service checks the rest."""
 

@@ -1,3 +1,10 @@
+"""Forms of the admin settings: stages, pipelines and lost reasons, users and teams."""
+
+from django import forms
+
+from leadflow.users.models import Role, Team
+
+
 class StageForm(forms.Form):
     name = forms.CharField(max_length=100)
     probability = forms.IntegerField(min_value=0, max_value=100)

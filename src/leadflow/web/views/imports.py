@@ -9,13 +9,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from leadflow.errors import DomainError
+from leadflow.imports import selectors, services
+from leadflow.imports.models import ImportJob
 from leadflow.jobs.models import JobStatus
-from leadflow.web.forms import add_domain_errors
-from leadflow.web.views.common import current
 
-from . import selectors, services
-from .forms import MappingForm, UploadForm
-from .models import ImportJob
+from ..forms import add_domain_errors
+from ..forms.imports import MappingForm, UploadForm
+from .common import current
 
 
 @login_required
@@ -29,9 +29,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             add_domain_errors(form, error)
         else:
-            return redirect("web:imports:detail", job.pk)
+            return redirect("web:import", job.pk)
     jobs = selectors.import_jobs_visible_to(user)[:20]
-    return render(request, "imports/list.html", {"form": form, "jobs": jobs}, status=422 if form.errors else 200)
+    return render(request, "web/imports/list.html", {"form": form, "jobs": jobs}, status=422 if form.errors else 200)
 
 
 def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | None = None) -> HttpResponse:
@@ -41,7 +41,7 @@ def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | None = Non
         form = form or MappingForm(headers=preview.headers, mapping=preview.mapping)
         samples = [[row[index] for row in preview.rows] for index in range(len(preview.headers))]
         context.update(form=form, columns=list(zip(form, samples, strict=True)), sample_rows=len(preview.rows))
-    return render(request, "imports/detail.html", context, status=422 if form is not None and form.errors else 200)
+    return render(request, "web/imports/detail.html", context, status=422 if form is not None and form.errors else 200)
 
 
 @login_required
@@ -63,7 +63,7 @@ def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
         except DomainError as error:
             add_domain_errors(form, error)
         else:
-            return redirect("web:imports:detail", job.pk)
+            return redirect("web:import", job.pk)
     return _detail(request, job, form)
 
 
@@ -71,7 +71,7 @@ def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
 def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     """The progress panel (polled while the import runs; it stops polling once the import is over)."""
     job = selectors.get_import_job(current(request), job_id)
-    return render(request, "imports/_progress.html", {"job": job})
+    return render(request, "web/imports/_progress.html", {"job": job})
 
 
 @login_required

@@ -15,6 +15,7 @@ from leadflow.errors import DomainError, InvalidInput
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.nurture import selectors, services
+from leadflow.nurture.condition_rows import segment_conditions
 from leadflow.nurture.models import EmailTemplate, ExitWhen, Segment, Sequence, Step, StepKind
 from leadflow.nurture.segments import clean_conditions
 from leadflow.users.models import User
@@ -27,7 +28,6 @@ from ..forms import (
     SegmentForm,
     SequenceForm,
     TemplatePreviewForm,
-    segment_conditions,
 )
 from .common import current, only_for, page_of, submit_form
 
