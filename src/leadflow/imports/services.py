@@ -18,12 +18,14 @@ from leadflow.users.models import User
 from .labels import import_labels
 from .leadforge import LeadforgeImport
 from .models import ImportJob
+from .presets import VENDORS
 from .readers import check_supported, count_rows, read_rows
 from .report import ImportReport, Progress
 from .spreadsheet import PRESETS as SPREADSHEET_PRESETS
 from .spreadsheet import SpreadsheetImport, check_mapping, check_mapping_fits, detect_mapping
+from .vendor import import_export
 
-PRESETS = (*SPREADSHEET_PRESETS, "leadforge", "leadforge-labels")
+PRESETS = (*SPREADSHEET_PRESETS, *VENDORS, "leadforge", "leadforge-labels")
 
 
 def import_path(
@@ -32,18 +34,22 @@ def import_path(
     preset: str,
     by: User | None,
     mapping: dict[str, str] | None = None,
+    update: str = "fill",
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a spreadsheet (captured by `by`), a leadforge bundle folder or a leadforge labels file."""
+    """Import a spreadsheet (captured by `by`), a product's export (a file, folder or zip; existing records
+    updated by `update`), a leadforge bundle folder or a leadforge labels file."""
     if preset == "leadforge":
         return LeadforgeImport(path, dry_run=dry_run, progress=progress).run()
     if preset == "leadforge-labels":
         return import_labels(path, dry_run=dry_run)
-    if preset not in SPREADSHEET_PRESETS:
+    if preset not in PRESETS:
         raise InvalidInput.on("preset", f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
     if by is None:
         raise InvalidInput.on("as", "Name the user the imported leads are captured by.")
+    if preset in VENDORS:
+        return import_export(path, preset=preset, by=by, update=update, dry_run=dry_run, progress=progress)
     return SpreadsheetImport(path, by=by, preset=preset, mapping=mapping, dry_run=dry_run, progress=progress).run()
 
 
