@@ -139,12 +139,17 @@ class VendorImport:
                 if source.kind.kind == DEALS:
                     self._note_deal_people(source)
             with transaction.atomic() if self.report.dry_run else nullcontext():
-                for source in sorted(sources, key=lambda s: ORDER.index(s.kind.kind)):
+                for source in sorted(sources, key=self._order):
                     self._import(source)
                 if self.report.dry_run:
                     transaction.set_rollback(True)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _order(self, source: Source) -> tuple[int, int]:
+        """Owners, companies, people, deals; within a kind, in the product's order (Salesforce leads before
+        contacts, so a converted lead's contact is the person the lead brought)."""
+        return ORDER.index(source.kind.kind), self.vendor.files.index(source.kind)
 
     # --- files ----------------------------------------------------------------------------------------------
 
