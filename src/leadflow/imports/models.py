@@ -16,6 +16,12 @@ class ImportJob(BackgroundJob):
     counts = models.JSONField(default=dict, blank=True, help_text="{table: {read, new, updated, duplicate, invalid}}")
     error_file = models.FileField(upload_to="imports/errors/%Y/%m/", blank=True)
     error_count = models.PositiveIntegerField(default=0)
+    update_mode = models.CharField(
+        max_length=10, default="fill", help_text="Records already here: fill their blanks, or overwrite them"
+    )
+    details = models.JSONField(
+        default=dict, blank=True, help_text="What needs the user's eye: unknown values, changed fields, owners, ..."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )

@@ -44,7 +44,7 @@ from leadflow.users.models import User
 
 from .presets import VENDORS
 from .presets.base import COMPANIES, DEALS, LOST, PEOPLE, USERS, WON, Funnel, ObjectFile, Vendor, value_key
-from .readers import SUPPORTED, read_rows, suffix_of
+from .readers import SUPPORTED, count_rows, read_rows, suffix_of
 from .report import FIRST_ROW, ImportReport, Progress
 from .spreadsheet import country_code, employee_band_of, parse_date, parse_number, user_keys, work_domain
 
@@ -91,6 +91,30 @@ def export_files(path: Path, workdir: Path) -> list[tuple[str, Path]]:
         (name, p) for name, p in found
         if suffix_of(name) in SUPPORTED and not any(part.startswith((".", "__MACOSX")) for part in Path(name).parts)
     )  # fmt: skip
+
+
+def export_sources(path: Path, vendor: Vendor, workdir: Path) -> tuple[list[Source], list[str]]:
+    """The product's files in a file, folder or zip, and the names of the other files (skipped); refuses a path
+    holding none of its files."""
+    sources, skipped = [], []
+    for name, file in export_files(path, workdir):
+        headers, rows = read_rows(file)
+        rows.close()
+        kind = vendor.object_file(name, headers)
+        if kind is None:
+            skipped.append(name)
+        else:
+            sources.append(Source(name, file, kind, headers, kind.mapping(headers)))
+    if not sources:
+        raise InvalidInput.on("file", f"No {vendor.label} export found in {path.name}.")
+    return sources, skipped
+
+
+def export_contents(path: Path, vendor: Vendor) -> list[tuple[str, str, int | None]]:
+    """(file name, what it holds, about how many rows) for each of the product's files in a file or zip."""
+    with TemporaryDirectory() as workdir:
+        sources, _ = export_sources(path, vendor, Path(workdir))
+        return [(source.name, source.kind.label, count_rows(source.path)) for source in sources]
 
 
 def _blank(value: Any) -> bool:
@@ -154,17 +178,10 @@ class VendorImport:
     # --- files ----------------------------------------------------------------------------------------------
 
     def _sources(self, workdir: Path) -> list[Source]:
-        sources = []
-        for name, path in export_files(self.path, workdir):
-            headers, rows = read_rows(path)
-            rows.close()
-            kind = self.vendor.object_file(name, headers)
-            if kind is None:
-                self.report.warnings.append(f"{name}: not a {self.vendor.label} export leadflow knows; skipped.")
-                continue
-            sources.append(Source(name, path, kind, headers, kind.mapping(headers)))
-        if not sources:
-            raise InvalidInput.on("file", f"No {self.vendor.label} export found in {self.path.name}.")
+        sources, skipped = export_sources(self.path, self.vendor, workdir)
+        self.report.warnings.extend(
+            f"{name}: not a {self.vendor.label} export leadflow knows; skipped." for name in skipped
+        )
         return sources
 
     def _rows(self, source: Source) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
@@ -194,7 +211,7 @@ class VendorImport:
                         self.report.refuse(source.kind.label, source.name, number, source.headers, row, reason)
                     elif outcome:
                         setattr(counts, outcome, getattr(counts, outcome) + 1)
-            self.progress(source.kind.label, counts.read)
+            self.progress(source.kind.label, self.report.rows)
 
     # --- values ---------------------------------------------------------------------------------------------
 
