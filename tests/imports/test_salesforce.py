@@ -76,13 +76,13 @@ def test_a_report_export_with_labels_is_read(tmp_path, run, east):
     owner = UserFactory(username="dana", first_name="Dana", last_name="Reyes", team=east)
     row = {"First Name": "Chloe", "Last Name": "Park", "Title": "VP Finance", "Company / Account": "Fabrikam",
            "Email": "chloe@fabrikam.example", "Lead Status": "Working - Contacted", "Lead Source": "Web",
-           "Rating": "Hot", "Create Date": "2/1/2024", "Lead Owner": "Dana Reyes"}  # fmt: skip
+           "Rating": "Hot", "Create Date": "2/1/2024, 9:15 AM", "Lead Owner": "Dana Reyes"}  # fmt: skip
     report = run(write(tmp_path / "report1712345.csv", SALESFORCE_LEAD_REPORT, [row]))
     lead = Lead.objects.get()
     assert (lead.lifecycle_stage, lead.source, lead.owner, lead.contact.job_title) == (
         "prospect", "inbound_marketing", owner, "VP Finance")  # fmt: skip
     assert lead.contact.account.name == "Fabrikam"
-    assert lead.created_at.date().isoformat() == "2024-02-01"
+    assert lead.created_at.isoformat() == "2024-02-01T09:15:00+00:00"
     assert report.tables["Salesforce leads"].new == 1
 
 

@@ -96,7 +96,8 @@ COUNTRY_VALUES = {
     "portugal": "PT", "india": "IN", "japan": "JP", "singapore": "SG", "brazil": "BR", "mexico": "MX",
 }  # fmt: skip
 BAND_FLOORS = [(2000, "2000+"), (1000, "1000-1999"), (500, "500-999"), (200, "200-499"), (50, "50-199"), (10, "10-49")]
-DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%d.%m.%Y")
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%d.%m.%Y",
+                "%m/%d/%Y %I:%M %p", "%m/%d/%Y, %I:%M %p")  # fmt: skip
 LEAD_COLUMNS = ("source", "source_detail", "first_touch_channel", "utm_source", "utm_medium", "utm_campaign",
                 "budget_amount", "authority", "need", "timing_target_date", "company_name")  # fmt: skip
 CONTACT_COLUMNS = ("first_name", "last_name", "phone", "job_title", "seniority")
