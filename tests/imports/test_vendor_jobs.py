@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import Client
 
 from leadflow.errors import InvalidInput
 from leadflow.imports.models import ImportJob
@@ -94,3 +95,43 @@ def test_an_unknown_update_mode_is_refused(tmp_path, admin):
     job = upload_import(by=admin, file=upload(path), preset="hubspot")
     with pytest.raises(InvalidInput, match="Choose one of fill, overwrite"):
         queue_import(job, by=admin, update_mode="merge")
+
+
+@pytest.fixture
+def browser(admin):
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def test_the_web_flow_lists_the_files_starts_with_an_update_mode_and_shows_the_unknown_values(tmp_path, browser):
+    write(tmp_path / "export" / "contacts.csv", HUBSPOT_CONTACTS, [
+        {"Record ID": "1", "Email": "a@acme.example", "Lifecycle Stage": "champion"},
+        {"Record ID": "2", "Email": "b@acme"}])  # fmt: skip
+    write(tmp_path / "export" / "deals.csv", HUBSPOT_DEALS, [{"Deal Name": "Acme", "Deal Stage": "contractsent"}])
+    archive = zip_folder(tmp_path / "export", tmp_path / "hubspot.zip")
+    response = browser.post("/imports/", {"file": upload(archive), "preset": "hubspot"})
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    page = browser.get(f"/imports/{job.pk}/").content.decode()
+    assert "What the export holds" in page and "HubSpot deals" in page
+    assert 'type="radio" name="update_mode" value="fill"' in page
+    assert browser.post(f"/imports/{job.pk}/start/", {"update_mode": "overwrite"}).status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.update_mode) == ("queued", "overwrite")
+    drain()
+    finished = browser.get(f"/imports/{job.pk}/progress/").content.decode()
+    assert "Values leadflow does not know" in finished and "Lifecycle Stage: &#x27;champion&#x27; on 1 row" in finished
+    assert "Download the 1 refused row" in finished
+    download = browser.get(f"/imports/{job.pk}/errors.csv")
+    assert download["Content-Disposition"] == 'attachment; filename="hubspot-errors.csv"'
+
+
+def test_starting_without_an_update_mode_shows_the_form_again(tmp_path, browser):
+    path = write(tmp_path / "contacts.csv", HUBSPOT_CONTACTS, [{"Email": "a@acme.example"}])
+    browser.post("/imports/", {"file": upload(path), "preset": "hubspot"})
+    job = ImportJob.objects.get()
+    response = browser.post(f"/imports/{job.pk}/start/", {"update_mode": "merge"})
+    assert response.status_code == 422 and "Select a valid choice" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == "draft"
