@@ -72,7 +72,7 @@ class ImportReport:
 
     def refuse(self, table: str, file: str, row: int, headers: list[str], values: dict[str, str], reason: str) -> None:
         """Count the row as invalid and keep all of it for the fixable copy."""
-        self.reject(table, row, "", reason)
+        self.reject(table, row, file, reason)
         self.refused.append(RefusedRow(file, headers, values, f"{file} row {row}: {reason}"))
 
     def note(self, table: str, row: int, column: str, reason: str) -> None:
