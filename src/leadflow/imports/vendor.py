@@ -358,7 +358,7 @@ class VendorImport:
     def _account_of(self, source: Source, number: int, values: dict[str, str], kept: dict[str, str]) -> Account | None:
         """The company a person or deal names: by the product's company id, else by name or domain (created
         when new, its blank facts filled from the row)."""
-        reference = values.get("company_ref", "").split(";")[0].strip()
+        reference = next(iter(_references(values.get("company_ref", ""))), "")
         account = self.accounts.get(reference) or (
             Account.objects.filter(external_id=f"{self.vendor.name}:{reference}").first() if reference else None
         )
