@@ -1,6 +1,9 @@
 """The HubSpot preset: contacts, companies and deals exports, by internal value and by label."""
 
+from datetime import datetime
+
 import pytest
+from openpyxl import Workbook
 
 from leadflow.accounts.models import Account
 from leadflow.imports.services import import_path
@@ -185,3 +188,15 @@ def test_a_customer_with_their_won_deal_becomes_a_customer_through_it(tmp_path, 
     assert report.without_deal == []
     assert {name: counts.new for name, counts in report.tables.items()} == {
         "HubSpot companies": 1, "HubSpot contacts": 1, "HubSpot deals": 1}  # fmt: skip
+
+
+def test_an_xlsx_export_is_read(tmp_path, run):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Record ID", "First Name", "Email", "Lifecycle Stage", "Create Date"])
+    sheet.append([101, "Ana", "ana@northwind.example", "Sales Qualified Lead", datetime(2024, 3, 5, 10, 30)])
+    book.save(tmp_path / "hubspot-crm-exports-all-contacts.xlsx")
+    run(tmp_path / "hubspot-crm-exports-all-contacts.xlsx")
+    lead = Lead.objects.get()
+    assert (lead.external_id, lead.lifecycle_stage) == ("hubspot:101", "prospect")
+    assert lead.created_at.isoformat() == "2024-03-05T10:30:00+00:00"

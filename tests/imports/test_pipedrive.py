@@ -110,3 +110,17 @@ def test_overwrite_moves_an_imported_deal_to_its_new_stage(tmp_path, run):
     report = run(tmp_path / "v2", update="overwrite")
     assert Opportunity.objects.get().stage.name == "Proposal"
     assert dict(report.changed) == {"opportunities: stage": 1}
+
+
+def test_a_single_object_export_without_the_prefix_is_read(tmp_path, run):
+    header = ["ID", "Name", "Email", "Organization", "Label", "Person created"]
+    row = {"ID": "11", "Name": "Chloe Park", "Email": "chloe@fabrikam.example", "Organization": "Fabrikam",
+           "Label": "Hot lead", "Person created": "2024-02-01 09:15:00"}  # fmt: skip
+    report = run(write(tmp_path / "people-export.csv", header, [row]))
+    lead = Lead.objects.get()
+    assert (lead.external_id, lead.lifecycle_stage, lead.contact.account.name) == (
+        "pipedrive:11",
+        "prospect",
+        "Fabrikam",
+    )
+    assert report.tables["Pipedrive persons"].new == 1
