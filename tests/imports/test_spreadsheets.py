@@ -40,13 +40,13 @@ def run(admin):
     return lambda path, **options: SpreadsheetImport(path, by=admin, **options).run()
 
 
-def test_a_hubspot_export_is_imported_with_its_columns_and_values(tmp_path, run, rep):
+def test_crm_style_columns_and_values_are_recognised(tmp_path, run, rep):
     path = write_csv(tmp_path / "hubspot.csv", HUBSPOT, [
         ["101", "Ana", "Lima", "ana@northwind.example", "Northwind", "https://www.northwind.example", "250",
          "United Kingdom", "Organic Search", "2024-03-05 10:30", rep.username],
         ["102", "Ben", "Ortiz", "ben@contoso.example", "Contoso", "", "12", "US", "Referrals", "2024-03-06", ""],
     ])  # fmt: skip
-    report = run(path, preset="hubspot")
+    report = run(path)
     assert report.tables["leads"].new == 2
     ana = Lead.objects.get(external_id="101")
     assert (ana.source, ana.owner, ana.created_at.date().isoformat()) == ("inbound_marketing", rep, "2024-03-05")
@@ -62,12 +62,12 @@ def test_an_imported_lead_has_the_captured_history_row(tmp_path, run, admin):
     assert change.at.date().isoformat() == "2024-01-02"
 
 
-def test_a_salesforce_export_is_imported(tmp_path, run):
+def test_salesforce_style_columns_are_recognised(tmp_path, run):
     path = write_csv(tmp_path / "sf.csv", SALESFORCE, [
         ["00Q1", "Chloe", "Park", "chloe@fabrikam.example", "Fabrikam", "VP Finance", "Trade Show", "2024-02-01",
          "Invoices take weeks"],
     ])  # fmt: skip
-    assert run(path, preset="salesforce").tables["leads"].new == 1
+    assert run(path).tables["leads"].new == 1
     lead = Lead.objects.get(external_id="00Q1")
     assert (lead.source, lead.need, lead.contact.job_title) == ("event_webinar", "Invoices take weeks", "VP Finance")
     assert lead.contact.account.name == "Fabrikam"
@@ -179,8 +179,8 @@ def test_a_work_email_finds_the_account_of_its_domain(tmp_path, run):
 
 def test_leads_dedupe_by_external_id(tmp_path, run):
     header = ["Record ID", "Email", "First Name"]
-    run(write_csv(tmp_path / "v1.csv", header, [["7", "old@acme.example", "Al"]]), preset="hubspot")
-    report = run(write_csv(tmp_path / "v2.csv", header, [["7", "new@acme.example", "Al"]]), preset="hubspot")
+    run(write_csv(tmp_path / "v1.csv", header, [["7", "old@acme.example", "Al"]]))
+    report = run(write_csv(tmp_path / "v2.csv", header, [["7", "new@acme.example", "Al"]]))
     assert report.tables["leads"].duplicate == 1
     assert Lead.objects.count() == 1
 
@@ -189,9 +189,9 @@ def test_re_running_a_file_changes_nothing_and_says_so(tmp_path, run):
     path = write_csv(tmp_path / "a.csv", ["Record ID", "Email", "First Name", "Company"], [
         ["1", "a@acme.example", "A", "Acme"], ["2", "b@acme.example", "B", "Acme"],
     ])  # fmt: skip
-    run(path, preset="hubspot")
+    run(path)
     before = (Lead.objects.count(), Contact.objects.count(), Account.objects.count(), StageChange.objects.count())
-    again = run(path, preset="hubspot")
+    again = run(path)
     assert again.changed_nothing and again.tables["leads"].duplicate == 2
     assert "Nothing changed" in again.summary()
     assert (Lead.objects.count(), Contact.objects.count(), Account.objects.count(), StageChange.objects.count()) == (
@@ -201,10 +201,8 @@ def test_re_running_a_file_changes_nothing_and_says_so(tmp_path, run):
 
 def test_a_changed_row_updates_the_lead_it_names(tmp_path, run):
     header = ["Record ID", "Email", "First Name", "Original Source"]
-    run(write_csv(tmp_path / "v1.csv", header, [["1", "a@acme.example", "A", "Organic Search"]]), preset="hubspot")
-    report = run(
-        write_csv(tmp_path / "v2.csv", header, [["1", "a@acme.example", "Anna", "Referrals"]]), preset="hubspot"
-    )
+    run(write_csv(tmp_path / "v1.csv", header, [["1", "a@acme.example", "A", "Organic Search"]]))
+    report = run(write_csv(tmp_path / "v2.csv", header, [["1", "a@acme.example", "Anna", "Referrals"]]))
     assert report.tables["leads"].updated == 1
     lead = Lead.objects.get(external_id="1")
     assert (lead.contact.first_name, lead.source) == ("Anna", "referral_partner")

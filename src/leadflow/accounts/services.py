@@ -21,6 +21,7 @@ ACCOUNT_FIELDS = {
     "region",
     "country",
     "owner",
+    "attributes",
     "external_id",
 }
 CONTACT_FIELDS = {
@@ -34,6 +35,7 @@ CONTACT_FIELDS = {
     "account",
     "email_opt_in",
     "do_not_contact",
+    "attributes",
     "external_id",
 }
 

@@ -1,9 +1,14 @@
-"""What an import did, table by table: new, duplicate (already there), invalid, with the reasons."""
+"""What an import did, table by table: new, duplicate (already there), invalid, with the reasons; and for a
+product's export, what it could not map, what it changed and the refused rows as a fixable copy."""
 
 import csv
+import io
+import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 # Called now and then during an import with the table being read and the rows read from it so far.
 Progress = Callable[[str, int], None]
@@ -16,6 +21,20 @@ class RowError:
     table: str
     row: int  # as a spreadsheet numbers it (see FIRST_ROW)
     column: str
+    reason: str
+
+
+# The column a fixable copy of refused rows adds; an import reading that copy back ignores it.
+REASON_COLUMN = "Import error"
+
+
+@dataclass
+class RefusedRow:
+    """A row refused whole, with everything it held, so a fixed copy can be imported again."""
+
+    file: str
+    headers: list[str]
+    values: dict[str, str]
     reason: str
 
 
@@ -36,6 +55,12 @@ class ImportReport:
     tables: dict[str, TableCounts] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     seconds: float = 0.0
+    refused: list[RefusedRow] = field(default_factory=list)
+    unknown: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, value) → rows
+    warnings: list[str] = field(default_factory=list)
+    changed: Counter[str] = field(default_factory=Counter)  # "table: field" → records changed
+    unmatched_owners: Counter[str] = field(default_factory=Counter)  # owner as written → records
+    without_deal: list[str] = field(default_factory=list)  # people whose funnel stage needed a deal not imported
 
     def table(self, name: str) -> TableCounts:
         return self.tables.setdefault(name, TableCounts())
@@ -44,6 +69,11 @@ class ImportReport:
         """Count the row as invalid and say why."""
         self.table(table).invalid += 1
         self.note(table, row, column, reason)
+
+    def refuse(self, table: str, file: str, row: int, headers: list[str], values: dict[str, str], reason: str) -> None:
+        """Count the row as invalid and keep all of it for the fixable copy."""
+        self.reject(table, row, file, reason)
+        self.refused.append(RefusedRow(file, headers, values, f"{file} row {row}: {reason}"))
 
     def note(self, table: str, row: int, column: str, reason: str) -> None:
         """One more reason a row already counted as invalid was refused."""
@@ -67,7 +97,42 @@ class ImportReport:
         rate = self.rows / self.seconds if self.seconds else 0
         lines.append(f"{self.rows:,} rows in {self.seconds:.1f} s ({rate:,.0f} rows/s)")
         lines.append(self.sentence())
+        details = self.details()
+        for title, key in DETAIL_TITLES:
+            if details[key]:
+                lines.append(f"{title}:")
+                lines.extend(f"  {line}" for line in details[key])
         return "\n".join(lines)
+
+    def details(self) -> dict[str, list[str]]:
+        """What needs the user's eye beyond the counts, as lines by kind (see DETAIL_TITLES)."""
+        plural = lambda n, word: f"{n:,} {word}{'' if n == 1 else 's'}"  # noqa: E731
+        return {
+            "unknown": [f"{column}: {value!r} on {plural(n, 'row')}" for (column, value), n in self.unknown.items()],
+            "changed": [f"{name} on {plural(n, 'record')}" for name, n in sorted(self.changed.items())],
+            "owners": [f"{name!r} on {plural(n, 'record')}" for name, n in self.unmatched_owners.most_common()],
+            "without_deal": list(self.without_deal),
+            "warnings": list(self.warnings),
+        }
+
+    def errors_file(self) -> tuple[str, bytes]:
+        """The refused rows as a fixable copy, (suffix, content): all their columns plus REASON_COLUMN, as one .csv
+        when they came from one file, else a .zip of one such .csv per file (either imports back as it is). Without
+        refused rows kept whole: the reasons as `write_errors` gives them."""
+        if not self.refused:
+            text = io.StringIO()
+            self.write_errors(text)
+            return ".csv", text.getvalue().encode()
+        by_file: dict[str, list[RefusedRow]] = {}
+        for row in self.refused:
+            by_file.setdefault(row.file, []).append(row)
+        if len(by_file) == 1:
+            return ".csv", _fixable_csv(next(iter(by_file.values())))
+        content = io.BytesIO()
+        with zipfile.ZipFile(content, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, rows in by_file.items():
+                bundle.writestr(f"{Path(name).stem}.csv", _fixable_csv(rows))
+        return ".zip", content.getvalue()
 
     def sentence(self) -> str:
         """The totals over every table, and whether anything was written, in a line."""
@@ -91,3 +156,27 @@ class ImportReport:
         writer = csv.writer(handle)
         writer.writerow(["table", "row", "column", "reason"])
         writer.writerows((e.table, e.row, e.column, e.reason) for e in self.errors)
+
+
+DETAIL_TITLES = (
+    ("Values leadflow does not know (imported as other or blank; the original is kept)", "unknown"),
+    ("Fields changed on records already here", "changed"),
+    ("Owners matching no user (their records wait in the team queue)", "owners"),
+    ("People whose stage needs a deal this import lacks (imported as prospects)", "without_deal"),
+    ("Warnings", "warnings"),
+)
+
+
+def _fixable_csv(rows: list[RefusedRow]) -> bytes:
+    headers = [header for header in rows[0].headers if header != REASON_COLUMN] + [REASON_COLUMN]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([*(row.values.get(header, "") for header in headers[:-1]), row.reason])
+    return ("\ufeff" + text.getvalue()).encode()  # with a byte-order mark, so Excel reads it as UTF-8
+
+
+def details_of(summary: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """A stored `details()` as (title, lines) for each kind that has lines."""
+    return [(title, summary[key]) for title, key in DETAIL_TITLES if summary.get(key)]

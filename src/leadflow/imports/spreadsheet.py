@@ -1,5 +1,5 @@
-"""Spreadsheet imports (generic, HubSpot contacts export, Salesforce leads export): map the columns, validate
-each row, dedupe against what is there, and capture through the same services as the rest of the app."""
+"""Spreadsheet imports with a column mapping (the generic preset): map the columns, validate each row, dedupe
+against what is there, and capture through the same services as the rest of the app."""
 
 import json
 import re
@@ -62,19 +62,6 @@ FIELDS = {
 }
 PRESETS: dict[str, dict[str, str]] = {
     "generic": {},
-    "hubspot": {
-        "Record ID": "external_id", "First Name": "first_name", "Last Name": "last_name", "Email": "email",
-        "Phone Number": "phone", "Job Title": "job_title", "Company Name": "company_name",
-        "Website URL": "domain", "Industry": "industry", "Number of Employees": "employee_band",
-        "Country/Region": "country", "Original Source": "source", "Original Source Drill-Down 1": "source_detail",
-        "Create Date": "created_at", "Contact owner": "owner",
-    },
-    "salesforce": {
-        "Lead ID": "external_id", "First Name": "first_name", "Last Name": "last_name", "Email": "email",
-        "Phone": "phone", "Title": "job_title", "Company": "company_name", "Website": "domain",
-        "Industry": "industry", "No. of Employees": "employee_band", "Country": "country", "Lead Source": "source",
-        "Created Date": "created_at", "Lead Owner": "owner", "Description": "need",
-    },
 }  # fmt: skip
 SOURCE_VALUES = {
     **{value: value for value in LeadSource.values},
@@ -109,7 +96,8 @@ COUNTRY_VALUES = {
     "portugal": "PT", "india": "IN", "japan": "JP", "singapore": "SG", "brazil": "BR", "mexico": "MX",
 }  # fmt: skip
 BAND_FLOORS = [(2000, "2000+"), (1000, "1000-1999"), (500, "500-999"), (200, "200-499"), (50, "50-199"), (10, "10-49")]
-DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%d.%m.%Y")
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%d.%m.%Y",
+                "%m/%d/%Y %I:%M %p", "%m/%d/%Y, %I:%M %p")  # fmt: skip
 LEAD_COLUMNS = ("source", "source_detail", "first_touch_channel", "utm_source", "utm_medium", "utm_campaign",
                 "budget_amount", "authority", "need", "timing_target_date", "company_name")  # fmt: skip
 CONTACT_COLUMNS = ("first_name", "last_name", "phone", "job_title", "seniority")
@@ -154,7 +142,7 @@ def check_mapping(mapping: Any) -> dict[str, str]:
     return mapping
 
 
-def _date(text: str) -> datetime:
+def parse_date(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -169,21 +157,21 @@ def _date(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _number(text: str) -> Decimal:
+def parse_number(text: str) -> Decimal:
     try:
         return Decimal(re.sub(r"[,\s$€£]", "", text))
     except InvalidOperation:
         raise ValueError(f"Not a number: {text!r}.") from None
 
 
-def _band(text: str) -> str:
+def employee_band_of(text: str) -> str:
     if text in EmployeeBand.values:
         return text
-    count = int(_number(text))
+    count = int(parse_number(text))
     return next((band for floor, band in BAND_FLOORS if count >= floor), "1-9")
 
 
-def _country(text: str) -> str:
+def country_code(text: str) -> str:
     code = COUNTRY_VALUES.get(text.strip().lower()) or text.strip().upper()
     if len(code) != 2 or not code.isalpha():
         raise ValueError(f"Unknown country {text!r}; use a two-letter ISO code such as GB.")
@@ -200,11 +188,11 @@ def _choice(values: dict[str, str], text: str) -> str:
 CLEANERS: dict[str, Callable[[str], Any]] = {
     "email": normalise_email,
     "domain": normalise_domain,
-    "created_at": _date,
-    "timing_target_date": lambda text: _date(text).date(),
-    "budget_amount": _number,
-    "employee_band": _band,
-    "country": _country,
+    "created_at": parse_date,
+    "timing_target_date": lambda text: parse_date(text).date(),
+    "budget_amount": parse_number,
+    "employee_band": employee_band_of,
+    "country": country_code,
     "source": lambda text: _choice(SOURCE_VALUES, text),
     "authority": lambda text: _choice(AUTHORITY_VALUES, text),
     "seniority": lambda text: _choice(SENIORITY_VALUES, text),
@@ -242,7 +230,7 @@ class SpreadsheetImport:
         self.report = ImportReport(dry_run=dry_run)
         self.by = by
         self.progress = progress or (lambda table, rows: None)
-        self.users = {key.lower(): user for user in User.objects.filter(is_active=True) for key in _user_keys(user)}
+        self.users = {key.lower(): user for user in User.objects.filter(is_active=True) for key in user_keys(user)}
 
     def run(self) -> ImportReport:
         started = time.perf_counter()
@@ -318,7 +306,7 @@ class SpreadsheetImport:
         return None
 
     def _capture(self, values: dict[str, Any], owner: User | None) -> Lead:
-        domain = values.pop("domain", None) or _work_domain(values.get("email"))
+        domain = values.pop("domain", None) or work_domain(values.get("email"))
         account = None
         if values.get("company_name") or domain:
             account = find_or_create_account(name=values.get("company_name"), domain=domain)
@@ -343,10 +331,10 @@ class SpreadsheetImport:
         return bool(lead_changes or contact_changes)
 
 
-def _work_domain(email: str | None) -> str | None:
+def work_domain(email: str | None) -> str | None:
     domain = email_domain(email)
     return domain if domain and domain not in FREE_MAIL_DOMAINS else None
 
 
-def _user_keys(user: User) -> list[str]:
+def user_keys(user: User) -> list[str]:
     return [key for key in (user.username, user.email, user.get_full_name()) if key]

@@ -1,4 +1,5 @@
-"""Forms of the import pages: the upload, and the column mapping the user confirms before the import runs."""
+"""Forms of the import pages: the upload, and what the user confirms before the import runs (a spreadsheet's
+column mapping, or how a product's export updates records already here)."""
 
 from django import forms
 
@@ -6,8 +7,13 @@ from leadflow.imports.spreadsheet import FIELDS
 
 PRESET_CHOICES = [
     ("generic", "Any spreadsheet (columns recognised by their names)"),
-    ("hubspot", "HubSpot contacts export"),
-    ("salesforce", "Salesforce leads export"),
+    ("hubspot", "HubSpot export: contacts, companies, deals"),
+    ("salesforce", "Salesforce export: Data Export object files or a report"),
+    ("pipedrive", "Pipedrive export: persons, organizations, deals"),
+]
+UPDATE_CHOICES = [
+    ("fill", "Fill their blank fields only"),
+    ("overwrite", "Overwrite them with the export's values (blank cells erase nothing)"),
 ]
 FIELD_LABELS = {
     "utm_source": "UTM source",
@@ -25,8 +31,23 @@ FIELD_CHOICES = [("", "— Ignore this column —")] + [
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label="Spreadsheet", help_text=".csv, .csv.gz or .xlsx; the first row names the columns")
+    file = forms.FileField(
+        label="File",
+        help_text=".csv, .csv.gz or .xlsx, the first row naming the columns; from HubSpot, Salesforce or Pipedrive "
+        "also a .zip of their export files",
+    )
     preset = forms.ChoiceField(choices=PRESET_CHOICES, label="Exported from")
+
+
+class StartForm(forms.Form):
+    """How a product's export treats the records already in leadflow."""
+
+    update_mode = forms.ChoiceField(
+        choices=UPDATE_CHOICES,
+        initial="fill",
+        widget=forms.RadioSelect,
+        label="Records already in leadflow (same email or record id)",
+    )
 
 
 class MappingForm(forms.Form):

@@ -1,5 +1,6 @@
-"""The import pages: upload a spreadsheet, check how its columns map with a few sample rows, start the import,
-watch its progress (htmx polls every second) and download the rows it refused."""
+"""The import pages: upload a spreadsheet (check how its columns map with a few sample rows) or a product's export
+(see the files it holds, choose how records already here are updated), start the import, watch its progress
+(htmx polls every second), read what it could not map, and download the rows it refused."""
 
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from django.views.decorators.http import require_POST
 from leadflow.errors import DomainError
 from leadflow.imports import selectors, services
 from leadflow.imports.models import ImportJob
+from leadflow.imports.presets import VENDORS
 from leadflow.jobs.models import JobStatus
 
 from ..forms import add_domain_errors
-from ..forms.imports import MappingForm, UploadForm
+from ..forms.imports import MappingForm, StartForm, UploadForm
 from .common import current
 
 
@@ -34,9 +36,12 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/imports/list.html", {"form": form, "jobs": jobs}, status=422 if form.errors else 200)
 
 
-def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | None = None) -> HttpResponse:
+def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | StartForm | None = None) -> HttpResponse:
     context: dict = {"job": job}
-    if job.status == JobStatus.DRAFT:
+    if job.status == JobStatus.DRAFT and job.preset in VENDORS:
+        form = form or StartForm()
+        context.update(start_form=form, files=job.details.get("files", []))
+    elif job.status == JobStatus.DRAFT:
         preview = services.preview_import(job)
         form = form or MappingForm(headers=preview.headers, mapping=preview.mapping)
         samples = [[row[index] for row in preview.rows] for index in range(len(preview.headers))]
@@ -46,7 +51,8 @@ def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | None = Non
 
 @login_required
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    """Before the start: the mapping with sample values; after: progress, then the counts."""
+    """Before the start: the mapping with sample values, or the export's files; after: progress, then the counts
+    and what needs the user's eye."""
     return _detail(request, selectors.get_import_job(current(request), job_id))
 
 
@@ -55,11 +61,18 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
     user = current(request)
     job = selectors.get_import_job(user, job_id)
-    preview = services.preview_import(job)
-    form = MappingForm(request.POST, headers=preview.headers, mapping=preview.mapping)
+    form: MappingForm | StartForm
+    if job.preset in VENDORS:
+        form = StartForm(request.POST)
+    else:
+        preview = services.preview_import(job)
+        form = MappingForm(request.POST, headers=preview.headers, mapping=preview.mapping)
     if form.is_valid():
         try:
-            services.queue_import(job, by=user, mapping=form.mapping())
+            if isinstance(form, StartForm):
+                services.queue_import(job, by=user, update_mode=form.cleaned_data["update_mode"])
+            else:
+                services.queue_import(job, by=user, mapping=form.mapping())
         except DomainError as error:
             add_domain_errors(form, error)
         else:
@@ -76,9 +89,12 @@ def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 def import_errors(request: HttpRequest, job_id: int) -> FileResponse:
-    """The rows the import refused, as CSV: row, column and reason."""
+    """The rows the import refused: for a product's export, a fixable copy (.csv, or .zip for several files);
+    for a spreadsheet, row, column and reason as CSV."""
     job = selectors.get_import_job(current(request), job_id)
     if not job.error_file:
         raise Http404("This import refused no rows.")
-    name = f"{Path(job.file_name).name.split('.')[0]}-errors.csv"
-    return FileResponse(job.error_file.open("rb"), as_attachment=True, filename=name, content_type="text/csv")
+    suffix = Path(job.error_file.name).suffix
+    name = f"{Path(job.file_name).name.split('.')[0]}-errors{suffix}"
+    kind = "application/zip" if suffix == ".zip" else "text/csv"
+    return FileResponse(job.error_file.open("rb"), as_attachment=True, filename=name, content_type=kind)

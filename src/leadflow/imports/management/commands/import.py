@@ -1,4 +1,5 @@
-"""`leadflow import PATH [--preset ...] [--mapping FILE] [--dry-run] [--errors FILE] [--as USERNAME]`."""
+"""`leadflow import PATH [--preset ...] [--mapping FILE] [--update fill|overwrite] [--dry-run] [--errors FILE]
+[--as USERNAME]`."""
 
 import time
 from pathlib import Path
@@ -8,12 +9,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from leadflow.errors import DomainError
 from leadflow.imports.services import PRESETS, import_path
 from leadflow.imports.spreadsheet import load_mapping
+from leadflow.imports.vendor import UPDATE_MODES
 from leadflow.users.models import Role, User
 
 
 class Command(BaseCommand):
     help = (
-        "Import leads from .csv, .csv.gz or .xlsx (presets generic, hubspot, salesforce), a leadforge bundle folder "
+        "Import leads from .csv, .csv.gz or .xlsx (preset generic), a HubSpot, Salesforce or Pipedrive export (one "
+        "file, or a folder or .zip of its files: presets hubspot, salesforce, pipedrive), a leadforge bundle folder "
         "(leadforge) or a leadforge labels file (leadforge-labels)."
     )
 
@@ -21,8 +24,19 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path)
         parser.add_argument("--preset", choices=PRESETS, default="generic")
         parser.add_argument("--mapping", type=Path, help="JSON file {column header: field} overriding auto-detection")
+        parser.add_argument(
+            "--update",
+            choices=UPDATE_MODES,
+            default="fill",
+            help="Records already here (same email or record id): fill their blank fields, or overwrite them",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Validate and count; write nothing")
-        parser.add_argument("--errors", type=Path, help="Write invalid rows (row, column, reason) to this CSV file")
+        parser.add_argument(
+            "--errors",
+            type=Path,
+            help="Write the refused rows to this file (for a product's export: a fixable copy that imports back; "
+            "a .zip when they came from several files)",
+        )
         parser.add_argument(
             "--as", dest="username", help="User the imported leads are captured by (an admin by default)"
         )
@@ -39,6 +53,7 @@ class Command(BaseCommand):
                 preset=str(options["preset"]),
                 by=_importer(options["username"]),
                 mapping=load_mapping(options["mapping"]) if isinstance(options["mapping"], Path) else None,
+                update=str(options["update"]),
                 dry_run=bool(options["dry_run"]),
                 progress=self._progress,
             )
@@ -49,9 +64,12 @@ class Command(BaseCommand):
         self.stdout.write(report.summary())
         errors = options["errors"]
         if isinstance(errors, Path):
-            with errors.open("w", newline="") as handle:
-                report.write_errors(handle)
-            self.stdout.write(f"{len(report.errors)} invalid values written to {errors}")
+            suffix, content = report.errors_file()
+            if suffix != errors.suffix:
+                errors = errors.with_suffix(suffix)
+            errors.write_bytes(content)
+            what = f"{len(report.refused)} refused rows" if report.refused else f"{len(report.errors)} invalid values"
+            self.stdout.write(f"{what} written to {errors}")
         elif report.errors:
             for error in report.errors[:10]:
                 self.stdout.write(f"  {error.table} row {error.row}, {error.column}: {error.reason}")
