@@ -23,7 +23,7 @@ PAGES = {"index": "Home", "product": "Product", "pricing": "Pricing"}
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 (the base class names it so)
+    def log_message(self, format, *args):
         pass
 
 
@@ -89,7 +89,7 @@ def test_a_visitor_s_pages_join_the_lead_they_turn_out_to_be(page, browser, othe
 
 
 def test_under_do_not_track_nothing_is_stored(browser, other_site):
-    site, origin = other_site
+    _site, origin = other_site
     visit = browser.new_context(extra_http_headers={"DNT": "1"})
     visit.add_init_script("Object.defineProperty(navigator, 'doNotTrack', {get: () => '1'})")
     visitor_page = visit.new_page()
