@@ -635,13 +635,13 @@ def _website(world: _World, events: list[Event]) -> None:
     for lead_id, seen in sorted(pages.items()):
         seen.sort(key=lambda event: event.occurred_at)
         first, last = seen[0].occurred_at, seen[-1].occurred_at
-        visitors.append(Visitor(site=site, uid=f"demo-lead-{lead_id:08d}", lead_id=lead_id, first_seen=first,
+        visitors.append(Visitor(site=site, uid=f"{rng.getrandbits(128):032x}", lead_id=lead_id, first_seen=first,
                                 last_seen=last, identified_at=first, identified_by="form"))  # fmt: skip
         paths.append([(event.properties.get("page", "/"), event.occurred_at) for event in seen])
-    for number in range(600):
+    for _ in range(600):
         at = now - timedelta(days=30 * rng.random())
         views = [(rng.choice(WEBSITE_PAGES), at + timedelta(minutes=2 * step)) for step in range(rng.randint(1, 6))]
-        visitors.append(Visitor(site=site, uid=f"demo-anonymous-{number:06d}", first_seen=views[0][1],
+        visitors.append(Visitor(site=site, uid=f"{rng.getrandbits(128):032x}", first_seen=views[0][1],
                                 last_seen=views[-1][1]))  # fmt: skip
         paths.append(views)
     Visitor.objects.bulk_create(visitors, batch_size=1000)
