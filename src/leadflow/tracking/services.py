@@ -224,7 +224,8 @@ def _insert_new(hits: list[Hit]) -> set[str]:
     A beacon is small and hot: Django's bulk_create cost more than the database did."""
     meta = Hit._meta
     table = connection.ops.quote_name(meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in HIT_COLUMNS)
+    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
+    columns = ", ".join(connection.ops.quote_name(column_of[name]) for name in HIT_COLUMNS)
     row = f"({', '.join(['%s'] * len(HIT_COLUMNS))})"
     values = []
     for hit in hits:
