@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "leadflow.qualification",
     "leadflow.scoring",
     "leadflow.nurture",
+    "leadflow.tracking",
     "leadflow.imports",
     "leadflow.analytics",
     "leadflow.demo",
@@ -186,3 +187,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Beacons one address may send to the tracking endpoint a minute (0: no limit, for benchmarks on loopback).
+LEADFLOW_TRACKING_RATE_PER_MINUTE = int(os.environ.get("LEADFLOW_TRACKING_RATE_PER_MINUTE", "600"))

@@ -21,6 +21,7 @@ from leadflow.pipeline.selectors import default_pipeline
 from leadflow.qualification.models import AssignmentRule, Handoff, SlaBreach
 from leadflow.qualification.selectors import no_lead_lost
 from leadflow.scoring.models import LeadScore
+from leadflow.tracking.models import Site
 from leadflow.users.models import Role, User
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +134,7 @@ def test_the_same_seed_builds_the_same_world():
     first = build_demo_world(seed=3, leads=150, password="demo-pass-123")
     emails = list(Lead.objects.order_by("id").values_list("contact__email", "lifecycle_stage"))
     # activities, histories, steps, enrolments and emails cascade
-    for model in (Sequence, EmailTemplate, Segment, AssignmentRule, Opportunity, Lead, Contact, Account, User):
+    for model in (Sequence, EmailTemplate, Segment, AssignmentRule, Opportunity, Lead, Contact, Account, Site, User):
         model.objects.all().delete()
     second = build_demo_world(seed=3, leads=150, password="demo-pass-123")
     assert first == second

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -49,6 +51,7 @@ from leadflow.scoring.services import (
     set_mql_threshold,
     train_model,
 )
+from leadflow.tracking.models import Hit, HitKind, Site, Visitor
 from leadflow.users.models import Role, Team, User
 
 PEOPLE = [  # username, first, last, role, team
@@ -410,6 +413,8 @@ BEHAVIOUR = [
     (EventType.WEBINAR_ATTENDANCE, 5, [{"title": title} for title in WEBINARS]),
     (EventType.DEMO_REQUEST, 2, [{"page": "/demo"}]),
 ]
+WEBSITE_PAGES = ["/", "/product", "/pricing", "/customers", "/blog/ap-automation", "/docs/getting-started", "/about"]
+WEBSITE_SOURCES = ["", "", "google.com", "linkedin.com", "newsletter", "g2.com", "ads"]
 # A starter rule set, so scores mean something on first run: an ICP of fit rules, engagement that decays.
 STARTER_FIT_RULES = [
     ("Senior buyer", "seniority", "any_of", ["vp", "c_suite", "director"], 15, True),
@@ -614,6 +619,42 @@ def _nurture(world: _World) -> None:
 
 
 @transaction.atomic
+def _website(world: _World, events: list[Event]) -> None:
+    """The company website as tracking saw it: each lead's page views as a known visitor's path (they sent a form
+    once), and anonymous visitors over the last month. It lists the app's own origin, where the demo site is."""
+    rng, now = random.Random(len(events)), world.now  # its own stream: the rest of the world stays as it was
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.PUBLIC_URL))
+    site = Site.objects.create(
+        name="Company website", allowed_origins=origin, consent_required=False, created_by=world.users["admin"]
+    )
+    pages: dict[int, list[Event]] = {}
+    for event in events:
+        if event.type in (EventType.PAGE_VISIT, EventType.PRICING_PAGE_VIEW) and event.lead_id is not None:
+            pages.setdefault(event.lead_id, []).append(event)
+    visitors, paths = [], []
+    for lead_id, seen in sorted(pages.items()):
+        seen.sort(key=lambda event: event.occurred_at)
+        first, last = seen[0].occurred_at, seen[-1].occurred_at
+        visitors.append(Visitor(site=site, uid=f"{rng.getrandbits(128):032x}", lead_id=lead_id, first_seen=first,
+                                last_seen=last, identified_at=first, identified_by="form"))  # fmt: skip
+        paths.append([(event.properties.get("page", "/"), event.occurred_at) for event in seen])
+    for _ in range(600):
+        at = now - timedelta(days=30 * rng.random())
+        views = [(rng.choice(WEBSITE_PAGES), at + timedelta(minutes=2 * step)) for step in range(rng.randint(1, 6))]
+        visitors.append(Visitor(site=site, uid=f"{rng.getrandbits(128):032x}", first_seen=views[0][1],
+                                last_seen=views[-1][1]))  # fmt: skip
+        paths.append(views)
+    Visitor.objects.bulk_create(visitors, batch_size=1000)
+    hits = []
+    for visitor, views in zip(visitors, paths, strict=True):
+        source = rng.choice(WEBSITE_SOURCES)
+        for step, (page, at) in enumerate(views):
+            hits.append(Hit(visitor=visitor, uid=f"{visitor.uid}-{step}", kind=HitKind.PAGE_VIEW,
+                            url=f"{origin}{page}", path=page, source=source if step == 0 else "",
+                            occurred_at=at))  # fmt: skip
+    Hit.objects.bulk_create(hits, batch_size=2000)
+
+
 def build_demo_world(
     *, seed: int = 42, leads: int = 3000, password: str, progress: Callable[[str], None] | None = None
 ) -> dict[str, int | str]:
@@ -681,6 +722,8 @@ def build_demo_world(
     add_starter_rules(by=world.users["admin"])
     rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
     check_slas(at=world.now)  # the few older leads that waited too long
+    say("Website visitors…")
+    _website(world, events)
     say("A nurture sequence for the leads not ready yet…")
     _nurture(world)
     say("A conversion model from the decided leads…")

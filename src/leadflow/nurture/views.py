@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import services
 from .emails import OPEN_SALT, UNSUBSCRIBE_SALT, read_click, read_token
 from .models import Delivery
+from .signals import link_followed
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -39,8 +40,10 @@ def clicked(request: HttpRequest, token: str) -> HttpResponse:
     if carried is None or urlsplit(carried[1]).scheme not in ("http", "https"):
         raise Http404("This link is not valid.")
     delivery_id, target = carried
-    services.record_click(_delivery(delivery_id), target)
-    return HttpResponseRedirect(target)
+    delivery = _delivery(delivery_id)
+    services.record_click(delivery, target)
+    answers = link_followed.send(Delivery, delivery=delivery, target=target)
+    return HttpResponseRedirect(next((address for _, address in answers if address), target))
 
 
 @csrf_exempt  # the one-click POST comes from the mailbox provider, with no session

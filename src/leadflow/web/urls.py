@@ -3,7 +3,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, analytics, home, imports, leads, nurture, pipeline, qualification, scoring, settings
+from .views import (
+    accounts,
+    analytics,
+    home,
+    imports,
+    leads,
+    nurture,
+    pipeline,
+    qualification,
+    scoring,
+    settings,
+    tracking,
+)
 
 app_name = "web"
 
@@ -120,6 +132,9 @@ urlpatterns = [
     path("nurture/templates/new/", nurture.template_new, name="nurture_template_new"),
     path("nurture/templates/<int:template_id>/", nurture.template_edit, name="nurture_template"),
     path("nurture/templates/<int:template_id>/preview/", nurture.template_preview, name="nurture_template_preview"),
+    path("sites/", tracking.site_list, name="sites"),
+    path("sites/<int:site_id>/", tracking.site_detail, name="site"),
+    path("sites/<int:site_id>/visitors/<int:visitor_id>/", tracking.visitor_detail, name="site_visitor"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/<int:job_id>/", imports.import_detail, name="import"),
     path("imports/<int:job_id>/start/", imports.import_start, name="import_start"),

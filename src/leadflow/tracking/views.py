@@ -1,0 +1,95 @@
+"""The public tracking endpoints a site's pages reach without logging in: the snippet, and the beacons it sends.
+
+A beacon is refused (403) unless its page's origin is one its site lists; under Do-Not-Track or Global Privacy
+Control nothing is stored, whatever the snippet did; IP addresses are used for the rate limit and never stored."""
+
+import json
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from leadflow.errors import DomainError
+from leadflow.throttle import within_rate
+
+from . import services
+from .models import Site
+
+SNIPPET = Path(__file__).resolve().parent / "static" / "tracking" / "leadflow.js"
+MAX_BODY = 64 * 1024
+
+
+@cache
+def _snippet() -> bytes:
+    return SNIPPET.read_bytes()
+
+
+def snippet(request: HttpRequest) -> HttpResponse:
+    """The tracking script a site's pages load with `<script src=".../t/leadflow.js" data-site="KEY">`."""
+    response = HttpResponse(_snippet(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def _origin(request: HttpRequest) -> str:
+    """The sending page's origin: the Origin header, else the Referer's scheme and host."""
+    origin = request.headers.get("Origin", "")
+    if origin and origin != "null":
+        return origin.rstrip("/").lower()
+    parts = urlsplit(request.headers.get("Referer", ""))
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def _answer(status: int, origin: str, body: dict | None = None) -> HttpResponse:
+    response = JsonResponse(body, status=status) if body is not None else HttpResponse(status=status)
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "86400"
+        response["Vary"] = "Origin"
+    return response
+
+
+@csrf_exempt  # beacons come from other sites' pages with no session; the origin list guards them
+def collect(request: HttpRequest, key: str) -> HttpResponse:
+    """POST a beacon: {"v": visitor id, "t": identity token (optional), "e": [up to 20 events]}."""
+    site = Site.objects.filter(key=key, is_active=True).first()
+    origin = _origin(request)
+    if site is None:
+        return _answer(404, "", {"detail": "No such site."})
+    if origin not in site.origins:
+        return _answer(
+            403,
+            "",
+            {
+                "detail": "This page's origin may not send to this site.",
+                "errors": {"origin": [f"{origin or 'No origin'} is not one of the site's origins."]},
+            },
+        )
+    if request.method == "OPTIONS":
+        return _answer(204, origin)
+    if request.method != "POST":
+        return _answer(405, origin, {"detail": "POST a beacon."})
+    if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
+        return _answer(204, origin)  # the browser asks not to be tracked: nothing is stored
+    if not within_rate("tracking", request.META.get("REMOTE_ADDR"), settings.LEADFLOW_TRACKING_RATE_PER_MINUTE):
+        response = _answer(429, origin, {"detail": "Too many beacons from this address; try again in a minute."})
+        response["Retry-After"] = "60"
+        return response
+    if len(request.body) > MAX_BODY:
+        return _answer(413, origin, {"detail": "A beacon holds at most 64 KiB.", "errors": {"body": ["Too large."]}})
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _answer(400, origin, {"detail": "The beacon is not JSON.", "errors": {"body": ["Not JSON."]}})
+    try:
+        services.collect(site, payload)
+    except DomainError as error:
+        return _answer(400, origin, {"detail": error.detail, "errors": error.errors})
+    return _answer(204, origin)
