@@ -56,10 +56,17 @@ def phone_key(phone: str | None, *, country: str = "") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Spellings of one letter without its accent (German: Müller, Mueller, Muller), folded to the bare letter.
+FOLDED = (("ß", "ss"), ("æ", "ae"), ("ø", "o"), ("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+
 def plain_name(text: str) -> str:
-    """A name without accents, case or punctuation, single-spaced ('  Zoë  O'Brien-Smith' → 'zoe obriensmith')."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    """A name without accents, case or punctuation, single-spaced, transliterations folded ("  Ana  O'Brien-Smith"
+    → 'ana obriensmith'; Weiß and Weiss; Müller, Mueller and Muller)."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").lower())
+    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    for spelling, letter in FOLDED:
+        letters = letters.replace(spelling, letter)
     return " ".join("".join(ch for ch in word if ch.isalnum()) for word in letters.split()).strip()
 
 

@@ -96,7 +96,9 @@ def related_counts(contact: Contact) -> dict[str, int]:
 
 def exact_pair_count(user: User) -> int:
     """How many pairs to review share an exact key (what a bulk merge would merge)."""
-    return sum(1 for pair in pairs_to_review(user).only("evidence") if is_exact(pair))
+    ensure_can_merge(user)
+    evidence = DuplicatePair.objects.filter(status=PairStatus.OPEN).values_list("evidence", flat=True)
+    return sum(1 for each in evidence.iterator() if is_exact(each))
 
 
 def latest_scan() -> DuplicateScanJob | None:

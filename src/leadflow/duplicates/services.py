@@ -69,7 +69,7 @@ def ensure_can_merge(user: User) -> None:
 @dataclass
 class ScanResult:
     contacts: int
-    compared: int  # candidate pairs judged
+    compared: int  # pairs of names compared within blocks
     flagged: int  # new pairs
     updated: int  # pairs to review whose score changed
 
@@ -80,8 +80,8 @@ def _blocks_of(person: Person, last_name: str) -> Iterable[tuple]:
         yield ("domain", person.domain)
     if person.phone_key:
         yield ("phone", person.phone_key[:-3])
-    if last_name and (person.account_id or person.domain):
-        yield ("initial", last_name[0], person.account_id or person.domain)
+    if last_name and person.account_id and not person.domain:  # with a domain, its block holds this one
+        yield ("initial", last_name[0], person.account_id)
     if person.mailbox_key:
         yield ("mailbox", person.mailbox_key)
 
@@ -100,6 +100,14 @@ def _close_pairs(members: list[int], names: list[str]) -> Iterable[tuple[int, in
     )
     for a, b in zip(*np.nonzero(np.triu(scores, 1)), strict=True):
         yield members[a], members[b], int(scores[a, b])
+
+
+def _comparisons(size: int) -> int:
+    """How many pairs of names `_close_pairs` compares in a block of this size."""
+    if size <= MAX_BLOCK:
+        return size * (size - 1) // 2
+    step = MAX_BLOCK // 2
+    return sum(_comparisons(min(MAX_BLOCK, size - start)) for start in range(0, size - step, step))
 
 
 def _exact_pairs(members: list[int]) -> Iterable[tuple[int, int, None]]:
@@ -135,22 +143,24 @@ def scan_for_duplicates(*, progress: Callable[[int], None] | None = None) -> Sca
         if progress is not None and index % 10000 == 9999:
             progress(index // 2)
     candidates: dict[tuple[int, int], int | None] = {}
+    compared = 0
     for members in blocks.values():
         if len(members) > 1:
+            compared += _comparisons(len(members))
             candidates.update(((a, b), close) for a, b, close in _close_pairs(members, names))
     for members in list(keys.values()) + [m for block, m in blocks.items() if block[0] == "mailbox"]:
         if len(members) > 1:
             candidates.update(((a, b), close) for a, b, close in _exact_pairs(members) if (a, b) not in candidates)
     if progress is not None:
         progress(len(people) * 3 // 4)
-    result = _store_pairs(people, candidates)
-    result.contacts = len(people)
+    flagged, updated = _store_pairs(people, candidates)
     if progress is not None:
         progress(len(people))
-    return result
+    return ScanResult(contacts=len(people), compared=compared, flagged=flagged, updated=updated)
 
 
-def _store_pairs(people: list[Person], candidates: dict[tuple[int, int], int | None]) -> ScanResult:
+def _store_pairs(people: list[Person], candidates: dict[tuple[int, int], int | None]) -> tuple[int, int]:
+    """Write the likely pairs among the candidates; returns (new pairs, pairs re-scored)."""
     known = {
         (first, second): (pk, status, score)
         for pk, first, second, status, score in DuplicatePair.objects.values_list(
@@ -172,7 +182,7 @@ def _store_pairs(people: list[Person], candidates: dict[tuple[int, int], int | N
     with transaction.atomic():
         DuplicatePair.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
         DuplicatePair.objects.bulk_update(changed, ["score", "evidence"], batch_size=2000)
-    return ScanResult(contacts=0, compared=len(candidates), flagged=len(new), updated=len(changed))
+    return len(new), len(changed)
 
 
 def queue_scan(*, by: User) -> DuplicateScanJob:
@@ -186,8 +196,8 @@ def run_scan_job(job: DuplicateScanJob, progress: Callable[[int], None]) -> str:
     """The worker's side of `queue_scan`."""
     result = scan_for_duplicates(progress=progress)
     return (
-        f"Compared {result.compared:,} candidate pairs among {result.contacts:,} contacts: "
-        f"{result.flagged:,} new likely duplicates, {result.updated:,} re-scored."
+        f"Contacts: {result.contacts:,}; pairs of names compared: {result.compared:,}; "
+        f"newly flagged: {result.flagged:,}; re-scored: {result.updated:,}."
     )
 
 
@@ -211,10 +221,8 @@ def default_choices(survivor: Contact, merged: Contact) -> dict[str, str]:
     """Which side each field's value comes from unless chosen: the survivor's, or the merged one's where the
     survivor's is blank."""
     return {
-        name: "merged" if _value(survivor, name) in (None, "", False) and _value(merged, name) not in (None, "")
-        else "survivor"
-        for name in MERGE_FIELDS
-    }  # fmt: skip
+        name: "merged" if not _value(survivor, name) and _value(merged, name) else "survivor" for name in MERGE_FIELDS
+    }
 
 
 def _chosen_values(survivor: Contact, merged: Contact, keep: Mapping[str, str]) -> dict[str, str]:
@@ -275,10 +283,12 @@ def _carry_decisions(merged: Contact, survivor: Contact, *, by: User) -> None:
         )  # fmt: skip
 
 
-def _shown(value: Any) -> str:
+def _shown(name: str, value: Any) -> str:
+    """A kept value as the merge record shows it: a choice by its label, a yes/no in words."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return "" if value is None else str(value)
+    choices = dict(Contact._meta.get_field(name).choices or ())  # type: ignore[union-attr]
+    return "" if value is None else str(choices.get(value, value))
 
 
 @transaction.atomic
@@ -319,7 +329,7 @@ def merge_contacts(
         merged_email=merged.email or "",
         by=by,
         at=at,
-        kept={name: {"value": _shown(values[name]), "from": choices[name]} for name in MERGE_FIELDS},
+        kept={name: {"value": _shown(name, values[name]), "from": choices[name]} for name in MERGE_FIELDS},
         moved=moved,
     )
     merged.delete()
@@ -342,10 +352,10 @@ def merge_pair(
     return merge_contacts(survivor=survivor, merged=merged, by=by, keep=keep)
 
 
-def is_exact(pair: DuplicatePair) -> bool:
-    """Whether the pair shares a key that leaves no real doubt (the same Gmail mailbox, the same name at the same
-    company domain): such pairs may be merged in bulk."""
-    return bool(EXACT_KEYS & set(pair.evidence.get("keys", [])))
+def is_exact(evidence: dict) -> bool:
+    """Whether a pair's evidence holds a key that leaves no real doubt (the same Gmail mailbox, the same name at
+    the same company domain): such pairs may be merged in bulk."""
+    return bool(EXACT_KEYS & set(evidence.get("keys", [])))
 
 
 def merge_exact_pairs(*, by: User, limit: int = 1000) -> tuple[int, list[str]]:
@@ -353,15 +363,15 @@ def merge_exact_pairs(*, by: User, limit: int = 1000) -> tuple[int, list[str]]:
     default choices (the survivor's values, blanks filled); returns (merged, refusals)."""
     ensure_can_merge(by)
     merged, refusals = 0, []
-    for pair_id in DuplicatePair.objects.filter(status=PairStatus.OPEN).values_list("pk", flat=True)[: limit * 5]:
+    waiting = DuplicatePair.objects.filter(status=PairStatus.OPEN).order_by("-score", "id")
+    exact = [pk for pk, evidence in waiting.values_list("pk", "evidence").iterator() if is_exact(evidence)]
+    for pair_id in exact[:limit]:
         pair = DuplicatePair.objects.select_related("first", "second").filter(pk=pair_id).first()
-        if pair is None or not is_exact(pair):
-            continue  # gone with a contact merged earlier in this run, or not exact
+        if pair is None:
+            continue  # gone with a contact merged earlier in this run
         try:
             merge_pair(pair, by=by)
             merged += 1
         except DomainError as exc:
             refusals.append(f"{pair.first} and {pair.second}: {exc.detail}")
-        if merged >= limit:
-            break
     return merged, refusals

@@ -3,7 +3,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, analytics, home, imports, leads, nurture, pipeline, qualification, scoring, settings
+from .views import (
+    accounts,
+    analytics,
+    duplicates,
+    home,
+    imports,
+    leads,
+    nurture,
+    pipeline,
+    qualification,
+    scoring,
+    settings,
+)
 
 app_name = "web"
 
@@ -45,6 +57,11 @@ urlpatterns = [
     path("accounts/<int:account_id>/", accounts.account_detail, name="account"),
     path("contacts/", accounts.contacts, name="contacts"),
     path("contacts/<int:contact_id>/", accounts.contact_detail, name="contact"),
+    path("duplicates/", duplicates.duplicates, name="duplicates"),
+    path("duplicates/scan/", duplicates.duplicate_scan, name="duplicate_scan"),
+    path("duplicates/merge-exact/", duplicates.duplicate_merge_exact, name="duplicate_merge_exact"),
+    path("duplicates/<int:pair_id>/", duplicates.duplicate_pair, name="duplicate"),
+    path("duplicates/<int:pair_id>/not-duplicate/", duplicates.duplicate_not, name="duplicate_not"),
     path("settings/", settings.settings_page, name="settings"),
     path("settings/pipelines/", settings.pipeline_add, name="pipeline_add"),
     path("settings/pipelines/<int:pipeline_id>/stages/", settings.stage_add, name="stage_add"),

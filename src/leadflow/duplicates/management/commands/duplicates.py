@@ -54,7 +54,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         result = scan_for_duplicates()
         self.stdout.write(
-            f"{result.contacts:,} contacts, {result.compared:,} candidate pairs compared in "
+            f"{result.contacts:,} contacts, {result.compared:,} pairs of names compared in "
             f"{time.perf_counter() - started:.1f} s: {result.flagged:,} new likely duplicates, "
             f"{result.updated:,} re-scored."
         )
