@@ -7,8 +7,8 @@ from leadflow.accounts.services import create_account, create_contact
 from leadflow.duplicates import services
 from leadflow.duplicates.models import DuplicateScanJob
 from leadflow.duplicates.services import queue_scan, scan_for_duplicates
-from leadflow.imports.models import JobStatus
-from leadflow.imports.worker import work
+from leadflow.jobs.models import JobStatus
+from leadflow.jobs.worker import work
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from leadflow.accounts.models import Contact
-from leadflow.imports.models import BackgroundJob
+from leadflow.jobs.models import BackgroundJob
 
 
 class DuplicateScanJob(BackgroundJob):

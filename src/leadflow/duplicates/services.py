@@ -24,7 +24,7 @@ from leadflow.accounts.matching import (
 from leadflow.accounts.models import Contact, DuplicatePair, PairStatus
 from leadflow.accounts.services import update_contact
 from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
-from leadflow.imports.models import JobStatus
+from leadflow.jobs.models import JobStatus
 from leadflow.leads.models import Lead
 from leadflow.leads.services import merge_leads, open_lead_for
 from leadflow.nurture.models import Enrolment, EnrolmentStatus

@@ -1,6 +1,6 @@
 """What this app gives the worker: the duplicate scan."""
 
-from leadflow.imports.worker import register
+from leadflow.jobs.worker import register
 
 from .models import DuplicateScanJob
 from .services import run_scan_job
