@@ -265,7 +265,7 @@ def _repoint_rows(merged: Contact, survivor: Contact) -> dict[str, int]:
     return moved
 
 
-def _carry_decisions(merged: Contact, survivor: Contact, *, by: User) -> None:
+def _carry_decisions(merged: Contact, survivor: Contact) -> None:
     """ "Not a duplicate" said of the merged contact and someone else holds for the survivor too."""
     decided = DuplicatePair.objects.filter(Q(first=merged) | Q(second=merged), status=PairStatus.NOT_DUPLICATE)
     for pair in decided:
@@ -321,7 +321,7 @@ def merge_contacts(
     # The survivor may take over the merged contact's email and external id: free them first.
     Contact.objects.filter(pk=merged.pk).update(email=None, external_id=None)
     moved = _repoint_rows(merged, survivor)
-    _carry_decisions(merged, survivor, by=by)
+    _carry_decisions(merged, survivor)
     record = ContactMerge.objects.create(
         survivor=survivor,
         merged_contact_id=merged.pk,
