@@ -47,7 +47,7 @@ def test_contacts_in_no_common_block_are_never_compared(acme):
 
 def test_a_block_too_big_for_all_pairs_is_compared_in_windows_of_similar_names(acme, monkeypatch):
     monkeypatch.setattr(services, "MAX_BLOCK", 4)
-    for n, last in enumerate(["Ames", "Baker", "Cole", "Dunn", "Evans", "Evens", "Fox", "Gray"]):
+    for n, last in enumerate(["Evens", "Ames", "Baker", "Cole", "Dunn", "Evans", "Fox", "Gray"]):  # Evens first
         create_contact(first_name="Pat", last_name=last, email=f"p{n}@acme.example", account=acme)
     result = scan_for_duplicates()
     assert result.compared < 8 * 7 // 2

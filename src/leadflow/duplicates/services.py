@@ -87,7 +87,7 @@ def _blocks_of(person: Person, last_name: str) -> Iterable[tuple]:
 
 
 def _close_pairs(members: list[int], names: list[str]) -> Iterable[tuple[int, int, int]]:
-    """(i, j, closeness) for the members of a block whose names are at least CLOSE_NAMES alike."""
+    """(i, j, closeness), i < j, for the members of a block whose names are at least CLOSE_NAMES alike."""
     if len(members) > MAX_BLOCK:
         ordered = sorted(members, key=names.__getitem__)
         step = MAX_BLOCK // 2
@@ -99,7 +99,8 @@ def _close_pairs(members: list[int], names: list[str]) -> Iterable[tuple[int, in
         block_names, block_names, scorer=fuzz.token_sort_ratio, score_cutoff=CLOSE_NAMES, dtype=np.uint8
     )
     for a, b in zip(*np.nonzero(np.triu(scores, 1)), strict=True):
-        yield members[a], members[b], int(scores[a, b])
+        first, second = sorted((members[a], members[b]))  # a window holds its members in name order
+        yield first, second, int(scores[a, b])
 
 
 def _comparisons(size: int) -> int:
