@@ -4,6 +4,7 @@ import pytest
 
 from leadflow.accounts.models import Contact, DuplicatePair, PairStatus
 from leadflow.accounts.services import create_contact
+from leadflow.duplicates.models import DuplicateScanJob
 from leadflow.leads.services import create_lead
 
 from ..clients import signed_in
@@ -65,3 +66,17 @@ def test_not_a_duplicate_takes_the_pair_off_the_list(admin, pair):
     assert DuplicatePair.objects.get().status == PairStatus.NOT_DUPLICATE
     assert "No likely duplicates to review" in client.get("/duplicates/").content.decode()
     assert "Janet Doe" in client.get("/duplicates/?status=not_duplicate").content.decode()
+
+
+def test_the_scan_button_queues_a_scan_the_page_then_reports(admin, pair):
+    client = signed_in(admin)
+    client.post("/duplicates/scan/")
+    job = DuplicateScanJob.objects.get()
+    assert job.requested_by == admin
+    assert "Last scan: queued" in client.get("/duplicates/").content.decode()
+
+
+def test_the_bulk_button_merges_the_exact_key_pairs(admin, pair):
+    response = signed_in(admin).post("/duplicates/merge-exact/", follow=True)
+    assert "Merged 1 exact-key pair." in response.content.decode()
+    assert Contact.objects.count() == 1
