@@ -303,7 +303,7 @@ def merge_contacts(
     ensure_can_merge(by)
     if survivor.pk == merged.pk:
         raise InvalidInput.on("merged_id", "A contact cannot be merged into itself.")
-    locked = {c.pk: c for c in Contact.objects.select_for_update().select_related("account").filter(
+    locked = {c.pk: c for c in Contact.objects.select_for_update(of=("self",)).select_related("account").filter(
         pk__in=[survivor.pk, merged.pk])}  # fmt: skip
     if len(locked) < 2:
         raise Conflict("One of the two contacts no longer exists (merged already?).")
