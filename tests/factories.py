@@ -4,6 +4,7 @@ import factory
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
+from leadflow.accounts.services import KEY_FIELDS, set_keys
 from leadflow.leads.models import Lead, LeadSource, StageChange
 from leadflow.leads.services import refresh_lead_history
 from leadflow.users.models import Role, Team, User
@@ -46,11 +47,19 @@ class AccountFactory(factory.django.DjangoModelFactory):
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
+        skip_postgeneration_save = True
 
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     email = factory.Sequence(lambda n: f"person{n}@company.example")
     account = factory.SubFactory(AccountFactory)
+
+    @factory.post_generation
+    def keys(obj, create, extracted, **kwargs):
+        """The match keys the contact services keep (see accounts.matching)."""
+        set_keys(obj)
+        if create:
+            obj.save(update_fields=KEY_FIELDS)
 
 
 class LeadFactory(factory.django.DjangoModelFactory):

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "leadflow.nurture",
     "leadflow.tracking",
     "leadflow.imports",
+    "leadflow.duplicates",
     "leadflow.analytics",
     "leadflow.demo",
     "leadflow.api",
@@ -179,6 +180,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "leadflow@localhost")
 # Where recipients reach this server: tracking links and unsubscribe pages in emails start with it.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# The country a phone number without a country code is read in, when neither the contact nor its account has one.
+DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US").upper()
 LEADFLOW_DEFAULT_CURRENCY = os.environ.get("LEADFLOW_DEFAULT_CURRENCY", "USD")
 
 LOGGING = {

@@ -71,6 +71,11 @@ class Contact(models.Model):
     do_not_contact = models.BooleanField(default=False)
     consent_recorded_at = models.DateTimeField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Berlin")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2; reads the phone")
+    # Match keys (see accounts.matching), kept by the contact services on every write.
+    mailbox_key = models.CharField(max_length=254, null=True, blank=True, editable=False)
+    phone_key = models.CharField(max_length=20, null=True, blank=True, editable=False)
+    name_key = models.CharField(max_length=500, null=True, blank=True, editable=False)
     attributes = models.JSONField(default=dict, blank=True, help_text="Imported columns with no field of their own")
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -83,6 +88,11 @@ class Contact(models.Model):
                 Lower("email"), condition=models.Q(email__isnull=False), name="contact_email_unique_ci"
             ),
         ]
+        indexes = [
+            models.Index(fields=["mailbox_key"], condition=models.Q(mailbox_key__isnull=False), name="contact_mailbox"),
+            models.Index(fields=["phone_key"], condition=models.Q(phone_key__isnull=False), name="contact_phone"),
+            models.Index(fields=["name_key"], condition=models.Q(name_key__isnull=False), name="contact_name_domain"),
+        ]
 
     def __str__(self) -> str:
         return self.name_of(self.first_name, self.last_name, self.email, self.external_id, self.pk)
@@ -92,6 +102,42 @@ class Contact(models.Model):
         """What a contact is called: the name, else the email, else the external id, else the number (also for a
         row read without a model instance)."""
         return f"{first_name} {last_name}".strip() or email or external_id or f"Contact {pk}"
+
+
+class PairStatus(models.TextChoices):
+    OPEN = "open", "To review"
+    NOT_DUPLICATE = "not_duplicate", "Not a duplicate"
+
+
+class DuplicatePair(models.Model):
+    """Two contacts that are likely the same person (`first` has the lower id), with a score out of 100 and the
+    evidence; once someone says they are different people the pair stays, so it is not flagged again."""
+
+    first = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField()
+    evidence = models.JSONField(default=dict, help_text="keys: the match keys shared; name_closeness: 0-100")
+    status = models.CharField(max_length=20, choices=PairStatus.choices, default=PairStatus.OPEN)
+    found_by = models.CharField(max_length=20, help_text="capture or scan")
+    found_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="duplicate_pair_once"),
+            models.CheckConstraint(condition=models.Q(first__lt=models.F("second")), name="duplicate_pair_ordered"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-score", "id"], name="duplicate_pair_best"),
+            models.Index(fields=["second"], name="duplicate_pair_second"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_id} ~ {self.second_id} ({self.score})"
 
 
 # Mailbox providers whose domain says nothing about the person's company.

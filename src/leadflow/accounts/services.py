@@ -5,12 +5,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from leadflow.errors import Conflict, InvalidInput
 
-from .models import Account, Contact, EmployeeBand, RevenueBand, Seniority
+from .matching import CROWDED_KEY, Person, company_domain, judge, keys_of, plain_name
+from .models import Account, Contact, DuplicatePair, EmployeeBand, PairStatus, RevenueBand, Seniority
 
 ACCOUNT_FIELDS = {
     "name",
@@ -37,7 +38,10 @@ CONTACT_FIELDS = {
     "do_not_contact",
     "attributes",
     "external_id",
+    "country",
+    "time_zone",
 }
+KEY_FIELDS = ["mailbox_key", "phone_key", "name_key"]
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -116,12 +120,81 @@ def create_account(**fields: Any) -> Account:
     return account
 
 
+@transaction.atomic
 def update_account(account: Account, **fields: Any) -> Account:
-    """Change an account's fields."""
+    """Change an account's fields; a new domain or country re-keys its contacts (their phones and name keys)."""
+    before = (account.domain, account.country)
     _apply(account, fields, ACCOUNT_FIELDS)
     _clean_account(account)
     account.save()
+    if (account.domain, account.country) != before:
+        contacts = list(account.contacts.all())
+        for contact in contacts:
+            contact.account = account
+            set_keys(contact)
+        Contact.objects.bulk_update(contacts, KEY_FIELDS, batch_size=1000)
     return account
+
+
+def set_keys(contact: Contact) -> None:
+    """Work out the contact's match keys from its email, phone, name, country and account (see matching)."""
+    for key, value in keys_of(contact).items():
+        setattr(contact, key, value)
+
+
+def person_of(contact: Contact) -> Person:
+    """What the judgement of a pair reads of a contact."""
+    return Person(
+        id=contact.pk,
+        name=plain_name(f"{contact.first_name} {contact.last_name}"),
+        domain=company_domain(contact.account.domain if contact.account else None, contact.email),
+        mailbox_key=contact.mailbox_key,
+        phone_key=contact.phone_key,
+        name_key=contact.name_key,
+        account_id=contact.account_id,
+    )
+
+
+def record_pair(a: Contact | Person, b: Contact | Person, *, found_by: str) -> DuplicatePair | None:
+    """Flag two contacts as likely the same person (or refresh the score of a pair still to review); None when
+    they do not look alike. A pair someone called different people stays so."""
+    first, second = sorted((a, b), key=lambda contact: contact.id)
+    judgement = judge(*(c if isinstance(c, Person) else person_of(c) for c in (first, second)))
+    if judgement is None:
+        return None
+    pair, created = DuplicatePair.objects.get_or_create(
+        first_id=first.id,
+        second_id=second.id,
+        defaults={"score": judgement.score, "evidence": judgement.evidence, "found_by": found_by},
+    )
+    if (
+        not created
+        and pair.status == PairStatus.OPEN
+        and (pair.score, pair.evidence)
+        != (
+            judgement.score,
+            judgement.evidence,
+        )
+    ):
+        pair.score, pair.evidence = judgement.score, judgement.evidence
+        pair.save(update_fields=["score", "evidence"])
+    return pair
+
+
+def flag_likely_duplicates(contact: Contact, *, found_by: str = "capture") -> list[DuplicatePair]:
+    """Flag the contacts that share a match key with this one (same Gmail mailbox, phone, or name at the company's
+    domain) as likely duplicates of it."""
+    shared = Q()
+    for key in KEY_FIELDS:
+        if getattr(contact, key):
+            shared |= Q(**{key: getattr(contact, key)})
+    if not shared:
+        return []
+    others = list(Contact.objects.filter(shared).exclude(pk=contact.pk).select_related("account")[: CROWDED_KEY + 1])
+    if len(others) > CROWDED_KEY:  # a switchboard or team mailbox: only the stronger keys say anything
+        strong = [key for key in ("mailbox_key", "name_key") if getattr(contact, key)]
+        others = [o for o in others if any(getattr(o, key) == getattr(contact, key) for key in strong)]
+    return [pair for other in others if (pair := record_pair(contact, other, found_by=found_by)) is not None]
 
 
 def _clean_contact(contact: Contact) -> None:
@@ -129,6 +202,9 @@ def _clean_contact(contact: Contact) -> None:
     contact.last_name = (contact.last_name or "").strip()
     contact.email = normalise_email(contact.email)
     contact.external_id = _blank_to_none(contact.external_id)
+    contact.country = (contact.country or "").strip().upper()
+    if contact.country and len(contact.country) != 2:
+        raise InvalidInput.on("country", "Use a two-letter ISO country code.")
     _check_choice("seniority", contact.seniority, Seniority)
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
@@ -137,6 +213,7 @@ def _clean_contact(contact: Contact) -> None:
         raise Conflict(f"A contact with email {contact.email} already exists.", errors={"email": ["Already in use."]})
     if contact.external_id and clash.filter(external_id=contact.external_id).exists():
         raise Conflict("A contact with that external id exists.", errors={"external_id": ["Already in use."]})
+    set_keys(contact)
 
 
 def _record_consent(contact: Contact, before: tuple[bool, bool]) -> None:
@@ -144,23 +221,31 @@ def _record_consent(contact: Contact, before: tuple[bool, bool]) -> None:
         contact.consent_recorded_at = timezone.now()
 
 
+@transaction.atomic
 def create_contact(**fields: Any) -> Contact:
-    """Create a contact; the email is normalised and unique regardless of case."""
+    """Create a contact; the email is normalised and unique regardless of case. Contacts sharing another match key
+    with it are flagged as likely duplicates."""
     contact = Contact()
     _apply(contact, fields, CONTACT_FIELDS)
     _clean_contact(contact)
     _record_consent(contact, (False, False))
     contact.save()
+    flag_likely_duplicates(contact)
     return contact
 
 
+@transaction.atomic
 def update_contact(contact: Contact, **fields: Any) -> Contact:
-    """Change a contact's fields; a change of consent is time-stamped."""
+    """Change a contact's fields; a change of consent is time-stamped, a change of match keys flags the contacts
+    that now share one."""
     before = (contact.email_opt_in, contact.do_not_contact)
+    keys_before = [getattr(contact, key) for key in KEY_FIELDS]
     _apply(contact, fields, CONTACT_FIELDS)
     _clean_contact(contact)
     _record_consent(contact, before)
     contact.save()
+    if [getattr(contact, key) for key in KEY_FIELDS] != keys_before:
+        flag_likely_duplicates(contact)
     return contact
 
 

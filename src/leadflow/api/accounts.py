@@ -121,6 +121,7 @@ class ContactIn(Schema):
     seniority: Seniority | None = None
     role_function: str = Field("", max_length=100)
     account_id: int | None = None
+    country: str = Field("", max_length=2, description="ISO 3166-1 alpha-2; the phone is read in it")
     email_opt_in: bool = False
     do_not_contact: bool = False
     external_id: str | None = Field(None, max_length=100)
@@ -136,6 +137,8 @@ class ContactOut(Schema):
     seniority: str
     role_function: str
     account_id: int | None
+    country: str
+    phone_key: str | None
     email_opt_in: bool
     do_not_contact: bool
     consent_recorded_at: str | None

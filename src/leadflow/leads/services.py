@@ -288,9 +288,12 @@ def _fill_blanks(target: Lead, source: Lead) -> list[str]:
 
 
 def _move_related_rows(duplicate: Lead, survivor: Lead) -> None:
-    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor."""
+    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor.
+    A one-to-one row (a score, a prediction) is worked out per lead: the duplicate keeps its own."""
     for relation in Lead._meta.related_objects:
         if relation.related_model in (Lead, StageChange) or not isinstance(relation.field, ForeignKey):
+            continue
+        if relation.one_to_one:
             continue
         model = cast(type[Model], relation.related_model)
         model._default_manager.filter(**{relation.field.name: duplicate}).update(**{relation.field.name: survivor})

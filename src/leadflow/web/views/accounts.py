@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 
 from leadflow.accounts.models import Account, Contact
 from leadflow.accounts.selectors import account_list, contact_list
+from leadflow.duplicates.selectors import merge_entries
 from leadflow.imports.exports import ACCOUNT_COLUMNS, CONTACT_COLUMNS
 from leadflow.leads.selectors import lead_list
 from leadflow.pipeline.selectors import can_see_amounts, opportunity_list
@@ -57,5 +58,6 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
         "leads": lead_list(user).filter(contact=contact),
         "opportunities": opportunity_list(user).filter(contact=contact)[:50],
         "show_amounts": can_see_amounts(user),
+        "timeline": merge_entries(contact),
     }
     return render(request, "web/contacts/detail.html", context)
