@@ -23,6 +23,7 @@ from leadflow.pipeline.services import close_opportunity, convert_lead, log_acti
 from leadflow.qualification.models import Handoff
 from leadflow.scoring.models import LeadScore, ScoreChange
 from leadflow.scoring.services import rescore_leads
+from leadflow.tracking.models import Site, Visitor
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,8 @@ def world(admin, rep):
     Enrolment.objects.create(sequence=only, lead=second)
     Delivery.objects.create(enrolment=clash, step=both.steps.get(), lead=second, to_email=other.email,
                             domain="northwind.example")  # fmt: skip
+    site = Site.objects.create(name="Website", allowed_origins="https://northwind.example")
+    Visitor.objects.create(site=site, uid="visitor-of-the-second-lead", lead=second, first_seen=now, last_seen=now)
     rescore_leads([first.pk, second.pk, old.pk])
     return ana, other
 
