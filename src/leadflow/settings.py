@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "leadflow.users",
     "leadflow.accounts",
     "leadflow.leads",
+    "leadflow.consent",
     "leadflow.pipeline",
     "leadflow.engagement",
     # Before scoring: its receivers run first, so a lead that shows explicit intent is qualified for that intent,
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "leadflow.scoring",
     "leadflow.nurture",
     "leadflow.imports",
+    "leadflow.capture",
     "leadflow.analytics",
     "leadflow.demo",
     "leadflow.api",
@@ -177,6 +179,19 @@ EMAIL_USE_SSL = _env_flag("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "leadflow@localhost")
 # Where recipients reach this server: tracking links and unsubscribe pages in emails start with it.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# The cache every process shares (the capture doors' per-IP rate limit): the database by default, so it needs no
+# other server; the capture migrations create its table.
+CACHES = {
+    "default": {
+        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.db.DatabaseCache"),
+        "LOCATION": os.environ.get("CACHE_LOCATION", "leadflow_cache"),
+    }
+}
+# Public form submissions per IP address (REMOTE_ADDR, never a forwarded header) and minute; 0 turns it off.
+LEADFLOW_CAPTURE_RATE_PER_MINUTE = int(os.environ.get("LEADFLOW_CAPTURE_RATE_PER_MINUTE", "10"))
+# A form sent sooner than this after it was shown is a bot's (at most 3 s, so no person waits).
+LEADFLOW_CAPTURE_MIN_FILL_SECONDS = min(3.0, float(os.environ.get("LEADFLOW_CAPTURE_MIN_FILL_SECONDS", "3")))
 
 LEADFLOW_DEFAULT_CURRENCY = os.environ.get("LEADFLOW_DEFAULT_CURRENCY", "USD")
 

@@ -35,6 +35,7 @@ CONTACT_FIELDS = {
     "email_opt_in",
     "do_not_contact",
     "external_id",
+    "attributes",
 }
 
 
@@ -128,6 +129,8 @@ def _clean_contact(contact: Contact) -> None:
     contact.email = normalise_email(contact.email)
     contact.external_id = _blank_to_none(contact.external_id)
     _check_choice("seniority", contact.seniority, Seniority)
+    if not isinstance(contact.attributes, dict):
+        raise InvalidInput.on("attributes", "Give the custom properties as names and values.")
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
     clash = Contact.objects.exclude(pk=contact.pk)

@@ -172,9 +172,11 @@ def _default_team(by: User | None, owner: User | None) -> Team | None:
 
 
 @transaction.atomic
-def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fields: Any) -> Lead:
-    """Change a lead's details, owner or team; the lifecycle stage changes only through transitions."""
-    ensure_can_change_lead(by, lead)
+def update_lead(lead: Lead, *, by: User | None, owner: Any = ..., team: Any = ..., **fields: Any) -> Lead:
+    """Change a lead's details, owner or team (`by` None: leadflow itself, e.g. a capture door); the lifecycle
+    stage changes only through transitions."""
+    if by is not None:
+        ensure_can_change_lead(by, lead)
     if "lifecycle_stage" in fields:
         raise InvalidInput.on("lifecycle_stage", "Use a transition to change the lifecycle stage.")
     unknown = set(fields) - LEAD_FIELDS
@@ -184,7 +186,8 @@ def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fi
         setattr(lead, name, value)
     reassigned = owner is not ... and owner != lead.owner
     if owner is not ...:
-        _check_owner(by, owner)
+        if by is not None:
+            _check_owner(by, owner)
         lead.owner = owner
         if owner is not None and team is ...:
             lead.team = owner.team or lead.team
