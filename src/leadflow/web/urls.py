@@ -3,7 +3,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, analytics, home, imports, leads, nurture, pipeline, qualification, scoring, settings
+from .views import (
+    accounts,
+    analytics,
+    capture,
+    home,
+    imports,
+    leads,
+    nurture,
+    pipeline,
+    qualification,
+    scoring,
+    settings,
+)
 
 app_name = "web"
 
@@ -120,6 +132,12 @@ urlpatterns = [
     path("nurture/templates/new/", nurture.template_new, name="nurture_template_new"),
     path("nurture/templates/<int:template_id>/", nurture.template_edit, name="nurture_template"),
     path("nurture/templates/<int:template_id>/preview/", nurture.template_preview, name="nurture_template_preview"),
+    path("capture/", capture.dashboard, name="capture"),
+    path("capture/forms/new/", capture.form_new, name="capture_form_new"),
+    path("capture/forms/<int:form_id>/", capture.form_detail, name="capture_form"),
+    path("capture/sources/new/", capture.source_new, name="capture_source_new"),
+    path("capture/sources/<int:source_id>/", capture.source_detail, name="capture_source"),
+    path("capture/deliveries/<int:delivery_id>/replay/", capture.delivery_replay, name="capture_delivery_replay"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/<int:job_id>/", imports.import_detail, name="import"),
     path("imports/<int:job_id>/start/", imports.import_start, name="import_start"),

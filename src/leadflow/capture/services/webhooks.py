@@ -141,7 +141,7 @@ def _deliver(delivery: WebhookDelivery, *, at: datetime | None = None) -> Webhoo
     first = done.order_by("pk").first()
     if first is not None:
         return _log(delivery, DeliveryResult.DUPLICATE, f"Already received as delivery {first.pk}.")
-    mapping = {**DEFAULT_MAPPING, **source.field_mapping}
+    mapping = {**{target: target for target in Target.values}, **DEFAULT_MAPPING, **source.field_mapping}
     mapped: dict[str, Any] = {}
     properties: dict[str, str] = {}
     try:

@@ -1,0 +1,50 @@
+"""The Capture section: the builder saves a form with its fields, the dashboard shows the figures."""
+
+import pytest
+
+from leadflow.capture.models import Form
+
+from ..clients import signed_in
+from .conftest import answers
+
+pytestmark = pytest.mark.django_db
+
+BUILDER = {
+    "name": "Contact sales", "slug": "", "title": "Talk to sales", "intro": "", "submit_label": "Send",
+    "consent_wording": "", "thank_you_message": "Thanks!", "redirect_url": "", "allowed_origins": "https://a.example",
+    "lead_source": "inbound_marketing", "is_active": "on",
+    "fields-TOTAL_FORMS": "3", "fields-INITIAL_FORMS": "0", "fields-MIN_NUM_FORMS": "0", "fields-MAX_NUM_FORMS": "40",
+    "fields-0-label": "Email", "fields-0-kind": "email", "fields-0-target": "email",
+    "fields-1-label": "Your need", "fields-1-kind": "textarea", "fields-1-target": "need", "fields-1-required": "on",
+    "fields-2-label": "", "fields-2-kind": "text", "fields-2-target": "first_name",
+}  # fmt: skip
+
+
+def test_the_builder_saves_a_form_with_its_fields(marketer):
+    response = signed_in(marketer).post("/capture/forms/new/", BUILDER)
+    form = Form.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/capture/forms/{form.pk}/"
+    assert form.slug == "contact-sales"
+    assert [(f.name, f.target, f.required) for f in form.fields.all()] == [("email", "email", True),
+                                                                          ("your_need", "need", True)]  # fmt: skip
+    page = signed_in(marketer).get(response["Location"])
+    assert page.status_code == 200 and f"/forms/{form.key}.js".encode() in page.content
+
+
+def test_the_builder_names_what_is_wrong(marketer):
+    data = {**BUILDER, "fields-0-target": "first_name", "allowed_origins": "not an origin"}
+    response = signed_in(marketer).post("/capture/forms/new/", data)
+    assert response.status_code == 422 and b"is not an origin like" in response.content
+    assert not Form.objects.exists()
+
+
+def test_the_dashboard_shows_conversion(marketer, demo_form, client):
+    client.post(f"/forms/{demo_form.key}/submit", answers(demo_form))
+    response = signed_in(marketer).get("/capture/")
+    assert response.status_code == 200
+    row = response.content.decode().split("Request a demo")[1].split("</tr>")[0]
+    assert [cell.split("<")[0].strip() for cell in row.split('<td class="num">')[1:]] == ["1", "1", "1", "0", "0"]
+
+
+def test_sales_cannot_see_capture(rep):
+    assert signed_in(rep).get("/capture/").status_code == 404
