@@ -14,8 +14,10 @@ pytestmark = pytest.mark.django_db
 
 def test_consent_keeps_the_wording_and_the_door():
     contact = ContactFactory()
-    consent = record_consent(contact, purpose=Purpose.MARKETING_EMAIL, wording="  Email me news. ",
-                             through="Form: Newsletter (embedded form)", confirmed=True, ip_address="192.0.2.1")  # fmt: skip
+    consent = record_consent(
+        contact, purpose=Purpose.MARKETING_EMAIL, wording="  Email me news. ", through="Form: Newsletter (embedded)",
+        confirmed=True, ip_address="192.0.2.1",
+    )  # fmt: skip
     assert (consent.status, consent.wording, consent.through) == (
         ConsentStatus.GIVEN,
         "Email me news.",

@@ -86,4 +86,5 @@ __all__ = [
     "WaitStepForm",
     "add_domain_errors",
     "error_summary",
+    "field_rows",
 ]

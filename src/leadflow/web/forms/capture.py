@@ -1,6 +1,6 @@
 """Forms of the Capture section: the form builder (settings and a row per field) and lead-ads sources."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -32,8 +32,9 @@ class FormSettingsForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
-        self.fields["sequence"].queryset = Sequence.objects.order_by("name")
-        self.fields["notify"].queryset = User.objects.filter(is_active=True).order_by("first_name", "username")
+        cast(forms.ModelChoiceField, self.fields["sequence"]).queryset = Sequence.objects.order_by("name")
+        people = User.objects.filter(is_active=True).order_by("first_name", "username")
+        cast(forms.ModelChoiceField, self.fields["notify"]).queryset = people
 
     def _post_clean(self) -> None:
         """The service validates and saves; the model's own checks would only repeat them."""
