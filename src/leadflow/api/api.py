@@ -7,7 +7,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from leadflow.errors import DomainError
 
-from . import accounts, analytics, engagement, exports, leads, nurture, pipeline, qualification, scoring
+from . import accounts, analytics, capture, engagement, exports, leads, nurture, pipeline, qualification, scoring
 from .auth import ActiveSession, BearerToken
 
 api = NinjaAPI(
@@ -83,3 +83,4 @@ api.add_router("/", analytics.router)
 api.add_router("/", scoring.router)
 api.add_router("/", qualification.router)
 api.add_router("/", nurture.router)
+api.add_router("/", capture.router)
