@@ -84,7 +84,8 @@ def test_a_site_not_allowed_is_refused(page, site, live_server, demo_form):
     status = page.evaluate(
         """async ([url, token]) => {
             try {
-              const r = await fetch(url, {method: "POST", body: new URLSearchParams({_lf_token: token, email: "x@y.io"})});
+              const body = new URLSearchParams({_lf_token: token, email: "x@y.io"});
+              const r = await fetch(url, {method: "POST", body: body});
               return r.status;
             } catch (e) { return "blocked"; }
         }""",
