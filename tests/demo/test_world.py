@@ -153,3 +153,19 @@ def test_the_command_prints_the_login_and_refuses_a_second_world(settings, tmp_p
     call_command("demo", "--if-empty", stdout=quiet)
     assert "not loaded again" in quiet.getvalue()
     assert Lead.objects.count() == leads
+
+
+def test_the_sample_site_shows_both_forms_and_its_pages_link_to_each_other(world, client, settings):
+    from leadflow.capture.models import Form, Submission, WebhookDelivery
+    from leadflow.consent.models import Consent
+
+    demo, newsletter = Form.objects.get(slug="request-a-demo"), Form.objects.get(slug="newsletter")
+    assert settings.PUBLIC_URL in demo.origins() and newsletter.double_opt_in
+    assert world["form_submissions"] == Submission.objects.count() > 20
+    assert set(WebhookDelivery.objects.values_list("result", flat=True)) == {"created", "duplicate"}
+    assert Consent.objects.filter(status="given").exists() and Consent.objects.filter(status="awaiting").exists()
+    product, pricing = client.get("/demo-site/"), client.get("/demo-site/pricing/")
+    assert product.status_code == pricing.status_code == 200
+    assert b'href="/demo-site/pricing/"' in product.content and b'href="/demo-site/"' in pricing.content
+    assert f"/forms/{demo.key}.js".encode() in pricing.content
+    assert f"/forms/{newsletter.key}.js".encode() in product.content

@@ -114,7 +114,7 @@ def submit(request: HttpRequest, key: str) -> HttpResponseBase:
     try:
         outcome = services.submit(
             form, request.POST, door=door, ip_address=_ip(request), origin=_origin(request),
-            referrer=request.headers.get("Referer", ""),
+            own_origin=request.build_absolute_uri("/").rstrip("/"), referrer=request.headers.get("Referer", ""),
         )  # fmt: skip
     except services.Refused as refused:
         message = "This submission was refused." if refused.reason != "rate_limit" else "Too many submissions."

@@ -23,7 +23,7 @@ from leadflow.engagement.services import advance_last_activity
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.services import refresh_lead_history
-from leadflow.nurture.models import Delivery, DeliveryStatus
+from leadflow.nurture.models import Delivery, DeliveryStatus, Sequence
 from leadflow.nurture.selectors import leads_in_segment
 from leadflow.nurture.services import (
     add_step,
@@ -50,6 +50,8 @@ from leadflow.scoring.services import (
     train_model,
 )
 from leadflow.users.models import Role, Team, User
+
+from .capture import build_demo_capture
 
 PEOPLE = [  # username, first, last, role, team
     ("admin", "Ada", "Okafor", Role.ADMIN, None),
@@ -570,7 +572,7 @@ ROI_BODY = (
 )
 
 
-def _nurture(world: _World) -> None:
+def _nurture(world: _World) -> Sequence:
     """A running drip for engaged leads that are not ready: three weeks of enrolments worked by the real engine,
     day by day, with the emails it sent opened and clicked (the shorter subject, B, opens better)."""
     rng, now, mia = world.rng, world.now, world.users["mia"]
@@ -611,6 +613,7 @@ def _nurture(world: _World) -> None:
             delivery.clicked_at = delivery.opened_at if opens and rng.random() < 0.3 else None
             delivery.save(update_fields=["status", "sent_at", "opened_at", "clicked_at"])
     decide_ab_tests(at=now)
+    return drip
 
 
 @transaction.atomic
@@ -682,7 +685,12 @@ def build_demo_world(
     rescore_leads(reason="Starter rules", at=world.now)  # as of the world's moment: the same seed, the same world
     check_slas(at=world.now)  # the few older leads that waited too long
     say("A nurture sequence for the leads not ready yet…")
-    _nurture(world)
+    drip = _nurture(world)
+    say("The sample site's forms and a lead-ads source…")
+    names = [f"{first} {last}" for first, last in zip(FIRST_NAMES, LAST_NAMES[::-1], strict=False)]
+    doors = build_demo_capture(
+        rng=rng, now=world.now, marketer=world.users["mia"], owner=world.managers["East"], drip=drip, names=names
+    )
     say("A conversion model from the decided leads…")
     with contextlib.suppress(NotEnoughHistory):  # a world too small to learn from (a test's) goes without
         predict_leads(model=train_model(at=world.now), at=world.now)
@@ -697,5 +705,6 @@ def build_demo_world(
         "opportunity_stage_changes": len(world.deal_moves),
         "activities": len(world.activities),
         "events": len(events),
+        **doors,
         "admin": "admin",
     }

@@ -3,7 +3,7 @@ the answers validated against the form's fields, the capture itself, refusals co
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django import forms
@@ -136,15 +136,15 @@ def submit(
     door: str,
     ip_address: str | None,
     origin: str | None,
+    own_origin: str = "",
     referrer: str = "",
 ) -> Outcome:
-    """Take a public submission: refuse (Refused, counted) what the guards stop, return the errors of answers
-    that do not validate, else capture the lead before returning. With double opt-in the consent waits for the
-    emailed link."""
+    """Take a public submission: refuse (Refused, counted) what the guards stop, then accept it. `own_origin` is
+    the origin this server was reached on (a page of its own may post its forms)."""
     try:
         if not form.is_active:
             raise Refused(RefusalReason.INACTIVE)
-        if not origin_allowed(form, origin):
+        if origin and origin.rstrip("/").lower() != own_origin.lower() and not origin_allowed(form, origin):
             raise Refused(RefusalReason.ORIGIN)
         _take_rate(ip_address)
         if data.get(HONEYPOT):
@@ -153,16 +153,26 @@ def submit(
     except Refused as refused:
         count_refusal(form, refused.reason)
         raise
+    return accept(form, data, door=door, ip_address=ip_address, referrer=referrer)
+
+
+def accept(
+    form: Form, data: Any, *, door: str, ip_address: str | None = None, referrer: str = "", at: datetime | None = None
+) -> Outcome:
+    """Validate the answers against the form's fields (errors by field name, counted as refused), else capture the
+    lead before returning. With double opt-in the consent waits for the emailed link."""
     answers = answer_form(form, data)
     if not answers.is_valid():
         count_refusal(form, RefusalReason.INVALID)
         return Outcome(errors={name: [str(e) for e in errors] for name, errors in answers.errors.items()})
     door = door if door in (Door.HOSTED, Door.EMBED) else Door.POST
-    return Outcome(submission=_capture(form, answers.cleaned_data, data, door, ip_address, referrer))
+    cleaned, at = answers.cleaned_data, at or timezone.now()
+    return Outcome(submission=_capture(form, cleaned, data, door, ip_address, referrer, at))
 
 
-def _capture(form: Form, cleaned: dict, data: Any, door: str, ip_address: str | None, referrer: str) -> Submission:
-    at = timezone.now()
+def _capture(
+    form: Form, cleaned: dict, data: Any, door: str, ip_address: str | None, referrer: str, at: datetime
+) -> Submission:
     mapped: dict[str, Any] = {}
     properties: dict[str, str] = {}
     for row in form.fields.all():
