@@ -48,3 +48,12 @@ def test_the_dashboard_shows_conversion(marketer, demo_form, client):
 
 def test_sales_cannot_see_capture(rep):
     assert signed_in(rep).get("/capture/").status_code == 404
+
+
+def test_the_lead_page_shows_the_door_and_the_consent(marketer, demo_form, client):
+    client.post(f"/forms/{demo_form.key}/submit", answers(demo_form))
+    lead = demo_form.submissions.get().lead
+    page = signed_in(marketer).get(f"/leads/{lead.pk}/").content.decode()
+    assert "Came by</dt><dd>Form: Request a demo (html post)" in page
+    assert "Marketing email: given" in page and "Yes, send me product news by email." in page
+    assert "Form submission: Form: Request a demo (html post)" in page  # on the timeline

@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from leadflow.capture.selectors import doors_of
+from leadflow.consent.selectors import consents_of
 from leadflow.errors import DomainError
 from leadflow.imports.exports import LEAD_COLUMNS
 from leadflow.leads import selectors, services
@@ -162,6 +164,8 @@ def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
         "can_convert": not user.is_marketing and lead.lifecycle_stage in ("lead", "prospect"),
         "opportunities": lead.opportunities.select_related("stage").order_by("-created_at"),
         "timeline": lead_timeline(lead),
+        "doors": doors_of(lead),
+        "consents": consents_of(lead.contact),
         "score": lead_score_card(lead),
         "prediction": explain_leads([lead.pk]).get(lead.pk),
         "next_task": next_task(lead),
