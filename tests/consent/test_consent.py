@@ -21,7 +21,7 @@ def test_consent_keeps_the_wording_and_the_door():
     assert (consent.status, consent.wording, consent.through) == (
         ConsentStatus.GIVEN,
         "Email me news.",
-        "Form: Newsletter (embedded form)",
+        "Form: Newsletter (embedded)",
     )
     assert consent.confirmed_at == consent.given_at and str(consent.ip_address) == "192.0.2.1"
 
