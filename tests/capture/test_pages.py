@@ -44,6 +44,9 @@ def test_the_dashboard_shows_conversion(marketer, demo_form, client):
     assert response.status_code == 200
     row = response.content.decode().split("Request a demo")[1].split("</tr>")[0]
     assert [cell.split("<")[0].strip() for cell in row.split('<td class="num">')[1:]] == ["1", "1", "1", "0", "0"]
+    builder = signed_in(marketer).get(f"/capture/forms/{demo_form.pk}/")
+    assert builder.status_code == 200 and b"ada@lovelace.io" not in builder.content  # the lead shows by name
+    assert b"Ada" in builder.content and b"newsletter" in builder.content  # its campaign (utm_source)
 
 
 def test_sales_cannot_see_capture(rep):
