@@ -40,10 +40,11 @@ def test_the_builder_names_what_is_wrong(marketer):
 
 def test_the_dashboard_shows_conversion(marketer, demo_form, client):
     client.post(f"/forms/{demo_form.key}/submit", answers(demo_form))
+    client.post(f"/forms/{demo_form.key}/submit", answers(demo_form, email="bo@example.org", utm_source=""))
     response = signed_in(marketer).get("/capture/")
     assert response.status_code == 200
     row = response.content.decode().split("Request a demo")[1].split("</tr>")[0]
-    assert [cell.split("<")[0].strip() for cell in row.split('<td class="num">')[1:]] == ["1", "1", "1", "0", "0"]
+    assert [cell.split("<")[0].strip() for cell in row.split('<td class="num">')[1:]] == ["2", "2", "2", "0", "0"]
     builder = signed_in(marketer).get(f"/capture/forms/{demo_form.pk}/")
     assert builder.status_code == 200 and b"ada@lovelace.io" not in builder.content  # the lead shows by name
     assert b"Ada" in builder.content and b"newsletter" in builder.content  # its campaign (utm_source)
