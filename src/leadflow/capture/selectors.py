@@ -10,7 +10,7 @@ from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead
 from leadflow.users.models import User
 
-from .models import Form, Refusal, Submission, WebhookDelivery, WebhookSource
+from .models import Form, Refusal, RefusalReason, Submission, WebhookDelivery, WebhookSource
 from .services.forms import can_manage_capture
 
 REACHED_PROSPECT = FORWARD[FORWARD.index("prospect") :]
@@ -48,9 +48,9 @@ def form_submissions(form: Form) -> QuerySet[Submission]:
 
 
 def form_refusals(form: Form) -> dict[str, int]:
-    """How many submissions the form refused, by reason."""
+    """How many submissions the form refused, by reason in words."""
     rows = form.refusals.values("reason").annotate(n=Sum("count")).order_by("reason")
-    return {row["reason"]: row["n"] for row in rows}
+    return {RefusalReason(row["reason"]).label: row["n"] for row in rows}
 
 
 def sources_with_figures(user: User) -> QuerySet[WebhookSource]:
