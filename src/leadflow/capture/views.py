@@ -107,7 +107,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_http_methods(["POST", "OPTIONS"])
 def submit(request: HttpRequest, key: str) -> HttpResponseBase:
     """Where every form posts: hosted, embedded, or a site's own HTML form."""
-    form = get_object_or_404(Form, key=key)
+    form = get_object_or_404(Form.objects.prefetch_related("fields"), key=key)
     if request.method == "OPTIONS":
         return _with_cors(HttpResponse(status=204), form, request)
     door = request.POST.get(services.DOOR, Door.POST)

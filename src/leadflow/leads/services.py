@@ -138,12 +138,12 @@ def create_lead(
     lead = Lead(contact=contact, owner=owner, team=team or _default_team(by, owner), **lead_fields)
     lead.created_at = created_at or timezone.now()
     _clean_lead(lead)
+    # A new lead's whole history is its first step, still open: its spell has no end and it got no further.
+    lead.furthest_stage = LifecycleStage.LEAD
     lead.save()
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
     )
-    refresh_lead_history([lead.pk])
-    lead.refresh_from_db(fields=["furthest_stage"])
     return lead
 
 

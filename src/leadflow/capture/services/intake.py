@@ -132,8 +132,8 @@ def capture_lead(
             )
         ]
     )  # fmt: skip
-    lead.refresh_from_db(fields=["lifecycle_stage", "owner"])
     if door.is_explicit_intent:
+        lead.refresh_from_db(fields=["lifecycle_stage"])  # the event may have promoted it already
         promote_for_intent(lead, what=through)
     if door.sequence_id is not None and created and door.sequence is not None and door.sequence.is_active:
         enrol(door.sequence, [lead.pk], by=None, at=at)
