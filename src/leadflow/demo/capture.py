@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from leadflow.accounts.models import Account
 from leadflow.capture.models import Door, Form
 from leadflow.capture.services import accept, confirm_submission, receive, save_form, save_source
 from leadflow.capture.services.submissions import confirmation_link
@@ -32,7 +33,14 @@ NEEDS = ("Month-end close takes two weeks", "Card spend is reconciled by hand", 
 
 
 def build_demo_capture(
-    *, rng: random.Random, now: datetime, marketer: User, owner: User, drip: Sequence | None, names: list[str]
+    *,
+    rng: random.Random,
+    now: datetime,
+    marketer: User,
+    owner: User,
+    drip: Sequence | None,
+    names: list[str],
+    accounts: list[Account],
 ) -> dict[str, int]:
     """The sample site's forms and a Facebook source, with submissions spread over the last three weeks; returns
     how many submissions and deliveries were made."""
@@ -59,10 +67,10 @@ def build_demo_capture(
         form = demo if index % 3 else newsletter
         first, last = rng.choice(names).split(" ", 1)
         at = now - timedelta(days=rng.uniform(0, 21))
-        company = rng.choice(("northwind", "contoso", "fabrikam", "globex"))
+        account = rng.choice(accounts)  # people of the world's companies: their leads join those accounts
         data = {
-            "email": f"{first}.{last}.{index}@{company}.test".lower(),
-            "first_name": first, "last_name": last, "company": f"{last} Holdings", "job_title": "Controller",
+            "email": f"{first}.{last}.{index}@{account.domain}".lower(),
+            "first_name": first, "last_name": last, "company": account.name, "job_title": "Controller",
             "team_size": rng.choice(("1-5", "6-20", "21-100")), "need": rng.choice(NEEDS),
             "consent": "on" if form is newsletter or rng.random() < 0.6 else "",
             "utm_source": rng.choice(("google", "linkedin", "newsletter", "")), "utm_campaign": "month-end-2026",
@@ -80,7 +88,7 @@ def build_demo_capture(
     for index in range(8):
         first, last = rng.choice(names).split(" ", 1)
         lead = {"id": f"fb-{1000 + index}", "field_data": [
-            {"name": "email", "values": [f"{first}.{last}.fb{index}@example.org".lower()]},
+            {"name": "email", "values": [f"{first}.{last}.fb{index}@{rng.choice(accounts).domain}".lower()]},
             {"name": "full_name", "values": [first]}, {"name": "company_name", "values": [f"{last} & Co"]},
         ]}  # fmt: skip
         deliveries += len(receive(source, lead))

@@ -688,9 +688,12 @@ def build_demo_world(
     drip = _nurture(world)
     say("The sample site's forms and a lead-ads source…")
     names = [f"{first} {last}" for first, last in zip(FIRST_NAMES, LAST_NAMES[::-1], strict=False)]
+    # Its own random stream: how many emails the drip above sent depends on the day the world is built.
     doors = build_demo_capture(
-        rng=rng, now=world.now, marketer=world.users["mia"], owner=world.managers["East"], drip=drip, names=names
-    )
+        rng=random.Random(seed + 23), now=world.now, marketer=world.users["mia"], owner=world.managers["East"],
+        drip=drip, names=names, accounts=[account for account in accounts if account.domain],
+    )  # fmt: skip
+    _date_back()  # the people the forms brought, to when they first came
     say("A conversion model from the decided leads…")
     with contextlib.suppress(NotEnoughHistory):  # a world too small to learn from (a test's) goes without
         predict_leads(model=train_model(at=world.now), at=world.now)
