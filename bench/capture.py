@@ -1,67 +1,135 @@
-"""Send the tracking snippet's beacons (20 page views each) to a running `leadflow serve` on 127.0.0.1.
+"""The public doors under load: form submissions to the POST endpoint, then tracking beacons of 20 page views.
 
-Usage: .venv/bin/python bench/capture.py [--page-views 100000] [--clients 16] [--workers 2] [--database-url URL]
-Sets up a fresh database (a temporary SQLite file unless --database-url is given) with one tracked site, starts
-`leadflow serve` on a free loopback port with the per-address rate limit off, posts the beacons from client threads
-over keep-alive connections as pages of the site would (its Origin), re-sends some, and checks that every page view
-was stored exactly once. Target (issue 24): ≥ 5,000 page views/s on SQLite.
+Usage: .venv/bin/python bench/capture.py [--submissions 3000] [--page-views 100000] [--clients 4] [--workers 2]
+       [--database-url URL]
+Sets up a fresh database (a temporary SQLite file unless --database-url is given) with a marketing user and a
+tracked site, starts `leadflow serve` on a free loopback port with the per-address rate limits off, and posts from
+client threads over keep-alive connections:
+- forms: a form built through the API; a signed token from the hosted page, the minimum fill time waited out once;
+  one submission in five comes back from an address already sent (an update of the open lead). Every response comes
+  after the lead was created or updated; the submissions and leads are counted through the API at the end.
+- beacons: 20 page views each, as a site's pages send them (their Origin), some sent twice; every page view must be
+  stored exactly once.
+Targets: ≥ 250 form submissions/s (issue 23) and ≥ 5,000 page views/s (issue 24) on SQLite.
 """
 
 import argparse
 import http.client
 import json
 import os
-import socket
+import random
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
+
+from live_server import serve
 
 BIN = Path(sys.executable).parent
+FIELDS = [
+    {"label": "Work email", "name": "email", "target": "email"},
+    {"label": "First name", "name": "first_name", "target": "first_name", "required": True},
+    {"label": "Company", "name": "company", "target": "company_name"},
+    {"label": "Team size", "name": "team_size", "kind": "choice", "target": "property", "property_name": "team_size",
+     "choices": "1-10\n11-50\n51+"},
+]  # fmt: skip
 ORIGIN = "https://www.example.com"
 PATHS = ["/", "/product", "/pricing", "/docs/start", "/blog/lead-scoring", "/customers", "/about"]
-CREATE_SITE = (
-    "from leadflow.tracking.models import Site; "
-    "print(Site.objects.create(name='Bench', allowed_origins='{origin}', consent_required=False).key)"
-)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def beacons(count: int, visitors: int) -> list[bytes]:
-    """`count` beacons of 20 page views, spread over `visitors` visitors, each event with its own id."""
-    bodies = []
-    for index in range(count):
-        visitor = f"bench-visitor-{index % visitors:06d}"
-        events = [
-            {"id": f"{index}-{n}", "k": "page_view", "u": f"{ORIGIN}{PATHS[(index + n) % len(PATHS)]}?utm_source=ads",
-             "ti": "A page", "r": "https://www.google.com/"}
-            for n in range(20)
-        ]  # fmt: skip
-        bodies.append(json.dumps({"v": visitor, "e": events}).encode())
-    return bodies
-
-
-def post(port: int, key: str, bodies: list[bytes], statuses: list[int]) -> None:
+def call(port: int, method: str, path: str, body: str | None = None, headers: dict | None = None) -> tuple[int, str]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Content-Type": "text/plain", "Origin": ORIGIN}
+    connection.request(method, path, body, headers or {})
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def post_all(port: int, path: str, headers: dict, bodies: list, statuses: list[int]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for body in bodies:
-        connection.request("POST", f"/t/{key}/collect", body, headers)
+        connection.request("POST", path, body, headers)
         response = connection.getresponse()
         response.read()
         statuses.append(response.status)
 
 
+def in_parallel(clients: int, bodies: list, send: Callable[[list, list[int]], None]) -> tuple[float, list[int]]:
+    """Send the bodies from `clients` threads; the seconds it took and every answer's status."""
+    statuses: list[int] = []
+    threads = [threading.Thread(target=send, args=(bodies[i::clients], statuses)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, statuses
+
+
+def forms(port: int, bearer: dict, submissions: int, clients: int) -> bool:
+    status, text = call(port, "POST", "/api/v1/capture/forms", json.dumps({"name": "Bench", "fields": FIELDS}), bearer)
+    assert status == 201, text
+    form = json.loads(text)
+    status, page = call(port, "GET", f"/f/{form['slug']}/")
+    signed = re.search(r'name="_lf_token" value="([^"]+)"', page)
+    assert status == 200 and signed, page[:300]
+    time.sleep(3.1)  # the minimum fill time, once: the token is the form's, not the submission's
+    rng = random.Random(23)
+    emails: list[str] = []
+    bodies = []
+    for index in range(submissions):
+        email = rng.choice(emails) if emails and rng.random() < 0.2 else f"person{index}@bench{index % 97}.test"
+        emails.append(email)
+        bodies.append(urlencode({"_lf_token": signed[1], "email": email, "first_name": f"P{index}",
+                                 "company": f"Company {index % 97}", "team_size": "11-50"}))  # fmt: skip
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    path = f"/forms/{form['key']}/submit"
+    seconds, statuses = in_parallel(clients, bodies, lambda share, out: post_all(port, path, headers, share, out))
+    accepted = statuses.count(201)
+    figures = json.loads(call(port, "GET", f"/api/v1/capture/forms/{form['id']}", headers=bearer)[1])
+    print(f"posted {len(bodies):,} submissions in {seconds:.1f} s ({len(set(emails)):,} people)")
+    print(f"form submissions: {len(bodies) / seconds:,.0f} /s")
+    print(f"accepted {accepted:,}; stored {figures['submission_count']:,} submissions, {figures['lead_count']:,} leads")
+    ok = accepted == figures["submission_count"] == len(bodies) and figures["lead_count"] == len(set(emails))
+    print("forms: nothing lost" if ok else f"forms: MISMATCH, statuses {sorted(set(statuses))}")
+    return ok
+
+
+def beacons(port: int, key: str, page_views: int, clients: int, count_hits: Callable[[], int]) -> bool:
+    count = page_views // 20
+    visitors = max(1, count // 5)
+    bodies = []
+    for index in range(count):
+        events = [
+            {"id": f"{index}-{n}", "k": "page_view", "u": f"{ORIGIN}{PATHS[(index + n) % len(PATHS)]}?utm_source=ads",
+             "ti": "A page", "r": "https://www.google.com/"}
+            for n in range(20)
+        ]  # fmt: skip
+        bodies.append(json.dumps({"v": f"bench-visitor-{index % visitors:06d}", "e": events}).encode())
+    headers = {"Content-Type": "text/plain", "Origin": ORIGIN}
+    path = f"/t/{key}/collect"
+    seconds, statuses = in_parallel(clients, bodies, lambda share, out: post_all(port, path, headers, share, out))
+    errors = sum(status != 204 for status in statuses)
+    print(f"posted {count:,} beacons ({count * 20:,} page views) in {seconds:.1f} s, {errors} errors")
+    print(f"page views: {count * 20 / seconds:,.0f} /s")
+    again: list[int] = []
+    post_all(port, path, headers, bodies[: min(10, count)], again)  # the snippet re-sends what may not have gone out
+    stored = count_hits()
+    ok = errors == 0 and set(again) <= {204} and stored == count * 20
+    print(f"stored {stored:,} page views for {count * 20:,} sent ({len(again)} beacons sent twice)")
+    print("beacons: nothing lost, nothing stored twice" if ok else "beacons: MISMATCH or errors")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=3000)
     parser.add_argument("--page-views", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--database-url")
     args = parser.parse_args()
@@ -72,59 +140,33 @@ def main() -> int:
         "DATABASE_URL": args.database_url or f"sqlite:///{workdir}/leadflow.sqlite3",
         "SECRET_KEY": "bench-only-secret-key",
         "DEBUG": "0",
-        "LEADFLOW_TRACKING_RATE_PER_MINUTE": "0",  # one loopback address sends everything
+        "LEADFLOW_CAPTURE_RATE_PER_MINUTE": "0",  # everything comes from 127.0.0.1
+        "LEADFLOW_TRACKING_RATE_PER_MINUTE": "0",
     }
     leadflow = str(BIN / "leadflow")
+
+    def shell(code: str) -> str:
+        return subprocess.run([leadflow, "shell", "-c", code], env=env, check=True, capture_output=True,
+                              text=True).stdout.split()[-1]  # fmt: skip
+
     subprocess.run([leadflow, "migrate", "-v0"], env=env, check=True)
     subprocess.run([leadflow, "flush", "--no-input"], env=env, check=True)
-    shell = [leadflow, "shell", "-c", CREATE_SITE.format(origin=ORIGIN)]
-    key = subprocess.run(shell, env=env, check=True, capture_output=True, text=True).stdout.split()[-1]
-    port = free_port()
-    log = open(Path(workdir) / "serve.log", "wb")  # noqa: SIM115 (open while the server runs)
-    server = subprocess.Popen(
-        [leadflow, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        count = args.page_views // 20
-        bodies = beacons(count, visitors=max(1, count // 5))
-        post(port, key, bodies[:20], [])  # warm up each worker (the first requests import and connect)
-        shares = [bodies[20:][i :: args.clients] for i in range(args.clients)]
-        statuses: list[int] = []
-        started = time.perf_counter()
-        threads = [threading.Thread(target=post, args=(port, key, share, statuses)) for share in shares]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - started
-        sent = (count - 20) * 20
-        errors = sum(status != 204 for status in statuses)
+    subprocess.run([leadflow, "createuser", "--username", "mia", "--password", "bench-password-1", "--role",
+                    "marketing"], env=env, check=True, capture_output=True)  # fmt: skip
+    token = subprocess.run([leadflow, "token", "create", "mia"], env=env, check=True, capture_output=True, text=True)
+    bearer = {"Authorization": f"Bearer {token.stdout.strip().splitlines()[-1]}", "Content-Type": "application/json"}
+    site_key = shell(
+        "from leadflow.tracking.models import Site; "
+        f"print(Site.objects.create(name='Bench', allowed_origins='{ORIGIN}', consent_required=False).key)"
+    )
+    with serve(env, workers=args.workers, log=Path(workdir) / "serve.log") as port:
         print(f"database: {env['DATABASE_URL'].split('@')[-1]}; {args.clients} clients, {args.workers} workers")
-        print(f"posted {count - 20:,} beacons ({sent:,} page views) in {seconds:.1f} s, {errors} errors")
-        print(f"page views: {sent / seconds:,.0f} /s")
-        post(port, key, bodies[100:110], statuses)  # the snippet re-sends what it is not sure went out
-        stored = subprocess.run(
-            [leadflow, "shell", "-c", "from leadflow.tracking.models import Hit; print(Hit.objects.count())"],
-            env=env, check=True, capture_output=True, text=True,
-        ).stdout.split()[-1]  # fmt: skip
-        ok = errors == 0 and int(stored) == count * 20
-        print(f"stored {int(stored):,} page views for {count * 20:,} sent (10 beacons sent twice)")
-        print("nothing lost, nothing stored twice" if ok else f"MISMATCH or errors; see {log.name}")
-        return 0 if ok else 1
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
+        forms_ok = forms(port, bearer, args.submissions, args.clients)
+        hits = "from leadflow.tracking.models import Hit; print(Hit.objects.count())"
+        beacons_ok = beacons(port, site_key, args.page_views, args.clients, lambda: int(shell(hits)))
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+    return 0 if forms_ok and beacons_ok else 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,10 @@ import threading
 import time
 from pathlib import Path
 
+from live_server import serve
+
 BIN = Path(sys.executable).parent
 TYPES = ["page_visit", "pricing_page_view", "email_open", "email_click", "content_download", "form_submission"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def post(port: int, token: str, batches: list[list[dict]], results: list) -> None:
@@ -65,19 +60,7 @@ def main() -> int:
         .stdout.strip()
         .splitlines()[-1]
     )
-    port = free_port()
-    log = open(Path(workdir) / "serve.log", "wb")  # noqa: SIM115 (open while the server runs)
-    server = subprocess.Popen(
-        [leadflow, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serve(env, workers=args.workers, log=Path(workdir) / "serve.log") as port:
         rng = random.Random(7)
         lead_ids = list(range(1, 3001))
         events = [
@@ -109,12 +92,8 @@ def main() -> int:
         post(port, token, [batches[len(batches) // 2]], retry)
         print(f"retried one batch: created {retry[0]['created']}, duplicates {retry[0]['duplicates']}")
         ok = created == len(events) and retry[0]["created"] == 0 and retry[0]["duplicates"] == len(batches[0])
-        print("nothing lost, nothing counted twice" if ok else f"MISMATCH: lost or double-counted; see {log.name}")
+        print("nothing lost, nothing counted twice" if ok else f"MISMATCH: lost or double-counted; see {workdir}")
         return 0 if ok else 1
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "leadflow.users",
     "leadflow.accounts",
     "leadflow.leads",
+    "leadflow.consent",
     "leadflow.pipeline",
     "leadflow.engagement",
     # Before scoring: its receivers run first, so a lead that shows explicit intent is qualified for that intent,
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "leadflow.tracking",
     "leadflow.imports",
     "leadflow.duplicates",
+    "leadflow.capture",
     "leadflow.analytics",
     "leadflow.demo",
     "leadflow.api",
@@ -182,6 +184,20 @@ PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # The country a phone number without a country code is read in, when neither the contact nor its account has one.
 DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US").upper()
+
+# The cache every process shares (the capture doors' per-IP rate limit): the database by default, so it needs no
+# other server; the capture migrations create its table.
+CACHES = {
+    "default": {
+        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.db.DatabaseCache"),
+        "LOCATION": os.environ.get("CACHE_LOCATION", "leadflow_cache"),
+    }
+}
+# Public form submissions per IP address (REMOTE_ADDR, never a forwarded header) and minute; 0 turns it off.
+LEADFLOW_CAPTURE_RATE_PER_MINUTE = int(os.environ.get("LEADFLOW_CAPTURE_RATE_PER_MINUTE", "10"))
+# A form sent sooner than this after it was shown is a bot's (at most 3 s, so no person waits).
+LEADFLOW_CAPTURE_MIN_FILL_SECONDS = min(3.0, float(os.environ.get("LEADFLOW_CAPTURE_MIN_FILL_SECONDS", "3")))
+
 LEADFLOW_DEFAULT_CURRENCY = os.environ.get("LEADFLOW_DEFAULT_CURRENCY", "USD")
 
 LOGGING = {

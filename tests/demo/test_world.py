@@ -6,10 +6,11 @@ from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
+from leadflow.capture.models import Form, WebhookSource
 from leadflow.demo.world import build_demo_world
 from leadflow.engagement.models import Event
 from leadflow.leads.lifecycle import is_allowed
@@ -47,12 +48,14 @@ def test_every_leads_history_follows_the_lifecycle_graph(world):
             assert after.from_stage == before.to_stage
             assert is_allowed(before.to_stage, after.to_stage)
             assert after.at >= before.at
-            assert after.by_id is not None or "MQL threshold" in after.reason  # the score qualifies on its own
+            # the score qualifies on its own, and so does a form that counts as explicit intent
+            assert after.by_id is not None or "MQL threshold" in after.reason or "Explicit intent" in after.reason
             assert after.reason or after.to_stage not in ("disqualified", "recycled")
 
 
 def test_leads_are_owned_within_their_team_and_worked_leads_have_bant(world):
-    by_score = set(StageChange.objects.filter(reason__contains="MQL threshold").values_list("lead", flat=True))
+    on_their_own = Q(reason__contains="MQL threshold") | Q(reason__contains="Explicit intent")
+    by_score = set(StageChange.objects.filter(on_their_own).values_list("lead", flat=True))
     for lead in Lead.objects.select_related("owner", "contact__account"):
         assert lead.contact.created_at == lead.created_at >= lead.contact.account.created_at
         assert lead.owner is None or lead.owner.team_id == lead.team_id
@@ -134,7 +137,8 @@ def test_the_same_seed_builds_the_same_world():
     first = build_demo_world(seed=3, leads=150, password="demo-pass-123")
     emails = list(Lead.objects.order_by("id").values_list("contact__email", "lifecycle_stage"))
     # activities, histories, steps, enrolments and emails cascade
-    for model in (Sequence, EmailTemplate, Segment, AssignmentRule, Opportunity, Lead, Contact, Account, Site, User):
+    for model in (Form, WebhookSource, Sequence, EmailTemplate, Segment, AssignmentRule, Opportunity, Lead, Contact,
+                  Account, Site, User):  # fmt: skip
         model.objects.all().delete()
     second = build_demo_world(seed=3, leads=150, password="demo-pass-123")
     assert first == second
@@ -154,3 +158,19 @@ def test_the_command_prints_the_login_and_refuses_a_second_world(settings, tmp_p
     call_command("demo", "--if-empty", stdout=quiet)
     assert "not loaded again" in quiet.getvalue()
     assert Lead.objects.count() == leads
+
+
+def test_the_sample_site_shows_both_forms_and_its_pages_link_to_each_other(world, client, settings):
+    from leadflow.capture.models import Form, Submission, WebhookDelivery
+    from leadflow.consent.models import Consent
+
+    demo, newsletter = Form.objects.get(slug="request-a-demo"), Form.objects.get(slug="newsletter")
+    assert settings.PUBLIC_URL in demo.origins() and newsletter.double_opt_in
+    assert world["form_submissions"] == Submission.objects.count() > 20
+    assert set(WebhookDelivery.objects.values_list("result", flat=True)) == {"created", "duplicate"}
+    assert Consent.objects.filter(status="given").exists() and Consent.objects.filter(status="awaiting").exists()
+    product, pricing = client.get("/demo-site/"), client.get("/demo-site/pricing/")
+    assert product.status_code == pricing.status_code == 200
+    assert b'href="/demo-site/pricing/"' in product.content and b'href="/demo-site/"' in pricing.content
+    assert f"/forms/{demo.key}.js".encode() in pricing.content
+    assert f"/forms/{newsletter.key}.js".encode() in product.content

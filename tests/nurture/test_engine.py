@@ -544,3 +544,17 @@ def test_sequences_need_a_step_and_marketing(marketer, rep):
         save_sequence(None, by=rep, name="Mine")
     with pytest.raises(Conflict):
         enrol_leads(sequence, [_lead()], by=marketer)
+
+
+def test_marketing_email_goes_with_a_given_consent_not_one_awaiting_confirmation(marketer, welcome):
+    from leadflow.consent.models import Purpose
+    from leadflow.consent.services import record_consent
+
+    sequence = _sequence(marketer, ("email", {}, {"template": welcome}))
+    consented, awaiting = _lead(email_opt_in=False), _lead(email_opt_in=False)
+    record_consent(consented.contact, purpose=Purpose.MARKETING_EMAIL, wording="Yes", through="Form", confirmed=True)
+    record_consent(awaiting.contact, purpose=Purpose.MARKETING_EMAIL, wording="Yes", through="Form", confirmed=False)
+    enrol_leads(sequence, [consented, awaiting], by=marketer)
+    run_due_steps(at=NOON)
+    assert send_queued(at=NOON) == {"sent": 1, "suppressed": 1}
+    assert Delivery.objects.get(lead=awaiting).note == "no consent to marketing email"

@@ -206,6 +206,8 @@ def _clean_contact(contact: Contact) -> None:
     if contact.country and len(contact.country) != 2:
         raise InvalidInput.on("country", "Use a two-letter ISO country code.")
     _check_choice("seniority", contact.seniority, Seniority)
+    if not isinstance(contact.attributes, dict):
+        raise InvalidInput.on("attributes", "Give the custom properties as names and values.")
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
     clash = Contact.objects.exclude(pk=contact.pk)

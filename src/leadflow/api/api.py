@@ -7,7 +7,19 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from leadflow.errors import DomainError
 
-from . import accounts, analytics, duplicates, engagement, exports, leads, nurture, pipeline, qualification, scoring
+from . import (
+    accounts,
+    analytics,
+    capture,
+    duplicates,
+    engagement,
+    exports,
+    leads,
+    nurture,
+    pipeline,
+    qualification,
+    scoring,
+)
 from .auth import ActiveSession, BearerToken
 
 api = NinjaAPI(
@@ -84,3 +96,4 @@ api.add_router("/", scoring.router)
 api.add_router("/", qualification.router)
 api.add_router("/", nurture.router)
 api.add_router("/", duplicates.router)
+api.add_router("/", capture.router)

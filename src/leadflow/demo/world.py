@@ -25,7 +25,7 @@ from leadflow.engagement.services import advance_last_activity
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Authority, Lead, LeadSource, LifecycleStage, StageChange
 from leadflow.leads.services import refresh_lead_history
-from leadflow.nurture.models import Delivery, DeliveryStatus
+from leadflow.nurture.models import Delivery, DeliveryStatus, Sequence
 from leadflow.nurture.selectors import leads_in_segment
 from leadflow.nurture.services import (
     add_step,
@@ -53,6 +53,8 @@ from leadflow.scoring.services import (
 )
 from leadflow.tracking.models import Hit, HitKind, Site, Visitor
 from leadflow.users.models import Role, Team, User
+
+from .capture import build_demo_capture
 
 PEOPLE = [  # username, first, last, role, team
     ("admin", "Ada", "Okafor", Role.ADMIN, None),
@@ -413,6 +415,7 @@ BEHAVIOUR = [
     (EventType.WEBINAR_ATTENDANCE, 5, [{"title": title} for title in WEBINARS]),
     (EventType.DEMO_REQUEST, 2, [{"page": "/demo"}]),
 ]
+WEBSITE = "Company website"  # tracked; the sample site at /demo-site/ carries its snippet
 WEBSITE_PAGES = ["/", "/product", "/pricing", "/customers", "/blog/ap-automation", "/docs/getting-started", "/about"]
 WEBSITE_SOURCES = ["", "", "google.com", "linkedin.com", "newsletter", "g2.com", "ads"]
 # A starter rule set, so scores mean something on first run: an ICP of fit rules, engagement that decays.
@@ -575,7 +578,7 @@ ROI_BODY = (
 )
 
 
-def _nurture(world: _World) -> None:
+def _nurture(world: _World) -> Sequence:
     """A running drip for engaged leads that are not ready: three weeks of enrolments worked by the real engine,
     day by day, with the emails it sent opened and clicked (the shorter subject, B, opens better)."""
     rng, now, mia = world.rng, world.now, world.users["mia"]
@@ -616,6 +619,7 @@ def _nurture(world: _World) -> None:
             delivery.clicked_at = delivery.opened_at if opens and rng.random() < 0.3 else None
             delivery.save(update_fields=["status", "sent_at", "opened_at", "clicked_at"])
     decide_ab_tests(at=now)
+    return drip
 
 
 @transaction.atomic
@@ -625,7 +629,11 @@ def _website(world: _World, events: list[Event]) -> None:
     rng, now = random.Random(len(events)), world.now  # its own stream: the rest of the world stays as it was
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.PUBLIC_URL))
     site = Site.objects.create(
-        name="Company website", allowed_origins=origin, consent_required=False, created_by=world.users["admin"]
+        name=WEBSITE,
+        allowed_origins=origin,
+        consent_required=False,
+        pricing_paths="/pricing, /demo-site/pricing",
+        created_by=world.users["admin"],
     )
     pages: dict[int, list[Event]] = {}
     for event in events:
@@ -725,7 +733,15 @@ def build_demo_world(
     say("Website visitors…")
     _website(world, events)
     say("A nurture sequence for the leads not ready yet…")
-    _nurture(world)
+    drip = _nurture(world)
+    say("The sample site's forms and a lead-ads source…")
+    names = [f"{first} {last}" for first, last in zip(FIRST_NAMES, LAST_NAMES[::-1], strict=False)]
+    # Its own random stream: how many emails the drip above sent depends on the day the world is built.
+    doors = build_demo_capture(
+        rng=random.Random(seed + 23), now=world.now, marketer=world.users["mia"], owner=world.managers["East"],
+        drip=drip, names=names, accounts=[account for account in accounts if account.domain],
+    )  # fmt: skip
+    _date_back()  # the people the forms brought, to when they first came
     say("A conversion model from the decided leads…")
     with contextlib.suppress(NotEnoughHistory):  # a world too small to learn from (a test's) goes without
         predict_leads(model=train_model(at=world.now), at=world.now)
@@ -740,5 +756,6 @@ def build_demo_world(
         "opportunity_stage_changes": len(world.deal_moves),
         "activities": len(world.activities),
         "events": len(events),
+        **doors,
         "admin": "admin",
     }

@@ -138,12 +138,12 @@ def create_lead(
     lead = Lead(contact=contact, owner=owner, team=team or _default_team(by, owner), **lead_fields)
     lead.created_at = created_at or timezone.now()
     _clean_lead(lead)
+    # A new lead's whole history is its first step, still open: its spell has no end and it got no further.
+    lead.furthest_stage = LifecycleStage.LEAD
     lead.save()
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
     )
-    refresh_lead_history([lead.pk])
-    lead.refresh_from_db(fields=["furthest_stage"])
     return lead
 
 
@@ -172,9 +172,11 @@ def _default_team(by: User | None, owner: User | None) -> Team | None:
 
 
 @transaction.atomic
-def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fields: Any) -> Lead:
-    """Change a lead's details, owner or team; the lifecycle stage changes only through transitions."""
-    ensure_can_change_lead(by, lead)
+def update_lead(lead: Lead, *, by: User | None, owner: Any = ..., team: Any = ..., **fields: Any) -> Lead:
+    """Change a lead's details, owner or team (`by` None: leadflow itself, e.g. a capture door); the lifecycle
+    stage changes only through transitions."""
+    if by is not None:
+        ensure_can_change_lead(by, lead)
     if "lifecycle_stage" in fields:
         raise InvalidInput.on("lifecycle_stage", "Use a transition to change the lifecycle stage.")
     unknown = set(fields) - LEAD_FIELDS
@@ -184,7 +186,8 @@ def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fi
         setattr(lead, name, value)
     reassigned = owner is not ... and owner != lead.owner
     if owner is not ...:
-        _check_owner(by, owner)
+        if by is not None:
+            _check_owner(by, owner)
         lead.owner = owner
         if owner is not None and team is ...:
             lead.team = owner.team or lead.team

@@ -16,6 +16,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from leadflow.bulk import database_datetime, no_cycle_collection
+from leadflow.consent.selectors import has_given_consent
 
 from ..emails import MERGE_COLUMNS, render_email
 from ..models import (
@@ -66,24 +67,32 @@ class QueuedEmail:
     domain: str
     variant: str
     time_zone: str
-    opted_in: bool
+    opted_in: bool  # a given consent in the ledger, or the opt-in flag imported people carry
     do_not_contact: bool
     fields: dict[str, Any]  # the lead's MERGE_COLUMNS
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "pk", "step", "to_email", "domain", "variant", "lead__contact__time_zone", "lead__contact__email_opt_in",
-        "lead__contact__do_not_contact", *(f"lead__{column}" for column in MERGE_COLUMNS),
+        "has_consent", "lead__contact__do_not_contact", *(f"lead__{column}" for column in MERGE_COLUMNS),
     )  # fmt: skip
 
     @classmethod
     def batch(cls, deliveries: QuerySet[Delivery]) -> list["QueuedEmail"]:
         return [
             cls(
-                pk, step, to, domain, variant, zone, opted_in, unreachable, dict(zip(MERGE_COLUMNS, merge, strict=True))
+                pk,
+                step,
+                to,
+                domain,
+                variant,
+                zone,
+                opted_in or consented,
+                unreachable,
+                dict(zip(MERGE_COLUMNS, merge, strict=True)),
             )
-            for pk, step, to, domain, variant, zone, opted_in, unreachable, *merge in deliveries.values_list(
-                *cls.COLUMNS
-            )
+            for pk, step, to, domain, variant, zone, opted_in, consented, unreachable, *merge in deliveries.annotate(
+                has_consent=has_given_consent("lead__contact")
+            ).values_list(*cls.COLUMNS)
         ]
 
 

@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadflow.accounts.models import Contact
+from leadflow.consent.models import Purpose
+from leadflow.consent.services import withdraw_consent
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import store_events
 from leadflow.errors import InvalidInput
@@ -67,6 +69,8 @@ def set_email_consent(contact: Contact, *, opted_in: bool, how: str, at: datetim
     """Record the person's choice about marketing email (an unsubscribe also suppresses the address)."""
     at = at or timezone.now()
     Contact.objects.filter(pk=contact.pk).update(email_opt_in=opted_in, consent_recorded_at=at, updated_at=at)
+    if not opted_in:
+        withdraw_consent(contact, purpose=Purpose.MARKETING_EMAIL, at=at)
     if contact.email:
         if opted_in:
             Suppression.objects.filter(email=contact.email, reason=SuppressionReason.UNSUBSCRIBED).delete()

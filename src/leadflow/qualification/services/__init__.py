@@ -20,6 +20,7 @@ from .intent import (
     can_edit_intent_rules,
     create_intent_rule,
     delete_intent_rule,
+    promote_for_intent,
     promote_on_intent,
     update_intent_rule,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "missing_for_entry",
     "move_assignment_rule",
     "open_handoff",
+    "promote_for_intent",
     "promote_on_intent",
     "reject_handoff",
     "save_criteria",

@@ -75,13 +75,24 @@ def promote_on_intent(sender: object, *, events: Iterable[Event], **kwargs: Any)
         rule = matching_intent(rules, event.type, event.properties or {})
         if rule is not None and event.lead_id is not None and event.lead_id not in shown:
             shown[event.lead_id] = (rule, event)
-    waiting = (LifecycleStage.LEAD, LifecycleStage.RECYCLED)
-    for lead in Lead.objects.select_for_update().filter(pk__in=list(shown), lifecycle_stage__in=waiting):
+    for lead in Lead.objects.select_for_update().filter(pk__in=list(shown), lifecycle_stage__in=WAITING):
         rule, event = shown[lead.pk]
         what = f"{rule.name} ({event.get_type_display().lower()} on {timezone.localtime(event.occurred_at):%Y-%m-%d})"
-        if lead.lifecycle_stage == LifecycleStage.RECYCLED:
-            record_lifecycle_change(lead, to=LifecycleStage.LEAD, by=None, reason=f"Re-engaged: {what}")
-        record_lifecycle_change(lead, to=LifecycleStage.PROSPECT, by=None, reason=f"Explicit intent: {what}")
-        Handoff.objects.filter(lead=lead, status=HandoffStatus.PENDING).update(
-            qualified_by=QualifiedBy.INTENT, intent_rule=rule
-        )
+        promote_for_intent(lead, what=what, rule=rule)
+
+
+WAITING = (LifecycleStage.LEAD, LifecycleStage.RECYCLED)
+
+
+def promote_for_intent(lead: Lead, *, what: str, rule: IntentRule | None = None) -> bool:
+    """Make a waiting (lead or recycled) lead a prospect at once for the intent described in `what` (a rule's
+    match, or a form that counts as explicit intent); returns whether it moved. Call inside a transaction."""
+    if lead.lifecycle_stage not in WAITING:
+        return False
+    if lead.lifecycle_stage == LifecycleStage.RECYCLED:
+        record_lifecycle_change(lead, to=LifecycleStage.LEAD, by=None, reason=f"Re-engaged: {what}")
+    record_lifecycle_change(lead, to=LifecycleStage.PROSPECT, by=None, reason=f"Explicit intent: {what}")
+    Handoff.objects.filter(lead=lead, status=HandoffStatus.PENDING).update(
+        qualified_by=QualifiedBy.INTENT, intent_rule=rule
+    )
+    return True

@@ -1,5 +1,6 @@
 """Forms: they turn request data into typed values; the services decide what is allowed."""
 
+from .capture import FieldRows, FormSettingsForm, SourceForm, field_rows
 from .common import add_domain_errors, error_summary
 from .leads import BantForm, BulkForm, ConvertForm, LeadFilterForm, LeadForm, TransitionForm
 from .nurture import (
@@ -56,7 +57,9 @@ __all__ = [
     "EngagementRuleForm",
     "EnrolForm",
     "EventMatchForm",
+    "FieldRows",
     "FitRuleForm",
+    "FormSettingsForm",
     "IntentRuleForm",
     "LeadFilterForm",
     "LeadForm",
@@ -72,6 +75,7 @@ __all__ = [
     "SequenceForm",
     "SetStageStepForm",
     "SlaSettingsForm",
+    "SourceForm",
     "StageForm",
     "StepForm",
     "TemplatePreviewForm",
@@ -82,4 +86,5 @@ __all__ = [
     "WaitStepForm",
     "add_domain_errors",
     "error_summary",
+    "field_rows",
 ]

@@ -5,7 +5,7 @@ from django import forms
 from leadflow.errors import DomainError
 
 
-def add_domain_errors(form: forms.Form, error: DomainError) -> None:
+def add_domain_errors(form: forms.BaseForm, error: DomainError) -> None:
     """Show a service's refusal on the form: on the fields it names, else above the form."""
     placed = False
     for field, messages in error.errors.items():

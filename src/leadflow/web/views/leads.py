@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from leadflow.capture.selectors import doors_of
+from leadflow.consent.selectors import consents_of
 from leadflow.duplicates.selectors import merge_entries
 from leadflow.errors import DomainError
 from leadflow.imports.exports import LEAD_COLUMNS
@@ -163,6 +165,8 @@ def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
         "can_convert": not user.is_marketing and lead.lifecycle_stage in ("lead", "prospect"),
         "opportunities": lead.opportunities.select_related("stage").order_by("-created_at"),
         "timeline": sorted(lead_timeline(lead) + merge_entries(lead.contact), key=lambda e: e.at, reverse=True),
+        "doors": doors_of(lead),
+        "consents": consents_of(lead.contact),
         "score": lead_score_card(lead),
         "prediction": explain_leads([lead.pk]).get(lead.pk),
         "next_task": next_task(lead),
