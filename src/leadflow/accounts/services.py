@@ -11,6 +11,7 @@ from django.utils import timezone
 from leadflow.errors import Conflict, InvalidInput
 
 from .models import Account, Contact, EmployeeBand, RevenueBand, Seniority
+from .selectors import contacts_with_email
 
 ACCOUNT_FIELDS = {
     "name",
@@ -122,7 +123,8 @@ def update_account(account: Account, **fields: Any) -> Account:
     return account
 
 
-def _clean_contact(contact: Contact) -> None:
+def _clean_contact(contact: Contact, *, email_checked: bool = False) -> None:
+    """Normalise and validate; `email_checked` when the caller has just looked the email up and found no one."""
     contact.first_name = (contact.first_name or "").strip()
     contact.last_name = (contact.last_name or "").strip()
     contact.email = normalise_email(contact.email)
@@ -131,7 +133,7 @@ def _clean_contact(contact: Contact) -> None:
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
     clash = Contact.objects.exclude(pk=contact.pk)
-    if contact.email and clash.filter(email__iexact=contact.email).exists():
+    if contact.email and not email_checked and contacts_with_email(contact.email).exclude(pk=contact.pk).exists():
         raise Conflict(f"A contact with email {contact.email} already exists.", errors={"email": ["Already in use."]})
     if contact.external_id and clash.filter(external_id=contact.external_id).exists():
         raise Conflict("A contact with that external id exists.", errors={"external_id": ["Already in use."]})
@@ -144,9 +146,13 @@ def _record_consent(contact: Contact, before: tuple[bool, bool]) -> None:
 
 def create_contact(**fields: Any) -> Contact:
     """Create a contact; the email is normalised and unique regardless of case."""
+    return _new_contact(fields, email_checked=False)
+
+
+def _new_contact(fields: dict[str, Any], *, email_checked: bool) -> Contact:
     contact = Contact()
     _apply(contact, fields, CONTACT_FIELDS)
-    _clean_contact(contact)
+    _clean_contact(contact, email_checked=email_checked)
     _record_consent(contact, (False, False))
     contact.save()
     return contact
@@ -166,10 +172,11 @@ def find_or_create_contact(*, email: str | None, **fields: Any) -> tuple[Contact
     """The contact with this email (any case), or a new one; returns (contact, created)."""
     email = normalise_email(email)
     if email:
-        existing = Contact.objects.filter(email__iexact=email).first()
-        if existing is not None:
-            return existing, False
-    return create_contact(email=email, **fields), True
+        try:
+            return contacts_with_email(email).get(), False
+        except Contact.DoesNotExist:
+            pass
+    return _new_contact({**fields, "email": email}, email_checked=True), True
 
 
 @transaction.atomic
