@@ -236,14 +236,16 @@ def over_loopback(args: argparse.Namespace, scenarios: list[str], token: str, ma
     print(f"{'scenario':<18} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  {'load average'}")
     failed = False
     try:
-        for _ in range(200):
+        started = time.perf_counter()
+        while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
-                if server.poll() is not None:
-                    raise SystemExit(f"the server stopped; see {log.name}") from None
-                time.sleep(0.1)
+                if server.poll() is not None or time.perf_counter() - started > 300:
+                    raise SystemExit(f"the server did not answer; see {log.name}") from None
+                time.sleep(0.2)
+        load(port, token, [maker.make("lead_list", 0, "boot")] * args.workers, args.workers, started + 600)
         for scenario in scenarios:
             warmup = [maker.make(scenario, number, "warm") for number in range(args.warmup)]
             load(port, token, warmup, args.connections, time.perf_counter() + args.max_seconds)
