@@ -72,12 +72,16 @@ def main() -> int:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        for _ in range(100):
+        booting = time.perf_counter()
+        while True:  # a busy machine may take a minute to boot gunicorn and its workers
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
-                time.sleep(0.1)
+                if server.poll() is not None or time.perf_counter() - booting > 300:
+                    print(f"the server did not answer; see {log.name}", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
         rng = random.Random(7)
         lead_ids = list(range(1, 3001))
         events = [
