@@ -34,3 +34,14 @@ def test_upserted_rows_replace_those_with_their_key_and_add_the_rest(monkeypatch
         new.pk: (20, [], {"7": 1.5}),
     }
     assert (written[kept.pk].mql_at, written[new.pk].mql_at) == (qualified, None)  # columns not written keep theirs
+
+
+def test_inserted_rows_come_back_as_their_ids_in_order(monkeypatch):
+    leads = [LeadFactory() for _ in range(5)]
+    moment = database_datetime(timezone.now())
+    fields = ["lead", "fit", "total", "breakdown", "decaying", "computed_at"]
+    rows = [(lead.pk, place, place, "[]", "{}", moment) for place, lead in enumerate(reversed(leads))]
+    monkeypatch.setattr(bulk, "ROWS_PER_INSERT", 2)  # three statements
+    ids = bulk.insert_rows_returning_ids(LeadScore, fields, rows)
+    assert [LeadScore.objects.get(pk=pk).fit for pk in ids] == [0, 1, 2, 3, 4]
+    assert [LeadScore.objects.get(pk=pk).lead_id for pk in ids] == [lead.pk for lead in reversed(leads)]

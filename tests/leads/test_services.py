@@ -5,7 +5,7 @@ import pytest
 from leadflow.accounts.models import Contact
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.leads.models import Lead, StageChange
-from leadflow.leads.services import create_lead, merge_leads, transition_lead, update_lead
+from leadflow.leads.services import create_lead, merge_leads, refresh_lead_history, transition_lead, update_lead
 from leadflow.pipeline.models import Activity
 from leadflow.pipeline.services import close_opportunity, convert_lead, log_activity
 
@@ -18,6 +18,26 @@ def test_capturing_a_lead_records_its_first_stage(rep):
     lead = create_lead(by=rep, email="ana@northwind.example", first_name="Ana")
     assert lead.lifecycle_stage == "lead"
     assert list(lead.stage_changes.values_list("from_stage", "to_stage", "reason")) == [("", "lead", "Captured")]
+
+
+def test_a_new_leads_history_is_written_as_a_refresh_would_leave_it(rep):
+    lead = create_lead(by=rep, email="ana@northwind.example")
+    written = list(StageChange.objects.values_list("id", "left_at", "days_in_stage"))
+    assert lead.furthest_stage == "lead" and written == [(written[0][0], None, None)]
+    refresh_lead_history([lead.pk])
+    lead.refresh_from_db()
+    assert lead.furthest_stage == "lead"
+    assert list(StageChange.objects.values_list("id", "left_at", "days_in_stage")) == written
+
+
+def test_capturing_a_new_person_writes_one_contact_one_lead_and_one_step_in_a_few_queries(
+    rep, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(7):  # account and contact looked up; contact, lead, step written; savepoint
+        lead = create_lead(by=rep, email="ana@northwind.example", first_name="Ana")
+    assert Contact.objects.get().pk == lead.contact_id
+    assert Lead.objects.get().pk == lead.pk
+    assert StageChange.objects.get().lead_id == lead.pk
 
 
 def test_a_reps_new_lead_is_theirs_and_in_their_team(rep):
@@ -36,6 +56,12 @@ def test_a_lead_for_a_known_email_reuses_the_contact_whatever_the_case(rep):
     second = create_lead(by=rep, email="ANA@Northwind.Example")
     assert second.contact_id == first.contact_id
     assert Contact.objects.count() == 1
+
+
+def test_a_contact_stored_with_capitals_is_found_by_its_normalised_email(rep):
+    contact = Contact.objects.create(email="Ana@Northwind.example", first_name="Ana")  # as older rows may be
+    lead = create_lead(by=rep, email="ana@northwind.example")
+    assert lead.contact_id == contact.pk and Contact.objects.count() == 1
 
 
 def test_a_second_open_lead_for_the_same_contact_is_refused_naming_the_first(rep):

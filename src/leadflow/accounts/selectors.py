@@ -1,6 +1,7 @@
 """Reads of accounts and contacts (shared records: every signed-in user may see them)."""
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from .models import Account, Contact
 
@@ -23,3 +24,9 @@ def contact_list(*, search: str | None = None, account_id: int | None = None) ->
             Q(email__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
         )
     return contacts
+
+
+def contacts_with_email(email: str) -> QuerySet[Contact]:
+    """Contacts whose email is this normalised (lower-case) one, in any case: at most one, found through the
+    case-blind unique index rather than by reading every contact."""
+    return Contact.objects.alias(email_lower=Lower("email")).filter(email_lower=email, email__isnull=False)

@@ -12,6 +12,7 @@ from leadflow.errors import Conflict, InvalidInput
 
 from .matching import CROWDED_KEY, Person, company_domain, judge, keys_of, plain_name
 from .models import Account, Contact, DuplicatePair, EmployeeBand, PairStatus, RevenueBand, Seniority
+from .selectors import contacts_with_email
 
 ACCOUNT_FIELDS = {
     "name",
@@ -197,7 +198,8 @@ def flag_likely_duplicates(contact: Contact, *, found_by: str = "capture") -> li
     return [pair for other in others if (pair := record_pair(contact, other, found_by=found_by)) is not None]
 
 
-def _clean_contact(contact: Contact) -> None:
+def _clean_contact(contact: Contact, *, email_checked: bool = False) -> None:
+    """Normalise and validate; `email_checked` when the caller has just looked the email up and found no one."""
     contact.first_name = (contact.first_name or "").strip()
     contact.last_name = (contact.last_name or "").strip()
     contact.email = normalise_email(contact.email)
@@ -211,7 +213,7 @@ def _clean_contact(contact: Contact) -> None:
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
     clash = Contact.objects.exclude(pk=contact.pk)
-    if contact.email and clash.filter(email__iexact=contact.email).exists():
+    if contact.email and not email_checked and contacts_with_email(contact.email).exclude(pk=contact.pk).exists():
         raise Conflict(f"A contact with email {contact.email} already exists.", errors={"email": ["Already in use."]})
     if contact.external_id and clash.filter(external_id=contact.external_id).exists():
         raise Conflict("A contact with that external id exists.", errors={"external_id": ["Already in use."]})
@@ -223,13 +225,17 @@ def _record_consent(contact: Contact, before: tuple[bool, bool]) -> None:
         contact.consent_recorded_at = timezone.now()
 
 
-@transaction.atomic
 def create_contact(**fields: Any) -> Contact:
     """Create a contact; the email is normalised and unique regardless of case. Contacts sharing another match key
     with it are flagged as likely duplicates."""
+    return _new_contact(fields, email_checked=False)
+
+
+@transaction.atomic
+def _new_contact(fields: dict[str, Any], *, email_checked: bool) -> Contact:
     contact = Contact()
     _apply(contact, fields, CONTACT_FIELDS)
-    _clean_contact(contact)
+    _clean_contact(contact, email_checked=email_checked)
     _record_consent(contact, (False, False))
     contact.save()
     flag_likely_duplicates(contact)
@@ -255,10 +261,11 @@ def find_or_create_contact(*, email: str | None, **fields: Any) -> tuple[Contact
     """The contact with this email (any case), or a new one; returns (contact, created)."""
     email = normalise_email(email)
     if email:
-        existing = Contact.objects.filter(email__iexact=email).first()
-        if existing is not None:
-            return existing, False
-    return create_contact(email=email, **fields), True
+        try:
+            return contacts_with_email(email).get(), False
+        except Contact.DoesNotExist:
+            pass
+    return _new_contact({**fields, "email": email}, email_checked=True), True
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import BaseModel, ConfigDict
 
 from leadflow.engagement import selectors
 from leadflow.engagement.models import EventType
@@ -16,7 +17,9 @@ from .pagination import PageParams, page_of, paginate
 router = Router(tags=["events"])
 
 
-class EventItem(Schema):
+# The batch and its answer are plain pydantic models: ninja's Schema runs a wrapping validator (made for reading
+# Django objects) on every item, a tenth of the time of a thousand-event batch in a profile.
+class EventItem(BaseModel):
     type: str = Field(..., description="page_visit, pricing_page_view, demo_request, form_submission, email_open, …")
     occurred_at: datetime
     lead_id: int | None = None
@@ -27,11 +30,13 @@ class EventItem(Schema):
     external_id: str | None = Field(None, max_length=100, description="Makes a retried event count once")
 
 
-class EventBatch(Schema):
+class EventBatch(BaseModel):
     events: list[EventItem] = Field(..., min_length=1, max_length=MAX_BATCH)
 
 
-class EventResultOut(Schema):
+class EventResultOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     index: int
     status: str
     id: int | None
@@ -39,7 +44,7 @@ class EventResultOut(Schema):
     message: str
 
 
-class EventBatchOut(Schema):
+class EventBatchOut(BaseModel):
     created: int
     duplicates: int
     errors: int
@@ -60,7 +65,7 @@ class EventOut(Schema):
 @router.post("/events", response=EventBatchOut)
 def post_events(request: HttpRequest, payload: EventBatch) -> dict:
     """Record up to 1,000 events; each names its person by lead id, contact email or lead external id."""
-    items = [EventIn(**item.dict()) for item in payload.events]
+    items = [EventIn(**item.model_dump()) for item in payload.events]
     results = ingest_events(items, by=current_user(request))
     return {
         "created": sum(r.status == "created" for r in results),

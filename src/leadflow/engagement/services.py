@@ -6,8 +6,10 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from leadflow.accounts.models import Contact
+from leadflow.bulk import insert_rows_returning_ids
 from leadflow.errors import InvalidInput
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import being_worked, leads_visible_to
@@ -17,6 +19,8 @@ from .models import Event, EventType
 from .signals import events_ingested
 
 MAX_BATCH = 1000
+EVENT_COLUMNS = ["type", "occurred_at", "lead", "contact", "properties", "source", "external_id", "created_at"]
+EVENT_TYPES = frozenset(EventType.values)  # `EventType.values` builds a new list at every call
 NOBODY = {
     "lead_id": "No lead with this id that you may see.",
     "lead_external_id": "No lead with this external id that you may see.",
@@ -49,34 +53,38 @@ class EventResult:
 
 
 def _people(items: list[EventIn], visible: QuerySet[Lead]) -> tuple[dict, dict, dict]:
-    """Resolve every person the batch names in three queries: by id, by email, by external id."""
+    """Resolve every person the batch names in three queries: by id, by email, by external id; each to the pair
+    (lead id or None, contact id)."""
     ids = {item.lead_id for item in items if item.lead_id is not None}
     emails = {item.email.strip().lower() for item in items if item.email}
     external = {item.lead_external_id for item in items if item.lead_external_id}
-    by_id = {lead.pk: lead for lead in visible.filter(pk__in=ids)} if ids else {}
-    by_external = {lead.external_id: lead for lead in visible.filter(external_id__in=external)} if external else {}
-    by_email: dict[str, tuple[Contact, Lead | None]] = {}
+    by_id = {lead: (lead, contact) for lead, contact in visible.filter(pk__in=ids).values_list("pk", "contact")}
+    by_external = {}
+    if external:
+        named = visible.filter(external_id__in=external).values_list("external_id", "pk", "contact")
+        by_external = {external_id: (lead, contact) for external_id, lead, contact in named}
+    by_email: dict[str, tuple[int | None, int]] = {}
     if emails:
-        for contact in Contact.objects.filter(email__in=emails):
-            by_email[contact.email or ""] = (contact, None)
-        open_leads = being_worked(visible.filter(contact__email__in=emails)).select_related("contact")
-        for lead in open_leads:
-            by_email[lead.contact.email or ""] = (lead.contact, lead)
+        for email, contact in Contact.objects.filter(email__in=emails).values_list("email", "pk"):
+            by_email[email or ""] = (None, contact)
+        open_leads = being_worked(visible.filter(contact__email__in=emails))
+        for email, lead, contact in open_leads.values_list("contact__email", "pk", "contact"):
+            by_email[email or ""] = (lead, contact)
     return by_id, by_email, by_external
 
 
-def _locate(item: EventIn, people: tuple[dict, dict, dict]) -> tuple[Lead | None, int | None, str | None]:
-    """The event's lead and contact id, or the name of the field that named nobody."""
+def _locate(item: EventIn, people: tuple[dict, dict, dict]) -> tuple[int | None, int | None, str | None]:
+    """The event's lead id and contact id, or the name of the field that named nobody."""
     by_id, by_email, by_external = people
     if item.lead_id is not None:
-        lead = by_id.get(item.lead_id)
-        return (lead, lead.contact_id if lead else None, None if lead else "lead_id")
+        lead, contact = by_id.get(item.lead_id, (None, None))
+        return lead, contact, None if lead else "lead_id"
     if item.lead_external_id:
-        lead = by_external.get(item.lead_external_id)
-        return (lead, lead.contact_id if lead else None, None if lead else "lead_external_id")
+        lead, contact = by_external.get(item.lead_external_id, (None, None))
+        return lead, contact, None if lead else "lead_external_id"
     if item.email:
-        contact, lead = by_email.get(item.email.strip().lower(), (None, None))
-        return (lead, contact.pk if contact else None, None if contact else "email")
+        lead, contact = by_email.get(item.email.strip().lower(), (None, None))
+        return lead, contact, None if contact else "email"
     return None, None, "person"
 
 
@@ -103,13 +111,13 @@ def _record(items: list[EventIn], by: User) -> list[EventResult]:
     results: list[EventResult] = []
     fresh: list[tuple[int, Event]] = []
     for index, item in enumerate(items):
-        if item.type not in EventType.values:
+        if item.type not in EVENT_TYPES:
             results.append(EventResult(index, "error", field="type", message=f"Unknown event type {item.type!r}."))
             continue
         if item.external_id and item.external_id in known:
             results.append(EventResult(index, "duplicate", message="Already recorded."))
             continue
-        lead, contact_id, missing = _locate(item, people)
+        lead_id, contact_id, missing = _locate(item, people)
         if missing:
             results.append(EventResult(index, "error", field=missing, message=NOBODY[missing]))
             continue
@@ -118,7 +126,7 @@ def _record(items: list[EventIn], by: User) -> list[EventResult]:
         event = Event(
             type=item.type,
             occurred_at=item.occurred_at,
-            lead=lead,
+            lead_id=lead_id,
             contact_id=contact_id,
             properties=item.properties or {},
             source=item.source,
@@ -135,10 +143,20 @@ def _record(items: list[EventIn], by: User) -> list[EventResult]:
 def store_events(events: list[Event]) -> list[Event]:
     """Save new events (an ingested batch, or what leadflow saw itself: opens and clicks on its emails), move their
     leads' last activity up and tell the apps built on engagement (scoring, qualification). Inside a transaction."""
-    created = Event.objects.bulk_create(events)
-    _advance_last_activity(created)
-    events_ingested.send(sender=Event, events=created)
-    return created
+    now = timezone.now()
+    adapt_moment, adapt_json = connection.ops.adapt_datetimefield_value, connection.ops.adapt_json_value
+    rows = [
+        (event.type, adapt_moment(event.occurred_at), event.lead_id, event.contact_id,
+         adapt_json(event.properties, None), event.source, event.external_id, adapt_moment(now))
+        for event in events
+    ]  # fmt: skip
+    ids = insert_rows_returning_ids(Event, EVENT_COLUMNS, rows)
+    for event, pk in zip(events, ids, strict=True):
+        event.pk, event.created_at = pk, now
+        event._state.adding = False
+    _advance_last_activity(events)
+    events_ingested.send(sender=Event, events=events)
+    return events
 
 
 def _advance_last_activity(events: list[Event]) -> None:

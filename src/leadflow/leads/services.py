@@ -97,7 +97,10 @@ def _account_for_email(email: str | None) -> Account | None:
     domain = email_domain(email)
     if not domain or domain in FREE_MAIL_DOMAINS:
         return None
-    return Account.objects.filter(domain=domain).first()
+    try:
+        return Account.objects.get(domain=domain)
+    except Account.DoesNotExist:
+        return None
 
 
 @transaction.atomic
@@ -122,14 +125,17 @@ def create_lead(
         raise InvalidInput.on(sorted(unknown)[0], "Unknown field.")
     contact_fields = {k: v for k, v in fields.items() if k in CONTACT_INPUT_FIELDS and v not in (None, "")}
     lead_fields = {k: v for k, v in fields.items() if k in LEAD_FIELDS and v is not None}
+    created_contact = False
     if contact is None:
         email = normalise_email(email)
-        contact, _ = find_or_create_contact(email=email, account=account or _account_for_email(email), **contact_fields)
+        account = account or _account_for_email(email)
+        contact, created_contact = find_or_create_contact(email=email, account=account, **contact_fields)
     elif account is not None and contact.account_id is None:
         contact.account = account
         contact.save(update_fields=["account", "updated_at"])
-    Contact.objects.select_for_update().filter(pk=contact.pk).first()  # serialise captures for this person
-    _refuse_second_open_lead(contact)
+    if not created_contact:  # a contact born in this transaction has no leads, and no one else sees it yet
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()  # serialise captures for this person
+        _refuse_second_open_lead(contact)
 
     if by is not None:
         if owner is None and by.is_sales:
@@ -137,9 +143,10 @@ def create_lead(
         _check_owner(by, owner)
     lead = Lead(contact=contact, owner=owner, team=team or _default_team(by, owner), **lead_fields)
     lead.created_at = created_at or timezone.now()
-    _clean_lead(lead)
-    # A new lead's whole history is its first step, still open: its spell has no end and it got no further.
+    # Its history is the one step below, so what `refresh_lead_history` keeps is known: the furthest stage is
+    # this one, and the step's spell is still running (no `left_at`, no length).
     lead.furthest_stage = LifecycleStage.LEAD
+    _clean_lead(lead)
     lead.save()
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
@@ -158,7 +165,8 @@ def furthest_stage_expression(changes: type[Model]) -> Coalesce:
 
 def refresh_lead_history(lead_ids: Sequence[int] | None = None) -> None:
     """Recompute what is kept from these leads' lifecycle history (all leads when None): each step's spell and
-    the furthest funnel stage. Every writer of `StageChange` rows calls it."""
+    the furthest funnel stage. Every writer of `StageChange` rows calls it, except those that write a lead's whole
+    history at once and store what it would compute (capture, the leadforge import)."""
     refresh_spells(StageChange, "lead", lead_ids)
     set_on(Lead, lead_ids, furthest_stage=furthest_stage_expression(StageChange))
 

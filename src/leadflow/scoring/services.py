@@ -311,18 +311,19 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
     rules = active_rules()
     if not by_lead or not any(rule.kind == RuleKind.ENGAGEMENT for rule in rules):
         return
-    kept = {score.lead_id: score for score in LeadScore.objects.select_for_update().filter(lead__in=list(by_lead))}
+    stored = LeadScore.objects.select_for_update().filter(lead__in=list(by_lead))  # not the breakdowns: unread
+    kept = {lead: rest for lead, *rest in stored.values_list("lead", "total", "mql_at", "decaying", "computed_at")}
     unscored = [lead for lead in by_lead if lead not in kept]
     if unscored:
         rescore_leads(unscored, reason="First events")
     facts = lead_facts([lead for lead in by_lead if lead in kept], rules)
-    scores = {}
+    scores, before = {}, {}
     for lead, new in by_lead.items():
         if lead in kept and lead in facts:
-            decaying = add_events(rules, kept[lead].decaying, kept[lead].computed_at, new, at=at)
-            scores[lead] = score_of(rules, facts[lead], decaying, at=at)
+            total, mql_at, decaying, computed_at = kept[lead]
+            scores[lead] = score_of(rules, facts[lead], add_events(rules, decaying, computed_at, new, at=at), at=at)
+            before[lead] = Kept(total, mql_at is not None)
     if scores:
-        before = {lead: Kept(kept[lead].total, kept[lead].mql_at is not None) for lead in scores}
         _save_scores(scores, before, at=at, reason=_event_reason(by_lead))
 
 
