@@ -78,7 +78,7 @@ def get_delivery(user: User, delivery_id: int) -> WebhookDelivery:
 
 def doors_of(lead: Lead) -> list[str]:
     """The doors the lead came by, first first ('Form: Request a demo (embedded form)')."""
-    forms = lead.submissions.select_related("form").order_by("submitted_at", "id")
+    forms = Submission.objects.filter(lead=lead).select_related("form").order_by("submitted_at", "id")
     doors = [f"Form: {s.form.name} ({s.get_door_display().lower()})" for s in forms]
     deliveries = WebhookDelivery.objects.filter(lead=lead).select_related("source").order_by("received_at")
     doors += [f"Lead ads: {d.source.name} ({d.source.get_kind_display()})" for d in deliveries]
