@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from leadflow.accounts.models import Contact, DuplicatePair, PairStatus
 from leadflow.accounts.services import create_account, create_contact
+from leadflow.capture.models import Form, Submission, WebhookDelivery, WebhookSource
+from leadflow.consent.models import Consent, ConsentStatus, Purpose
 from leadflow.demo.world import add_starter_rules
 from leadflow.duplicates.models import ContactMerge
 from leadflow.duplicates.services import mark_not_duplicate, merge_contacts, merge_exact_pairs, merge_pair
@@ -82,6 +84,12 @@ def world(admin, rep):
     Enrolment.objects.create(sequence=only, lead=second)
     Delivery.objects.create(enrolment=clash, step=both.steps.get(), lead=second, to_email=other.email,
                             domain="northwind.example")  # fmt: skip
+    form = Form.objects.create(name="Request a demo", slug="request-a-demo")
+    Submission.objects.create(form=form, door="hosted", lead=second, contact=other, answers={"email": other.email})
+    source = WebhookSource.objects.create(name="Spring ads", kind="generic")
+    WebhookDelivery.objects.create(source=source, payload_id="ad-1", result="created", lead=second)
+    Consent.objects.create(contact=other, purpose=Purpose.MARKETING_EMAIL, status=ConsentStatus.GIVEN,
+                           wording="Email me product news.", through="Form: Request a demo (hosted page)")  # fmt: skip
     site = Site.objects.create(name="Website", allowed_origins="https://northwind.example")
     Visitor.objects.create(site=site, uid="visitor-of-the-second-lead", lead=second, first_seen=now, last_seen=now)
     rescore_leads([first.pk, second.pk, old.pk])
@@ -109,7 +117,10 @@ def test_a_merge_keeps_the_chosen_values_and_repoints_every_row_to_the_survivor(
             assert after[table] >= count, table
         else:
             assert after[table] == count, table
-    assert record.moved == {"leads.lead": 2, "engagement.event": 2, "pipeline.opportunity": 1}
+    assert record.moved == {
+        "leads.lead": 2, "engagement.event": 2, "pipeline.opportunity": 1, "consent.consent": 1,
+        "capture.submission": 1,
+    }  # fmt: skip
 
 
 def test_their_open_leads_become_one_and_nothing_open_clashes(world, admin):
@@ -207,3 +218,14 @@ def test_the_bulk_merge_takes_only_exact_key_pairs(admin):
         "al@one.example", "bo@acme.example", "cy@two.example", "jane.doe@gmail.com"
     ]  # fmt: skip
     assert DuplicatePair.objects.filter(status=PairStatus.OPEN).count() == 1
+
+
+def test_where_both_gave_an_answer_on_the_same_consent_the_later_one_stands(world, admin):
+    ana, other = world
+    earlier = timezone.now() - timedelta(days=30)
+    Consent.objects.create(contact=ana, purpose=Purpose.MARKETING_EMAIL, status=ConsentStatus.WITHDRAWN,
+                           wording="Email me news.", through="Unsubscribe link", withdrawn_at=earlier)  # fmt: skip
+    Consent.objects.filter(contact=ana).update(updated_at=earlier)  # withdrawn a month ago; the other gave it since
+    merge_contacts(survivor=ana, merged=other, by=admin)
+    (consent,) = Consent.objects.filter(contact=ana)
+    assert (consent.status, consent.through) == (ConsentStatus.GIVEN, "Form: Request a demo (hosted page)")

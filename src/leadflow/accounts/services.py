@@ -225,13 +225,13 @@ def _record_consent(contact: Contact, before: tuple[bool, bool]) -> None:
         contact.consent_recorded_at = timezone.now()
 
 
+@transaction.atomic
 def create_contact(**fields: Any) -> Contact:
     """Create a contact; the email is normalised and unique regardless of case. Contacts sharing another match key
     with it are flagged as likely duplicates."""
     return _new_contact(fields, email_checked=False)
 
 
-@transaction.atomic
 def _new_contact(fields: dict[str, Any], *, email_checked: bool) -> Contact:
     contact = Contact()
     _apply(contact, fields, CONTACT_FIELDS)

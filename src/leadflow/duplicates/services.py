@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import ForeignObjectRel, Model, Q
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
@@ -23,6 +23,7 @@ from leadflow.accounts.matching import (
 )
 from leadflow.accounts.models import Contact, DuplicatePair, PairStatus
 from leadflow.accounts.services import update_contact
+from leadflow.consent.models import Consent
 from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
 from leadflow.jobs.models import JobStatus
 from leadflow.leads.models import Lead
@@ -250,13 +251,24 @@ def _settle_clashes(survivor_lead: Lead, merged_lead: Lead, *, by: User, at: Any
         )
 
 
+def _settle_consents(merged: Contact, survivor: Contact) -> None:
+    """A person has one consent per purpose: where both contacts have one, the later answer stands (a consent given
+    after an unsubscribe, or a withdrawal after a consent) and the other goes."""
+    theirs = {consent.purpose: consent for consent in Consent.objects.filter(contact=survivor)}
+    for consent in Consent.objects.filter(contact=merged, purpose__in=list(theirs)):
+        kept = theirs[consent.purpose]
+        (consent if kept.updated_at >= consent.updated_at else kept).delete()
+
+
 def _repoint_rows(merged: Contact, survivor: Contact) -> dict[str, int]:
     """Point every row that references the merged contact at the survivor, whatever table it is in (found through
     the models' foreign keys, so a new table is covered); returns the rows moved per table."""
     moved: dict[str, int] = {}
-    for relation in Contact._meta.related_objects:
+    # Hidden ones too: a foreign key declared with related_name="+" still points at the merged contact.
+    relations = [f for f in Contact._meta.get_fields(include_hidden=True) if isinstance(f, ForeignObjectRel)]
+    for relation in relations:
         model: type[Model] = relation.related_model  # type: ignore[assignment]
-        if model is ContactMerge or relation.many_to_many:
+        if model in (ContactMerge, DuplicatePair) or relation.many_to_many:  # their own rules: see merge_contacts
             continue
         if relation.one_to_one and model._default_manager.filter(**{relation.field.name: survivor}).exists():
             continue  # the survivor has its own; the merged one's goes with the contact
@@ -321,6 +333,7 @@ def merge_contacts(
         merge_leads(survivor=survivor_lead, duplicate=merged_lead, by=by)
     # The survivor may take over the merged contact's email and external id: free them first.
     Contact.objects.filter(pk=merged.pk).update(email=None, external_id=None)
+    _settle_consents(merged, survivor)
     moved = _repoint_rows(merged, survivor)
     _carry_decisions(merged, survivor)
     record = ContactMerge.objects.create(
