@@ -9,6 +9,7 @@ from leadflow.errors import DomainError
 
 from . import accounts, analytics, engagement, exports, leads, nurture, pipeline, qualification, scoring
 from .auth import ActiveSession, BearerToken
+from .docs import VendoredSwagger
 
 api = NinjaAPI(
     title="leadflow API",
@@ -16,6 +17,7 @@ api = NinjaAPI(
     description="Leads, prospects and opportunities. Authenticate with `Authorization: Bearer <token>`.",
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api",
+    docs=VendoredSwagger(),
 )
 
 # Services name a related row by its field ("owner"); the API's bodies name it by id ("owner_id").
