@@ -19,7 +19,7 @@ from leadflow.users.models import Team, User
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
 from .models import Assignment, AssignmentHow, Authority, Lead, LeadSource, LifecycleStage, StageChange
 from .selectors import being_worked
-from .signals import lifecycle_changed, stage_entry_requested
+from .signals import leads_merged, lifecycle_changed, stage_entry_requested
 
 CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function"}
 LEAD_FIELDS = {
@@ -288,12 +288,16 @@ def _fill_blanks(target: Lead, source: Lead) -> list[str]:
 
 
 def _move_related_rows(duplicate: Lead, survivor: Lead) -> None:
-    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor."""
+    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor;
+    a one-to-one row (a score) stays with the duplicate when the survivor has its own."""
     for relation in Lead._meta.related_objects:
         if relation.related_model in (Lead, StageChange) or not isinstance(relation.field, ForeignKey):
             continue
         model = cast(type[Model], relation.related_model)
-        model._default_manager.filter(**{relation.field.name: duplicate}).update(**{relation.field.name: survivor})
+        rows = model._default_manager.filter(**{relation.field.name: duplicate})
+        if relation.one_to_one and model._default_manager.filter(**{relation.field.name: survivor}).exists():
+            continue  # the survivor has its own (a score): the duplicate keeps its row
+        rows.update(**{relation.field.name: survivor})
 
 
 @transaction.atomic
@@ -327,6 +331,7 @@ def merge_leads(*, survivor: Lead, duplicate: Lead, by: User) -> Lead:
         survivor.lifecycle_stage, reached
     ):
         record_lifecycle_change(survivor, to=reached, by=by, reason=f"Merged from lead {duplicate.pk}")
+    leads_merged.send(sender=Lead, survivor=survivor, duplicate=duplicate)
     return survivor
 
 
