@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from leadflow.errors import Conflict, InvalidInput
+from leadflow.errors import Conflict, InvalidInput, clash_with, save_or_conflict
 
 from .models import Account, Contact, EmployeeBand, RevenueBand, Seniority
 
@@ -96,13 +96,9 @@ def _clean_account(account: Account) -> None:
         raise InvalidInput.on("country", "Use a two-letter ISO country code.")
     _check_choice("employee_band", account.employee_band, EmployeeBand)
     _check_choice("revenue_band", account.revenue_band, RevenueBand)
-    clash = Account.objects.exclude(pk=account.pk)
-    if account.domain and clash.filter(domain=account.domain).exists():
-        raise Conflict(
-            f"An account with domain {account.domain} already exists.", errors={"domain": ["Already in use."]}
-        )
-    if account.external_id and clash.filter(external_id=account.external_id).exists():
-        raise Conflict("An account with that external id exists.", errors={"external_id": ["Already in use."]})
+    clash = clash_with(account)
+    if clash is not None:
+        raise clash
 
 
 def create_account(**fields: Any) -> Account:
@@ -110,7 +106,7 @@ def create_account(**fields: Any) -> Account:
     account = Account()
     _apply(account, fields, ACCOUNT_FIELDS)
     _clean_account(account)
-    account.save()
+    save_or_conflict(account)
     return account
 
 
@@ -118,7 +114,7 @@ def update_account(account: Account, **fields: Any) -> Account:
     """Change an account's fields."""
     _apply(account, fields, ACCOUNT_FIELDS)
     _clean_account(account)
-    account.save()
+    save_or_conflict(account)
     return account
 
 
@@ -130,11 +126,15 @@ def _clean_contact(contact: Contact) -> None:
     _check_choice("seniority", contact.seniority, Seniority)
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
-    clash = Contact.objects.exclude(pk=contact.pk)
-    if contact.email and clash.filter(email__iexact=contact.email).exists():
-        raise Conflict(f"A contact with email {contact.email} already exists.", errors={"email": ["Already in use."]})
-    if contact.external_id and clash.filter(external_id=contact.external_id).exists():
-        raise Conflict("A contact with that external id exists.", errors={"external_id": ["Already in use."]})
+    same_email = Contact.objects.exclude(pk=contact.pk).filter(email__iexact=contact.email).first()
+    if contact.email and same_email is not None:
+        raise Conflict(
+            f"A contact with email {contact.email} already exists (id {same_email.pk}).",
+            errors={"email": [f"Already used by contact {same_email.pk}."]},
+            extra={"existing_id": same_email.pk},
+        )
+    if (external := clash_with(contact)) is not None:
+        raise external
 
 
 def _record_consent(contact: Contact, before: tuple[bool, bool]) -> None:
@@ -148,7 +148,7 @@ def create_contact(**fields: Any) -> Contact:
     _apply(contact, fields, CONTACT_FIELDS)
     _clean_contact(contact)
     _record_consent(contact, (False, False))
-    contact.save()
+    save_or_conflict(contact)
     return contact
 
 
@@ -158,7 +158,7 @@ def update_contact(contact: Contact, **fields: Any) -> Contact:
     _apply(contact, fields, CONTACT_FIELDS)
     _clean_contact(contact)
     _record_consent(contact, before)
-    contact.save()
+    save_or_conflict(contact)
     return contact
 
 

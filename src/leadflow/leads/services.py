@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
-from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
+from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed, clash_with, save_or_conflict
 from leadflow.history import refresh_spells, set_on
 from leadflow.users.models import Team, User
 
@@ -74,8 +74,9 @@ def _clean_lead(lead: Lead) -> None:
         if lead.budget_amount < 0:
             raise InvalidInput.on("budget_amount", "Must not be negative.")
     lead.external_id = (lead.external_id or "").strip() or None
-    if lead.external_id and Lead.objects.exclude(pk=lead.pk).filter(external_id=lead.external_id).exists():
-        raise Conflict("A lead with that external id exists.", errors={"external_id": ["Already in use."]})
+    clash = clash_with(lead)
+    if clash is not None:
+        raise clash
 
 
 def open_lead_for(contact: Contact) -> Lead | None:
@@ -138,7 +139,7 @@ def create_lead(
     lead = Lead(contact=contact, owner=owner, team=team or _default_team(by, owner), **lead_fields)
     lead.created_at = created_at or timezone.now()
     _clean_lead(lead)
-    lead.save()
+    save_or_conflict(lead)
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
     )
@@ -191,7 +192,7 @@ def update_lead(lead: Lead, *, by: User, owner: Any = ..., team: Any = ..., **fi
     if team is not ...:
         lead.team = team
     _clean_lead(lead)
-    lead.save()
+    save_or_conflict(lead)
     if reassigned:
         Assignment.objects.create(lead=lead, owner=lead.owner, by=by, how=AssignmentHow.BY_HAND)
     if "source" in fields:
