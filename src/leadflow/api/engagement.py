@@ -7,18 +7,20 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from leadflow.engagement import selectors
-from leadflow.engagement.models import EventType
+from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import MAX_BATCH, EventIn, ingest_events
 
 from .auth import current_user
-from .columns import DateTime, Id, Text
+from .columns import DateTime, Id, Text, column
 from .pagination import PageParams, page_of, paginate
 
 router = Router(tags=["events"])
 
 
 class EventItem(Schema):
-    type: Text = Field(..., description="page_visit, pricing_page_view, demo_request, form_submission, email_open, …")
+    type: Text = column(
+        Event, "type", description="page_visit, pricing_page_view, demo_request, form_submission, email_open, …"
+    )
     occurred_at: DateTime
     lead_id: Id | None = None
     email: Text | None = Field(None, max_length=254)

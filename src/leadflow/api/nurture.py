@@ -3,7 +3,7 @@ sequences with their steps and figures, enrolment by hand, what the mail system 
 the suppression list."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -30,16 +30,16 @@ def _nurturer(request: HttpRequest) -> User:
 
 
 class SegmentIn(Schema):
-    name: Text
-    description: Text = ""
-    match: Text = Field("all", description="all: every condition; any: one of them")
+    name: Text = column(Segment, "name")
+    description: Text = column(Segment, "description", "")
+    match: Literal["all", "any"] = Field("all", description="all: every condition; any: one of them")
     conditions: list[JsonValue] = Field([], description="See nurture.segments: {field, op, value, …} each")
 
 
 class SegmentPatch(Schema):
     name: Text = omittable(max_length=200)
-    description: Text = omittable()
-    match: Text = omittable()
+    description: Text = column(Segment, "description", None)
+    match: Literal["all", "any"] = omittable()
     conditions: list[JsonValue] = omittable()
 
 
@@ -70,20 +70,26 @@ class SegmentPreviewOut(Schema):
     leads: list[MemberOut] = Field(..., alias="sample")
 
 
+BODY = "HTML with merge fields: {{ contact.first_name }}, {{ unsubscribe_url }} …"
+
+
 class TemplateIn(Schema):
-    name: Text
-    subject: Text
-    body: Text = Field(..., description="HTML with merge fields: {{ contact.first_name }}, {{ unsubscribe_url }} …")
+    name: Text = column(EmailTemplate, "name")
+    subject: Text = column(EmailTemplate, "subject")
+    body: Text = column(EmailTemplate, "body", description=BODY)
 
 
 class TemplatePatch(Schema):
-    name: Text = omittable(max_length=200)
-    subject: Text = omittable(max_length=200)
-    body: Text = omittable()
+    name: Text = column(EmailTemplate, "name", None)
+    subject: Text = column(EmailTemplate, "subject", None)
+    body: Text = column(EmailTemplate, "body", None, description=BODY)
 
 
-class TemplateOut(TemplateIn):
+class TemplateOut(Schema):
     id: int
+    name: str
+    subject: str
+    body: str
     created_at: datetime
     updated_at: datetime
 
@@ -99,7 +105,7 @@ class TemplatePreviewOut(Schema):
 
 
 class SequenceIn(Schema):
-    name: Text
+    name: Text = column(Sequence, "name")
     segment_id: Id | None = Field(None, description="Its leads are enrolled as they enter it")
     exit_when: list[ExitWhen] = []
     allow_reentry: bool = False
@@ -131,7 +137,7 @@ class StepIn(Schema):
     config: dict[str, JsonValue] = Field({}, description="By kind; see the Step model")
     template_id: Id | None = None
     variant_template_id: Id | None = Field(None, description="An A/B test: the B variant")
-    test_metric: Text = Field("open", description="open, click or reply")
+    test_metric: Literal["open", "click", "reply"] = "open"
     test_deadline: DateTime | None = None
 
 

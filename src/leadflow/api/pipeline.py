@@ -9,11 +9,19 @@ from ninja import Field, Query, Router, Schema, Status
 from leadflow.accounts.models import Account, Contact
 from leadflow.leads.selectors import get_lead
 from leadflow.pipeline import selectors, services
-from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, Pipeline, Stage
+from leadflow.pipeline.models import (
+    Activity,
+    ActivityKind,
+    LostReason,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+    Stage,
+)
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Date, DateTime, Id, Text, omittable
+from .columns import Date, DateTime, Id, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row, visible_row
 from .statuses import may_conflict
@@ -124,13 +132,13 @@ class OpportunityStageChangeOut(Schema):
 class StageMoveIn(Schema):
     stage: Id = Field(..., description="Id of a stage in the opportunity's pipeline")
     reason: Text = Field("", max_length=500)
-    lost_reason: Text | None = Field(None, description="Required when the stage is a lost stage")
-    note: Text | None = None
+    lost_reason: Text | None = column(LostReason, "name", None, description="Required when the stage is a lost stage")
+    note: Text | None = column(OpportunityStageChange, "reason", None)
 
 
 class CloseIn(Schema):
     won: bool
-    lost_reason: Text | None = Field(None, description="Required when won is false")
+    lost_reason: Text | None = column(LostReason, "name", None, description="Required when won is false")
     note: Text = ""
 
 

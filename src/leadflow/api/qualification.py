@@ -19,6 +19,7 @@ from leadflow.qualification.models import (
     AssignmentWeight,
     Criterion,
     Distribution,
+    Handoff,
     IntentRule,
     QualificationCriterion,
     QualificationSettings,
@@ -103,10 +104,10 @@ class LeadQualificationOut(Schema):
 
 
 class IntentRuleIn(Schema):
-    name: Text
+    name: Text = column(IntentRule, "name")
     event_type: EventType
-    property_name: Text = ""
-    property_contains: Text = ""
+    property_name: Text = column(IntentRule, "property_name", "")
+    property_contains: Text = column(IntentRule, "property_contains", "")
     is_active: bool = True
 
 
@@ -118,16 +119,20 @@ class IntentRulePatch(Schema):
     is_active: bool = omittable()
 
 
-class IntentRuleOut(IntentRuleIn):
+class IntentRuleOut(Schema):
     id: int
-    event_type: str  # type: ignore[assignment]
+    name: str
+    event_type: str
+    property_name: str
+    property_contains: str
+    is_active: bool
 
 
 Weight = Annotated[int, column(AssignmentWeight, "weight", ge=1)]
 
 
 class AssignmentRuleIn(Schema):
-    name: Text
+    name: Text = column(AssignmentRule, "name")
     is_active: bool = True
     regions: list[Text] = []
     industries: list[Text] = []
@@ -201,7 +206,7 @@ class QualificationSettingsIO(Schema):
     day_starts: int = column(S, "day_starts", le=23)
     day_ends: int = column(S, "day_ends", le=24)
     business_days: list[Weekday]
-    time_zone: Text
+    time_zone: Text = column(S, "time_zone")
     reassign_on_breach: bool
 
 
@@ -218,7 +223,7 @@ class SettingsPatch(Schema):
 
 
 class RejectIn(Schema):
-    reason: Text
+    reason: Text = column(Handoff, "rejection_reason")
 
 
 class AssignIn(Schema):

@@ -105,8 +105,8 @@ class JobOut(Schema):
 
 class BreakdownEntry(Schema):
     rule: int
-    name: Text
-    kind: Text
+    name: str
+    kind: str
     points: float
 
 
