@@ -173,3 +173,21 @@ def _someone_waits_on_a_lock() -> bool:
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
         return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("flag", [0, 1, "yes"])
+def test_a_flag_is_a_json_boolean(api_as, marketer, rule, flag):
+    assert_refused(api_as(marketer).patch(f"/scoring/rules/{rule.pk}", {"is_active": flag}), 422, "is_active")
+
+
+def test_null_for_a_whole_body_is_malformed(api_as, admin):
+    assert_refused(api_as(admin).patch("/qualification/settings", None), 400, "body")
+
+
+def test_converting_without_a_body_takes_the_defaults(api_as, admin):
+    lead = LeadFactory(company_name="Acme")
+    client = api_as(admin)
+    response = client.client.post(
+        f"/api/v1/leads/{lead.pk}/convert", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {client.token}"
+    )
+    assert response.status_code == 201, response.content

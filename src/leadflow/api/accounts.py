@@ -10,7 +10,7 @@ from leadflow.errors import NotAllowed
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Id, Text, omittable
+from .columns import Flag, Id, Text, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
 from .statuses import may_conflict
@@ -126,8 +126,8 @@ class ContactIn(Schema):
     seniority: Seniority | None = None
     role_function: Text = Field("", max_length=100)
     account_id: Id | None = None
-    email_opt_in: bool = False
-    do_not_contact: bool = False
+    email_opt_in: Flag = False
+    do_not_contact: Flag = False
     external_id: Text | None = Field(None, max_length=100)
 
 

@@ -16,12 +16,12 @@ from .statuses import document_errors
 
 
 class ObjectBodies(Parser):
-    """JSON bodies are objects (or null where the body is optional): a list or a number is malformed, not an empty
-    object."""
+    """JSON bodies are objects: null, a list or a number is malformed, not an empty object (django-ninja's schemas
+    would read any of them as one)."""
 
     def parse_body(self, request: HttpRequest) -> dict:
         body = super().parse_body(request)
-        if body is not None and not isinstance(body, dict):
+        if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
         return body
 

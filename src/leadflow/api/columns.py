@@ -4,7 +4,7 @@
 range of an integer column (PostgreSQL's, the stricter of the two databases, so a value valid here is valid on both),
 the digits of a decimal, the bounds of the column's own validators; text never holds a NUL character (PostgreSQL
 refuses one). `Id` is a row id, `Text` any other string the API takes, `JsonValue` free-form JSON (no NUL in its text),
-`Date` and `DateTime` ISO 8601 text.
+`Flag` a JSON boolean, `Date` and `DateTime` ISO 8601 text.
 """
 
 import re
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinLengthValidator, MinValueValidator
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 NO_NUL = r"^[^\x00]*$"
 INTEGER_RANGES = BaseDatabaseOperations.integer_field_ranges
@@ -48,6 +48,7 @@ def _iso(pattern: str, example: str) -> BeforeValidator:
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX, description="A row's id")]
 Text = Annotated[str, Field(pattern=NO_NUL)]
 JsonValue = Annotated[Any, AfterValidator(_without_nul)]
+Flag = Annotated[bool, Strict()]  # true or false in a JSON body, not 0, 1 or "yes"
 Date = Annotated[date, _iso(r"^\d{4}-\d{2}-\d{2}$", "2026-01-31")]
 DateTime = Annotated[datetime, _iso(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", "2026-01-31T09:30:00Z")]
 

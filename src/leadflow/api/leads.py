@@ -18,7 +18,7 @@ from leadflow.pipeline.services import convert_lead
 from leadflow.users.models import Team, User
 
 from .auth import current_user
-from .columns import Date, Id, Text
+from .columns import Date, Flag, Id, Text
 from .pagination import PageParams, page_of, paginate
 from .pipeline import OpportunityOut
 from .refs import resolve_ids, row, visible_row
@@ -38,7 +38,7 @@ class LeadFields(Schema):
     owner_id: Id | None = None
     team_id: Id | None = None
     budget_amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
-    budget_confirmed: bool = False
+    budget_confirmed: Flag = False
     authority: Authority = Authority.UNKNOWN
     need: Text = ""
     timing_target_date: Date | None = None
@@ -110,6 +110,9 @@ class ConvertIn(Schema):
     pipeline_id: Id | None = None
     stage_id: Id | None = None
     expected_close_date: Date | None = None
+
+
+NO_OPTIONS = ConvertIn.model_validate({})  # converting with no body: the defaults
 
 
 class MergeIn(Schema):
@@ -192,11 +195,10 @@ def transition_lead(request: HttpRequest, lead_id: Id, payload: TransitionIn) ->
 
 @router.post("/leads/{lead_id}/convert", response={200: OpportunityOut, 201: OpportunityOut})
 @may_conflict
-def convert(request: HttpRequest, lead_id: Id, payload: ConvertIn | None = None) -> Status:
+def convert(request: HttpRequest, lead_id: Id, payload: ConvertIn = NO_OPTIONS) -> Status:
     """Convert a lead into an opportunity (201); converting again returns the same opportunity (200)."""
     user = current_user(request)
     lead = selectors.get_lead(user, lead_id)
-    payload = payload or ConvertIn.model_validate({})
     pipeline = row(Pipeline, payload.pipeline_id, "pipeline_id")
     opportunity, created = convert_lead(
         lead,

@@ -14,7 +14,7 @@ from leadflow.nurture.models import Delivery, EmailTemplate, ExitWhen, Segment, 
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import DateTime, Id, JsonValue, Text, column, omittable
+from .columns import DateTime, Flag, Id, JsonValue, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
 from .statuses import may_conflict
@@ -108,7 +108,7 @@ class SequenceIn(Schema):
     name: Text = column(Sequence, "name")
     segment_id: Id | None = Field(None, description="Its leads are enrolled as they enter it")
     exit_when: list[ExitWhen] = []
-    allow_reentry: bool = False
+    allow_reentry: Flag = False
     reentry_after_days: int | None = column(Sequence, "reentry_after_days", None)
 
 
@@ -116,9 +116,9 @@ class SequencePatch(Schema):
     name: Text = omittable(max_length=200)
     segment_id: Id | None = None
     exit_when: list[ExitWhen] = omittable()
-    allow_reentry: bool = omittable()
+    allow_reentry: Flag = omittable()
     reentry_after_days: int | None = column(Sequence, "reentry_after_days", None)
-    is_active: bool = omittable(description="Start (true, once it has a step) or stop (false)")
+    is_active: Flag = omittable(description="Start (true, once it has a step) or stop (false)")
 
 
 class SequenceOut(Schema):

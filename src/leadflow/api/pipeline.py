@@ -21,7 +21,7 @@ from leadflow.pipeline.models import (
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Date, DateTime, Id, Text, column, omittable
+from .columns import Date, DateTime, Flag, Id, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row, visible_row
 from .statuses import may_conflict
@@ -137,7 +137,7 @@ class StageMoveIn(Schema):
 
 
 class CloseIn(Schema):
-    won: bool
+    won: Flag
     lost_reason: Text | None = column(LostReason, "name", None, description="Required when won is false")
     note: Text = ""
 
@@ -264,7 +264,7 @@ class ActivityPatch(Schema):
     subject: Text = omittable(max_length=200)
     body: Text = ""
     due_at: DateTime | None = None
-    is_done: bool = False
+    is_done: Flag = False
     outcome: Text = Field("", max_length=100)
     owner_id: Id | None = None
     external_id: Text | None = Field(None, max_length=100)

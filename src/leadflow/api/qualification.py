@@ -29,7 +29,7 @@ from leadflow.users.selectors import notifications_for
 from leadflow.users.services import mark_notifications_read
 
 from .auth import current_user
-from .columns import Id, Text, column, omittable
+from .columns import Flag, Id, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row
 from .statuses import may_conflict
@@ -40,9 +40,9 @@ router = Router(tags=["qualification"])
 class CriterionIO(Schema):
     kind: Criterion
     threshold: int | None = column(QualificationCriterion, "threshold", None)
-    is_active: bool = True
-    required_to_accept: bool = False
-    required_to_convert: bool = False
+    is_active: Flag = True
+    required_to_accept: Flag = False
+    required_to_convert: Flag = False
 
 
 class CriteriaIn(Schema):
@@ -108,7 +108,7 @@ class IntentRuleIn(Schema):
     event_type: EventType
     property_name: Text = column(IntentRule, "property_name", "")
     property_contains: Text = column(IntentRule, "property_contains", "")
-    is_active: bool = True
+    is_active: Flag = True
 
 
 class IntentRulePatch(Schema):
@@ -116,7 +116,7 @@ class IntentRulePatch(Schema):
     event_type: EventType = omittable()
     property_name: Text = column(IntentRule, "property_name", None)
     property_contains: Text = column(IntentRule, "property_contains", None)
-    is_active: bool = omittable()
+    is_active: Flag = omittable()
 
 
 class IntentRuleOut(Schema):
@@ -133,7 +133,7 @@ Weight = Annotated[int, column(AssignmentWeight, "weight", ge=1)]
 
 class AssignmentRuleIn(Schema):
     name: Text = column(AssignmentRule, "name")
-    is_active: bool = True
+    is_active: Flag = True
     regions: list[Text] = []
     industries: list[Text] = []
     employee_bands: list[Text] = []
@@ -150,7 +150,7 @@ class AssignmentRuleIn(Schema):
 
 class AssignmentRulePatch(Schema):
     name: Text = column(AssignmentRule, "name", None)
-    is_active: bool = omittable()
+    is_active: Flag = omittable()
     regions: list[Text] = omittable()
     industries: list[Text] = omittable()
     employee_bands: list[Text] = omittable()
@@ -207,7 +207,7 @@ class QualificationSettingsIO(Schema):
     day_ends: int = column(S, "day_ends", le=24)
     business_days: list[Weekday]
     time_zone: Text = column(S, "time_zone")
-    reassign_on_breach: bool
+    reassign_on_breach: Flag
 
 
 class SettingsPatch(Schema):
@@ -219,7 +219,7 @@ class SettingsPatch(Schema):
     day_ends: int = column(S, "day_ends", None, le=24)
     business_days: list[Weekday] = omittable()
     time_zone: Text = column(S, "time_zone", None)
-    reassign_on_breach: bool = omittable()
+    reassign_on_breach: Flag = omittable()
 
 
 class RejectIn(Schema):

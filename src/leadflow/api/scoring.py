@@ -23,7 +23,7 @@ from leadflow.scoring.models import (
 )
 
 from .auth import current_user
-from .columns import Id, JsonValue, Text, column, omittable
+from .columns import Flag, Id, JsonValue, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 
 router = Router(tags=["scoring"])
@@ -45,8 +45,8 @@ class RuleIn(Schema):
     points: int = column(R, "points", **POINTS)
     cap: int | None = column(R, "cap", None)
     half_life_days: float | None = column(R, "half_life_days", None, gt=0)
-    in_icp: bool = False
-    is_active: bool = True
+    in_icp: Flag = False
+    is_active: Flag = True
 
 
 class RulePatch(Schema):
@@ -60,8 +60,8 @@ class RulePatch(Schema):
     points: int = column(R, "points", None, **POINTS)
     cap: int | None = column(R, "cap", None)
     half_life_days: float | None = column(R, "half_life_days", None, gt=0)
-    in_icp: bool = omittable()
-    is_active: bool = omittable()
+    in_icp: Flag = omittable()
+    is_active: Flag = omittable()
 
 
 class RuleOut(Schema):
