@@ -7,7 +7,10 @@ import pytest
 from django.db import connection, connections, transaction
 
 from leadflow.api.columns import BIGINT_MAX
+from leadflow.leads.models import StageChange
+from leadflow.leads.services import record_lifecycle_change
 from leadflow.nurture.models import Segment
+from leadflow.qualification.models import Handoff
 from leadflow.scoring.models import ScoringRule
 
 from ..factories import LeadFactory
@@ -48,7 +51,14 @@ def test_a_body_that_is_not_an_object_is_malformed(api_as, marketer, rule, body)
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({"points": "many"}, "points"), ({"in_icp": [1]}, "in_icp"), ({"half_life_days": "soon"}, "half_life_days")],
+    [
+        ({"points": "many"}, "points"),
+        ({"points": True}, "points"),  # pydantic alone reads true as 1
+        ({"points": "5"}, "points"),
+        ({"in_icp": [1]}, "in_icp"),
+        ({"half_life_days": "soon"}, "half_life_days"),
+        ({"half_life_days": False}, "half_life_days"),
+    ],
 )
 def test_a_value_of_the_wrong_type_is_refused(api_as, marketer, rule, payload, field):
     assert_refused(api_as(marketer).patch(f"/scoring/rules/{rule.pk}", payload), 422, field)
@@ -191,3 +201,13 @@ def test_converting_without_a_body_takes_the_defaults(api_as, admin):
         f"/api/v1/leads/{lead.pk}/convert", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {client.token}"
     )
     assert response.status_code == 201, response.content
+
+
+def test_a_rejection_reason_as_long_as_its_column_fits_the_leads_history_too(api_as, rep):
+    """The lifecycle step quotes the reason after "Rejected by sales: ": it is clipped to its column, not a 500."""
+    lead = LeadFactory(owner=rep, team=rep.team)
+    record_lifecycle_change(lead, to="prospect", by=None, reason="Score 72 reached the MQL threshold (60)")
+    handoff = Handoff.objects.get(lead=lead)
+    response = api_as(rep).post(f"/handoffs/{handoff.pk}/reject", {"reason": "x" * 500})
+    assert response.status_code == 200, response.content
+    assert len(StageChange.objects.filter(lead=lead).last().reason) == 500

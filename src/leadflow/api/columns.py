@@ -4,7 +4,7 @@
 range of an integer column (PostgreSQL's, the stricter of the two databases, so a value valid here is valid on both),
 the digits of a decimal, the bounds of the column's own validators; text never holds a NUL character (PostgreSQL
 refuses one). `Id` is a row id, `Text` any other string the API takes, `JsonValue` free-form JSON (no NUL in its text),
-`Flag` a JSON boolean, `Date` and `DateTime` ISO 8601 text.
+`Int`, `Number` and `Flag` JSON numbers and booleans in a body, `Date` and `DateTime` ISO 8601 text.
 """
 
 import re
@@ -45,7 +45,16 @@ def _iso(pattern: str, example: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-Id = Annotated[int, Field(ge=1, le=BIGINT_MAX, description="A row's id")]
+def _not_a_flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("Give a number, not true or false.")
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=BIGINT_MAX, description="A row's id")]
+# Numbers in a JSON body are JSON numbers: pydantic alone would read true as 1 and "7" as 7.
+Int = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
 Text = Annotated[str, Field(pattern=NO_NUL)]
 JsonValue = Annotated[Any, AfterValidator(_without_nul)]
 Flag = Annotated[bool, Strict()]  # true or false in a JSON body, not 0, 1 or "yes"

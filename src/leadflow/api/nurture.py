@@ -14,7 +14,7 @@ from leadflow.nurture.models import Delivery, EmailTemplate, ExitWhen, Segment, 
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import DateTime, Flag, Id, JsonValue, Text, column, omittable
+from .columns import DateTime, Flag, Id, Int, JsonValue, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
 from .statuses import may_conflict
@@ -109,7 +109,7 @@ class SequenceIn(Schema):
     segment_id: Id | None = Field(None, description="Its leads are enrolled as they enter it")
     exit_when: list[ExitWhen] = []
     allow_reentry: Flag = False
-    reentry_after_days: int | None = column(Sequence, "reentry_after_days", None)
+    reentry_after_days: Int | None = column(Sequence, "reentry_after_days", None)
 
 
 class SequencePatch(Schema):
@@ -117,7 +117,7 @@ class SequencePatch(Schema):
     segment_id: Id | None = None
     exit_when: list[ExitWhen] = omittable()
     allow_reentry: Flag = omittable()
-    reentry_after_days: int | None = column(Sequence, "reentry_after_days", None)
+    reentry_after_days: Int | None = column(Sequence, "reentry_after_days", None)
     is_active: Flag = omittable(description="Start (true, once it has a step) or stop (false)")
 
 

@@ -21,7 +21,7 @@ from leadflow.pipeline.models import (
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Date, DateTime, Flag, Id, Text, column, omittable
+from .columns import Date, DateTime, Flag, Id, Int, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row, visible_row
 from .statuses import may_conflict
@@ -102,7 +102,7 @@ class OpportunityPatch(Schema):
     amount: Decimal = omittable(ge=0, max_digits=14, decimal_places=2)
     currency: Text = omittable(min_length=3, max_length=3)
     expected_close_date: Date | None = None
-    probability_override: int | None = Field(None, ge=0, le=100)
+    probability_override: Int | None = Field(None, ge=0, le=100)
     review_note: Text = ""
     external_id: Text | None = Field(None, max_length=100)
 

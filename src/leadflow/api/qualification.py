@@ -29,7 +29,7 @@ from leadflow.users.selectors import notifications_for
 from leadflow.users.services import mark_notifications_read
 
 from .auth import current_user
-from .columns import Flag, Id, Text, column, omittable
+from .columns import Flag, Id, Int, Number, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row
 from .statuses import may_conflict
@@ -39,7 +39,7 @@ router = Router(tags=["qualification"])
 
 class CriterionIO(Schema):
     kind: Criterion
-    threshold: int | None = column(QualificationCriterion, "threshold", None)
+    threshold: Int | None = column(QualificationCriterion, "threshold", None)
     is_active: Flag = True
     required_to_accept: Flag = False
     required_to_convert: Flag = False
@@ -128,7 +128,7 @@ class IntentRuleOut(Schema):
     is_active: bool
 
 
-Weight = Annotated[int, column(AssignmentWeight, "weight", ge=1)]
+Weight = Annotated[Int, column(AssignmentWeight, "weight", ge=1)]
 
 
 class AssignmentRuleIn(Schema):
@@ -138,11 +138,11 @@ class AssignmentRuleIn(Schema):
     industries: list[Text] = []
     employee_bands: list[Text] = []
     sources: list[Text] = []
-    min_score: int | None = column(AssignmentRule, "min_score", None)
+    min_score: Int | None = column(AssignmentRule, "min_score", None)
     user_id: Id | None = Field(None, description="Give every matching lead to this user …")
     team_id: Id | None = Field(None, description="… or share them among this team's active reps")
     distribution: Distribution = Distribution.ROUND_ROBIN
-    max_open_leads: int | None = column(
+    max_open_leads: Int | None = column(
         AssignmentRule, "max_open_leads", None, description="No rep takes a lead while holding this many"
     )
     weights: dict[Id, Weight] | None = Field(None, description="Weighted rules: {user id: weight}; others weigh 1")
@@ -155,11 +155,11 @@ class AssignmentRulePatch(Schema):
     industries: list[Text] = omittable()
     employee_bands: list[Text] = omittable()
     sources: list[Text] = omittable()
-    min_score: int | None = column(AssignmentRule, "min_score", None)
+    min_score: Int | None = column(AssignmentRule, "min_score", None)
     user_id: Id | None = None
     team_id: Id | None = None
     distribution: Distribution = omittable()
-    max_open_leads: int | None = column(AssignmentRule, "max_open_leads", None)
+    max_open_leads: Int | None = column(AssignmentRule, "max_open_leads", None)
     weights: dict[Id, Weight] | None = None
 
 
@@ -194,29 +194,29 @@ class RuleMoveIn(Schema):
     step: Literal[-1, 1]
 
 
-Weekday = Annotated[int, Field(ge=0, le=6, description="Monday = 0")]
+Weekday = Annotated[Int, Field(ge=0, le=6, description="Monday = 0")]
 S = QualificationSettings
 
 
 class QualificationSettingsIO(Schema):
-    hot_score: int = column(S, "hot_score")
-    hot_first_touch_hours: float = column(S, "hot_first_touch_hours")
-    first_touch_hours: float = column(S, "first_touch_hours")
-    decision_hours: float = column(S, "decision_hours")
-    day_starts: int = column(S, "day_starts", le=23)
-    day_ends: int = column(S, "day_ends", le=24)
+    hot_score: Int = column(S, "hot_score")
+    hot_first_touch_hours: Number = column(S, "hot_first_touch_hours")
+    first_touch_hours: Number = column(S, "first_touch_hours")
+    decision_hours: Number = column(S, "decision_hours")
+    day_starts: Int = column(S, "day_starts", le=23)
+    day_ends: Int = column(S, "day_ends", le=24)
     business_days: list[Weekday]
     time_zone: Text = column(S, "time_zone")
     reassign_on_breach: Flag
 
 
 class SettingsPatch(Schema):
-    hot_score: int = column(S, "hot_score", None)
-    hot_first_touch_hours: float = column(S, "hot_first_touch_hours", None)
-    first_touch_hours: float = column(S, "first_touch_hours", None)
-    decision_hours: float = column(S, "decision_hours", None)
-    day_starts: int = column(S, "day_starts", None, le=23)
-    day_ends: int = column(S, "day_ends", None, le=24)
+    hot_score: Int = column(S, "hot_score", None)
+    hot_first_touch_hours: Number = column(S, "hot_first_touch_hours", None)
+    first_touch_hours: Number = column(S, "first_touch_hours", None)
+    decision_hours: Number = column(S, "decision_hours", None)
+    day_starts: Int = column(S, "day_starts", None, le=23)
+    day_ends: Int = column(S, "day_ends", None, le=24)
     business_days: list[Weekday] = omittable()
     time_zone: Text = column(S, "time_zone", None)
     reassign_on_breach: Flag = omittable()

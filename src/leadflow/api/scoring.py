@@ -23,7 +23,7 @@ from leadflow.scoring.models import (
 )
 
 from .auth import current_user
-from .columns import Flag, Id, JsonValue, Text, column, omittable
+from .columns import Flag, Id, Int, JsonValue, Number, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 
 router = Router(tags=["scoring"])
@@ -42,9 +42,9 @@ class RuleIn(Schema):
     event_type: EventType | None = None
     property_name: Text = column(R, "property_name", "")
     property_contains: Text = column(R, "property_contains", "")
-    points: int = column(R, "points", **POINTS)
-    cap: int | None = column(R, "cap", None)
-    half_life_days: float | None = column(R, "half_life_days", None, gt=0)
+    points: Int = column(R, "points", **POINTS)
+    cap: Int | None = column(R, "cap", None)
+    half_life_days: Number | None = column(R, "half_life_days", None, gt=0)
     in_icp: Flag = False
     is_active: Flag = True
 
@@ -57,9 +57,9 @@ class RulePatch(Schema):
     event_type: EventType | None = None
     property_name: Text = column(R, "property_name", None)
     property_contains: Text = column(R, "property_contains", None)
-    points: int = column(R, "points", None, **POINTS)
-    cap: int | None = column(R, "cap", None)
-    half_life_days: float | None = column(R, "half_life_days", None, gt=0)
+    points: Int = column(R, "points", None, **POINTS)
+    cap: Int | None = column(R, "cap", None)
+    half_life_days: Number | None = column(R, "half_life_days", None, gt=0)
     in_icp: Flag = omittable()
     is_active: Flag = omittable()
 
@@ -82,7 +82,7 @@ class RuleOut(Schema):
 
 
 class ScoringSettingsIO(Schema):
-    mql_threshold: int = column(ScoringSettings, "mql_threshold", ge=1, le=10000)
+    mql_threshold: Int = column(ScoringSettings, "mql_threshold", ge=1, le=10000)
 
 
 class PreviewIn(Schema):

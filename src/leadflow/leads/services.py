@@ -240,7 +240,8 @@ def record_lifecycle_change(
             f"A lead cannot move from {current} to {to}.",
             errors={"to": [f"Not allowed from {current}."]},
         )
-    reason = (reason or "").strip()
+    # The one writer clips: callers quote the user's words inside their own ("Rejected by sales: …").
+    reason = (reason or "").strip()[: StageChange._meta.get_field("reason").max_length]
     if to in NEEDS_REASON and not reason:
         raise InvalidInput.on("reason", f"A reason is required to move a lead to {to}.")
     if current == LifecycleStage.DISQUALIFIED and to == LifecycleStage.RECYCLED:
