@@ -27,6 +27,8 @@ class ObjectBodies(Parser):
 
 
 class LeadflowAPI(NinjaAPI):
+    """django-ninja's API, whose OpenAPI schema also documents each operation's error statuses."""
+
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> OpenAPISchema:
         return document_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
 
