@@ -54,3 +54,20 @@ def test_each_operation_documents_its_error_statuses_with_the_error_body(openapi
     assert set(me) == {200, 401}  # no input, no path: only the token can be wrong
     rescore = paths["/api/v1/scoring/rescore"]["post"]["responses"]
     assert 409 not in rescore and 403 in rescore
+
+
+def test_every_limit_is_written_in_json_schema_words(openapi):
+    """pydantic writes a Field's bounds as `ge`/`le` when a validator comes before it: no reader knows those."""
+    found: list[str] = []
+
+    def walk(node, where: str) -> None:
+        if isinstance(node, dict):
+            found.extend(f"{where}.{key}" for key in ("ge", "le", "gt", "lt") if key in node and "type" in node)
+            for key, value in node.items():
+                walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(openapi, "")
+    assert found == []

@@ -51,7 +51,7 @@ def _not_a_flag(value: Any) -> Any:
     return value
 
 
-Id = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=BIGINT_MAX, description="A row's id")]
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX, description="A row's id"), BeforeValidator(_not_a_flag)]
 # Numbers in a JSON body are JSON numbers: pydantic alone would read true as 1 and "7" as 7.
 Int = Annotated[int, Strict()]
 Number = Annotated[float, Strict()]
