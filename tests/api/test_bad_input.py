@@ -211,3 +211,12 @@ def test_a_rejection_reason_as_long_as_its_column_fits_the_leads_history_too(api
     response = api_as(rep).post(f"/handoffs/{handoff.pk}/reject", {"reason": "x" * 500})
     assert response.status_code == 200, response.content
     assert len(StageChange.objects.filter(lead=lead).last().reason) == 500
+
+
+def test_a_moment_with_any_offset_is_read_in_utc(api_as, admin):
+    """PostgreSQL refuses offsets past 15:59; the API hands it the moment in UTC."""
+    assert api_as(admin).get("/events", {"since": "0006-07-13T15:08:47+18:27"}).status_code == 200
+
+
+def test_a_moment_before_the_first_year_in_utc_is_refused(api_as, admin):
+    assert_refused(api_as(admin).get("/events", {"since": "0001-01-01T00:00:00+01:00"}), 422, "since")

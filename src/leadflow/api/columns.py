@@ -8,7 +8,7 @@ refuses one). `Id` is a row id, `Text` any other string the API takes, `JsonValu
 """
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinLengthValidator, MinValueValidator
@@ -45,6 +45,14 @@ def _iso(pattern: str, example: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _in_utc(value: datetime) -> datetime:
+    """The moment in UTC (a time without an offset is read as UTC): PostgreSQL refuses offsets past 15:59."""
+    try:
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise ValueError("The moment is out of range.") from exc
+
+
 def _not_a_flag(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("Give a number, not true or false.")
@@ -59,7 +67,9 @@ Text = Annotated[str, Field(pattern=NO_NUL)]
 JsonValue = Annotated[Any, AfterValidator(_without_nul)]
 Flag = Annotated[bool, Strict()]  # true or false in a JSON body, not 0, 1 or "yes"
 Date = Annotated[date, _iso(r"^\d{4}-\d{2}-\d{2}$", "2026-01-31")]
-DateTime = Annotated[datetime, _iso(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", "2026-01-31T09:30:00Z")]
+DateTime = Annotated[
+    datetime, _iso(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", "2026-01-31T09:30:00Z"), AfterValidator(_in_utc)
+]
 
 
 def column_limits(field: models.Field) -> dict[str, Any]:
