@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint
+.PHONY: run test lint fuzz
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ lint: $(INSTALLED)
 ## make test: lint, type-check and run the test suite on DATABASE_URL (SQLite by default)
 test: lint
 	$(BIN)/pytest -n auto --dist loadfile -q
+
+## make fuzz: serve a demo world and fuzz the API with schemathesis (schemathesis.toml; ARGS="--seed 9" to vary)
+fuzz: $(INSTALLED)
+	scripts/fuzz $(ARGS)

@@ -3,6 +3,9 @@
 `errors` maps a field to its messages; `extra` carries facts a client can act on (the id of a clashing lead).
 """
 
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+
 
 class DomainError(Exception):
     """A request the domain refuses; `errors` maps a field name to its messages."""
@@ -37,3 +40,41 @@ class NotAllowed(DomainError):
     """The user's role may not do this."""
 
     status = 403
+
+
+def clash_with(instance: Model) -> Conflict | None:
+    """A Conflict naming the row that already holds one of `instance`'s unique values, or None."""
+    opts = instance._meta
+    attnames = {field.name: field.attname for field in opts.concrete_fields}
+    groups = [[field.name] for field in opts.concrete_fields if field.unique and not field.primary_key]
+    # Constraints with a condition or an expression (a case-blind email) are the service's to check.
+    groups += [list(c.fields) for c in opts.total_unique_constraints if c.fields]
+    others = type(instance)._default_manager.exclude(pk=instance.pk)
+    for names in groups:
+        lookup = {name: getattr(instance, attnames[name]) for name in names}
+        if any(value is None for value in lookup.values()):
+            continue
+        existing = others.filter(**lookup).only("pk").first()
+        if existing is not None:
+            what = " and ".join(name.replace("_", " ") for name in names)
+            message = f"Already used by {opts.verbose_name} {existing.pk}."
+            article = "An" if str(opts.verbose_name)[:1] in "aeiou" else "A"
+            return Conflict(
+                f"{article} {opts.verbose_name} with this {what} already exists (id {existing.pk}).",
+                errors={name: [message] for name in names},
+                extra={"existing_id": existing.pk},
+            )
+    return None
+
+
+def save_or_conflict(instance: Model) -> None:
+    """Save `instance`; a clash with another row's unique value (one a concurrent request wrote a moment ago too)
+    is a Conflict naming that row, never an IntegrityError."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        clash = clash_with(instance)
+        if clash is None:
+            raise
+        raise clash from None

@@ -118,7 +118,18 @@ TEMPLATES = [
 def _database() -> dict[str, Any]:
     default_url = f"sqlite:///{VAR_DIR / 'leadflow.sqlite3'}"
     url = os.environ.get("DATABASE_URL") or default_url
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    except ValueError as exc:  # an unknown scheme, unquoted characters, a port that is not a number
+        scheme = url.partition("://")[0] if "://" in url else ""
+        why = (
+            f"unknown scheme {scheme!r}"
+            if isinstance(exc, dj_database_url.UnknownSchemeError)
+            else "it does not parse; quote characters such as @ : / in the password, and give the port as a number"
+        )
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL ({why}): use sqlite:///path/to/file or postgres://user@host:5432/name."
+        ) from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             # WAL lets readers work while a writer commits; IMMEDIATE takes the write lock up front so two

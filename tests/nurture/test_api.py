@@ -65,9 +65,10 @@ def test_a_bad_condition_is_refused_naming_it(api_as, marketer):
 
 
 def test_a_taken_segment_name_is_a_conflict_on_the_name(api_as, marketer):
-    api_as(marketer).post("/nurture/segments", {"name": "VPs"})
+    first = api_as(marketer).post("/nurture/segments", {"name": "VPs"}).json()["id"]
     response = api_as(marketer).post("/nurture/segments", {"name": "VPs"})
-    assert response.status_code == 409 and response.json()["errors"] == {"name": ["Already in use."]}
+    assert response.status_code == 409 and response.json()["errors"] == {"name": [f"Already used by segment {first}."]}
+    assert response.json()["existing_id"] == first
 
 
 def test_templates_are_created_changed_and_previewed_for_a_lead(api_as, marketer):

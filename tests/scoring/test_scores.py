@@ -10,6 +10,7 @@ from django.utils import timezone
 from leadflow.engagement.services import EventIn, ingest_events
 from leadflow.errors import InvalidInput, NotAllowed
 from leadflow.leads.models import StageChange
+from leadflow.leads.services import merge_leads
 from leadflow.scoring.models import LeadScore, ScoreChange, ScoringRule
 from leadflow.scoring.rules import add_events, fit_matches, score_of
 from leadflow.scoring.selectors import current_score, preview_mql
@@ -180,3 +181,13 @@ def test_the_worker_applies_decay_to_stored_scores_daily(rules, rep):
     stored.refresh_from_db()
     assert (stored.fit, stored.engagement, stored.total) == (15, 5, 20)
     assert [entry["points"] for entry in stored.breakdown] == [15, 5]
+
+
+def test_merging_two_scored_leads_rescores_the_survivor_with_the_duplicates_events(rules, rep):
+    survivor, duplicate = vp_lead(rep), vp_lead(rep)
+    rescore_leads([survivor.pk])
+    view_pricing(rep, duplicate)  # the duplicate's score: 15 fit + 10 engagement
+    merge_leads(survivor=survivor, duplicate=duplicate, by=rep)
+    survivor_score = LeadScore.objects.get(lead=survivor)
+    assert (survivor_score.engagement, survivor_score.total) == (10, 25)
+    assert LeadScore.objects.filter(lead=duplicate).exists()  # the duplicate keeps its own score

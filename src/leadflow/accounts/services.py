@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from leadflow.errors import Conflict, InvalidInput
+from leadflow.errors import Conflict, InvalidInput, clash_with, save_or_conflict
 
 from .matching import CROWDED_KEY, Person, company_domain, judge, keys_of, plain_name
 from .models import Account, Contact, DuplicatePair, EmployeeBand, PairStatus, RevenueBand, Seniority
@@ -103,13 +103,9 @@ def _clean_account(account: Account) -> None:
         raise InvalidInput.on("country", "Use a two-letter ISO country code.")
     _check_choice("employee_band", account.employee_band, EmployeeBand)
     _check_choice("revenue_band", account.revenue_band, RevenueBand)
-    clash = Account.objects.exclude(pk=account.pk)
-    if account.domain and clash.filter(domain=account.domain).exists():
-        raise Conflict(
-            f"An account with domain {account.domain} already exists.", errors={"domain": ["Already in use."]}
-        )
-    if account.external_id and clash.filter(external_id=account.external_id).exists():
-        raise Conflict("An account with that external id exists.", errors={"external_id": ["Already in use."]})
+    clash = clash_with(account)
+    if clash is not None:
+        raise clash
 
 
 def create_account(**fields: Any) -> Account:
@@ -117,7 +113,7 @@ def create_account(**fields: Any) -> Account:
     account = Account()
     _apply(account, fields, ACCOUNT_FIELDS)
     _clean_account(account)
-    account.save()
+    save_or_conflict(account)
     return account
 
 
@@ -127,7 +123,7 @@ def update_account(account: Account, **fields: Any) -> Account:
     before = (account.domain, account.country)
     _apply(account, fields, ACCOUNT_FIELDS)
     _clean_account(account)
-    account.save()
+    save_or_conflict(account)
     if (account.domain, account.country) != before:
         contacts = list(account.contacts.all())
         for contact in contacts:
@@ -212,11 +208,16 @@ def _clean_contact(contact: Contact, *, email_checked: bool = False) -> None:
         raise InvalidInput.on("attributes", "Give the custom properties as names and values.")
     if not (contact.first_name or contact.last_name or contact.email):
         raise InvalidInput("A contact needs a name or an email.", errors={"email": ["Give a name or an email."]})
-    clash = Contact.objects.exclude(pk=contact.pk)
-    if contact.email and not email_checked and contacts_with_email(contact.email).exclude(pk=contact.pk).exists():
-        raise Conflict(f"A contact with email {contact.email} already exists.", errors={"email": ["Already in use."]})
-    if contact.external_id and clash.filter(external_id=contact.external_id).exists():
-        raise Conflict("A contact with that external id exists.", errors={"external_id": ["Already in use."]})
+    if contact.email and not email_checked:
+        same_email = contacts_with_email(contact.email).exclude(pk=contact.pk).first()
+        if same_email is not None:
+            raise Conflict(
+                f"A contact with email {contact.email} already exists (id {same_email.pk}).",
+                errors={"email": [f"Already used by contact {same_email.pk}."]},
+                extra={"existing_id": same_email.pk},
+            )
+    if (external := clash_with(contact)) is not None:
+        raise external
     set_keys(contact)
 
 
@@ -237,7 +238,7 @@ def _new_contact(fields: dict[str, Any], *, email_checked: bool) -> Contact:
     _apply(contact, fields, CONTACT_FIELDS)
     _clean_contact(contact, email_checked=email_checked)
     _record_consent(contact, (False, False))
-    contact.save()
+    save_or_conflict(contact)
     flag_likely_duplicates(contact)
     return contact
 
@@ -251,7 +252,7 @@ def update_contact(contact: Contact, **fields: Any) -> Contact:
     _apply(contact, fields, CONTACT_FIELDS)
     _clean_contact(contact)
     _record_consent(contact, before)
-    contact.save()
+    save_or_conflict(contact)
     if [getattr(contact, key) for key in KEY_FIELDS] != keys_before:
         flag_likely_duplicates(contact)
     return contact

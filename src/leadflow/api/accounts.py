@@ -10,8 +10,10 @@ from leadflow.errors import NotAllowed
 from leadflow.users.models import User
 
 from .auth import current_user
+from .columns import Flag, Id, Text, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
+from .statuses import may_conflict
 
 router = Router(tags=["accounts"])
 
@@ -35,19 +37,19 @@ def me(request: HttpRequest) -> User:
 
 
 class AccountIn(Schema):
-    name: str = Field(..., max_length=200)
-    domain: str | None = Field(None, max_length=200)
-    industry: str = Field("", max_length=100)
+    name: Text = Field(..., max_length=200)
+    domain: Text | None = Field(None, max_length=200)
+    industry: Text = Field("", max_length=100)
     employee_band: EmployeeBand | None = None
     revenue_band: RevenueBand | None = None
-    region: str = Field("", max_length=100)
-    country: str = Field("", max_length=2)
-    owner_id: int | None = None
-    external_id: str | None = Field(None, max_length=100)
+    region: Text = Field("", max_length=100)
+    country: Text = Field("", max_length=2)
+    owner_id: Id | None = None
+    external_id: Text | None = Field(None, max_length=100)
 
 
 class AccountPatch(AccountIn):
-    name: str = Field(None, max_length=200)  # type: ignore[assignment]
+    name: Text = omittable(max_length=200)
 
 
 class AccountOut(Schema):
@@ -80,22 +82,24 @@ def _account_fields(payload: Schema, *, partial: bool) -> dict:
 
 
 @router.get("/accounts", response=page_of(AccountOut))
-def list_accounts(request: HttpRequest, page: Query[PageParams], search: str | None = None) -> dict:
+def list_accounts(request: HttpRequest, page: Query[PageParams], search: Text | None = None) -> dict:
     return paginate(selectors.account_list(search=search), page)
 
 
 @router.post("/accounts", response={201: AccountOut})
+@may_conflict
 def create_account(request: HttpRequest, payload: AccountIn) -> Status:
     return Status(201, services.create_account(**_account_fields(payload, partial=False)))
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
-def get_account(request: HttpRequest, account_id: int) -> Account:
+def get_account(request: HttpRequest, account_id: Id) -> Account:
     return get_object_or_404(Account, pk=account_id)
 
 
 @router.patch("/accounts/{account_id}", response=AccountOut)
-def update_account(request: HttpRequest, account_id: int, payload: AccountPatch) -> Account:
+@may_conflict
+def update_account(request: HttpRequest, account_id: Id, payload: AccountPatch) -> Account:
     account = get_object_or_404(Account, pk=account_id)
     return services.update_account(account, **_account_fields(payload, partial=True))
 
@@ -106,25 +110,26 @@ def _ensure_can_delete(user: User) -> None:
 
 
 @router.delete("/accounts/{account_id}", response={204: None})
-def delete_account(request: HttpRequest, account_id: int) -> Status:
+@may_conflict
+def delete_account(request: HttpRequest, account_id: Id) -> Status:
     _ensure_can_delete(current_user(request))
     services.delete_account(get_object_or_404(Account, pk=account_id))
     return Status(204, None)
 
 
 class ContactIn(Schema):
-    first_name: str = Field("", max_length=100)
-    last_name: str = Field("", max_length=100)
-    email: str | None = Field(None, max_length=254)
-    phone: str = Field("", max_length=50)
-    job_title: str = Field("", max_length=200)
+    first_name: Text = Field("", max_length=100)
+    last_name: Text = Field("", max_length=100)
+    email: Text | None = Field(None, max_length=254)
+    phone: Text = Field("", max_length=50)
+    job_title: Text = Field("", max_length=200)
     seniority: Seniority | None = None
-    role_function: str = Field("", max_length=100)
-    account_id: int | None = None
-    country: str = Field("", max_length=2, description="ISO 3166-1 alpha-2; the phone is read in it")
-    email_opt_in: bool = False
-    do_not_contact: bool = False
-    external_id: str | None = Field(None, max_length=100)
+    role_function: Text = Field("", max_length=100)
+    account_id: Id | None = None
+    country: Text = Field("", max_length=2, description="ISO 3166-1 alpha-2; the phone is read in it")
+    email_opt_in: Flag = False
+    do_not_contact: Flag = False
+    external_id: Text | None = Field(None, max_length=100)
 
 
 class ContactOut(Schema):
@@ -161,29 +166,32 @@ def _contact_fields(payload: Schema, *, partial: bool) -> dict:
 
 @router.get("/contacts", response=page_of(ContactOut), tags=["contacts"])
 def list_contacts(
-    request: HttpRequest, page: Query[PageParams], search: str | None = None, account_id: int | None = None
+    request: HttpRequest, page: Query[PageParams], search: Text | None = None, account_id: Id | None = None
 ) -> dict:
     return paginate(selectors.contact_list(search=search, account_id=account_id), page)
 
 
 @router.post("/contacts", response={201: ContactOut}, tags=["contacts"])
+@may_conflict
 def create_contact(request: HttpRequest, payload: ContactIn) -> Status:
     return Status(201, services.create_contact(**_contact_fields(payload, partial=False)))
 
 
 @router.get("/contacts/{contact_id}", response=ContactOut, tags=["contacts"])
-def get_contact(request: HttpRequest, contact_id: int) -> Contact:
+def get_contact(request: HttpRequest, contact_id: Id) -> Contact:
     return get_object_or_404(Contact, pk=contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response=ContactOut, tags=["contacts"])
-def update_contact(request: HttpRequest, contact_id: int, payload: ContactIn) -> Contact:
+@may_conflict
+def update_contact(request: HttpRequest, contact_id: Id, payload: ContactIn) -> Contact:
     contact = get_object_or_404(Contact, pk=contact_id)
     return services.update_contact(contact, **_contact_fields(payload, partial=True))
 
 
 @router.delete("/contacts/{contact_id}", response={204: None}, tags=["contacts"])
-def delete_contact(request: HttpRequest, contact_id: int) -> Status:
+@may_conflict
+def delete_contact(request: HttpRequest, contact_id: Id) -> Status:
     _ensure_can_delete(current_user(request))
     services.delete_contact(get_object_or_404(Contact, pk=contact_id))
     return Status(204, None)

@@ -1,6 +1,5 @@
 """Analytics: the same reports as the dashboard and `leadflow report`, as JSON."""
 
-from datetime import date
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,20 +11,21 @@ from leadflow.leads.models import LeadSource
 from leadflow.pipeline.models import Pipeline
 
 from .auth import current_user
+from .columns import Date, Id, Text
 
 router = Router(tags=["analytics"])
 
 
 class Filters(Schema):
-    since: date | None = None
-    until: date | None = None
+    since: Date | None = None
+    until: Date | None = None
     source: LeadSource | None = None
-    owner_id: int | None = None
-    team_id: int | None = None
-    pipeline_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
+    pipeline_id: Id | None = None
 
 
-def _run(request: HttpRequest, name: str, filters: Filters, *, table: bool) -> Any:
+def _run(request: HttpRequest, name: Text, filters: Filters, *, table: bool) -> Any:
     if name not in REPORTS:
         raise Http404(f"No report {name!r}; reports: {', '.join(REPORTS)}.")
     scope = Scope(
@@ -41,7 +41,7 @@ def _run(request: HttpRequest, name: str, filters: Filters, *, table: bool) -> A
 
 
 @router.get("/analytics/{name}.csv")
-def report_csv(request: HttpRequest, name: str, filters: Query[Filters]) -> HttpResponse:
+def report_csv(request: HttpRequest, name: Text, filters: Query[Filters]) -> HttpResponse:
     """The report's table as CSV."""
     response = HttpResponse(csv_text(_run(request, name, filters, table=True)), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
@@ -49,7 +49,7 @@ def report_csv(request: HttpRequest, name: str, filters: Query[Filters]) -> Http
 
 
 @router.get("/analytics/{name}")
-def report(request: HttpRequest, name: str, filters: Query[Filters]) -> Any:
+def report(request: HttpRequest, name: Text, filters: Query[Filters]) -> Any:
     """One report (kpis, funnel, funnel-by-source, funnel-by-cohort, funnel-by-owner, pipeline, velocity,
     stale, forecast, losses, pipeline-review) for the caller's view, filtered by period, source, owner and team."""
     return _run(request, name, filters, table=False)

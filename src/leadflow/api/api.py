@@ -4,6 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 
 from leadflow.errors import DomainError
 
@@ -21,13 +23,36 @@ from . import (
     scoring,
 )
 from .auth import ActiveSession, BearerToken
+from .docs import VendoredSwagger
+from .statuses import document_errors
 
-api = NinjaAPI(
+
+class ObjectBodies(Parser):
+    """JSON bodies are objects: null, a list or a number is malformed, not an empty object (django-ninja's schemas
+    would read any of them as one)."""
+
+    def parse_body(self, request: HttpRequest) -> dict:
+        body = super().parse_body(request)
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        return body
+
+
+class LeadflowAPI(NinjaAPI):
+    """django-ninja's API, whose OpenAPI schema also documents each operation's error statuses."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> OpenAPISchema:
+        return document_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+
+api = LeadflowAPI(
     title="leadflow API",
     version="1",
     description="Leads, prospects and opportunities. Authenticate with `Authorization: Bearer <token>`.",
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api",
+    docs=VendoredSwagger(),
+    parser=ObjectBodies(),
 )
 
 # Services name a related row by its field ("owner"); the API's bodies name it by id ("owner_id").

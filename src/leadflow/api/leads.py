@@ -18,40 +18,42 @@ from leadflow.pipeline.services import convert_lead
 from leadflow.users.models import Team, User
 
 from .auth import current_user
+from .columns import Date, Flag, Id, Text
 from .pagination import PageParams, page_of, paginate
 from .pipeline import OpportunityOut
 from .refs import resolve_ids, row, visible_row
+from .statuses import may_conflict
 
 router = Router(tags=["leads"])
 
 
 class LeadFields(Schema):
-    company_name: str = Field("", max_length=200)
+    company_name: Text = Field("", max_length=200)
     source: LeadSource = LeadSource.OTHER
-    source_detail: str = Field("", max_length=200)
-    first_touch_channel: str = Field("", max_length=100)
-    utm_source: str = Field("", max_length=200)
-    utm_medium: str = Field("", max_length=200)
-    utm_campaign: str = Field("", max_length=200)
-    owner_id: int | None = None
-    team_id: int | None = None
+    source_detail: Text = Field("", max_length=200)
+    first_touch_channel: Text = Field("", max_length=100)
+    utm_source: Text = Field("", max_length=200)
+    utm_medium: Text = Field("", max_length=200)
+    utm_campaign: Text = Field("", max_length=200)
+    owner_id: Id | None = None
+    team_id: Id | None = None
     budget_amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
-    budget_confirmed: bool = False
+    budget_confirmed: Flag = False
     authority: Authority = Authority.UNKNOWN
-    need: str = ""
-    timing_target_date: date | None = None
-    external_id: str | None = Field(None, max_length=100)
+    need: Text = ""
+    timing_target_date: Date | None = None
+    external_id: Text | None = Field(None, max_length=100)
 
 
 class LeadIn(LeadFields):
-    email: str | None = Field(None, max_length=254)
-    first_name: str = Field("", max_length=100)
-    last_name: str = Field("", max_length=100)
-    phone: str = Field("", max_length=50)
-    job_title: str = Field("", max_length=200)
+    email: Text | None = Field(None, max_length=254)
+    first_name: Text = Field("", max_length=100)
+    last_name: Text = Field("", max_length=100)
+    phone: Text = Field("", max_length=50)
+    job_title: Text = Field("", max_length=200)
     seniority: Seniority | None = None
-    role_function: str = Field("", max_length=100)
-    account_id: int | None = None
+    role_function: Text = Field("", max_length=100)
+    account_id: Id | None = None
 
 
 class LeadOut(Schema):
@@ -98,20 +100,23 @@ class StageChangeOut(Schema):
 
 class TransitionIn(Schema):
     to: LifecycleStage
-    reason: str = Field("", max_length=500)
+    reason: Text = Field("", max_length=500)
 
 
 class ConvertIn(Schema):
-    name: str | None = Field(None, max_length=200)
+    name: Text | None = Field(None, max_length=200)
     amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
-    currency: str | None = Field(None, min_length=3, max_length=3)
-    pipeline_id: int | None = None
-    stage_id: int | None = None
-    expected_close_date: date | None = None
+    currency: Text | None = Field(None, min_length=3, max_length=3)
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
+    expected_close_date: Date | None = None
+
+
+NO_OPTIONS = ConvertIn.model_validate({})  # converting with no body: the defaults
 
 
 class MergeIn(Schema):
-    duplicate_id: int
+    duplicate_id: Id
 
 
 LEAD_REFS = {"owner_id": (User, "owner"), "team_id": (Team, "team"), "account_id": (Account, "account")}
@@ -130,10 +135,10 @@ def list_leads(
     page: Query[PageParams],
     lifecycle_stage: LifecycleStage | None = None,
     source: LeadSource | None = None,
-    owner_id: int | None = None,
+    owner_id: Id | None = None,
     unassigned: bool | None = None,
-    search: str | None = None,
-    segment_id: int | None = None,
+    search: Text | None = None,
+    segment_id: Id | None = None,
     order: Literal["created_at", "-created_at", "last_activity_at", "-last_activity_at"] = "-created_at",
 ) -> dict:
     """Leads the caller may see, filtered (by a nurture segment's conditions too) and ordered, one page at a time."""
@@ -152,32 +157,36 @@ def list_leads(
 
 
 @router.post("/leads", response={201: LeadOut})
+@may_conflict
 def create_lead(request: HttpRequest, payload: LeadIn) -> Status:
     """Capture a lead; a second open lead for the same contact is a 409 naming the existing one."""
     return Status(201, services.create_lead(by=current_user(request), **_lead_fields(payload, partial=False)))
 
 
 @router.get("/leads/{lead_id}", response=LeadOut)
-def get_lead(request: HttpRequest, lead_id: int) -> Lead:
+def get_lead(request: HttpRequest, lead_id: Id) -> Lead:
     return selectors.get_lead(current_user(request), lead_id)
 
 
 @router.patch("/leads/{lead_id}", response=LeadOut)
-def update_lead(request: HttpRequest, lead_id: int, payload: LeadFields) -> Lead:
+@may_conflict
+def update_lead(request: HttpRequest, lead_id: Id, payload: LeadFields) -> Lead:
     user = current_user(request)
     lead = selectors.get_lead(user, lead_id)
     return services.update_lead(lead, by=user, **_lead_fields(payload, partial=True))
 
 
 @router.delete("/leads/{lead_id}", response={204: None})
-def delete_lead(request: HttpRequest, lead_id: int) -> Status:
+@may_conflict
+def delete_lead(request: HttpRequest, lead_id: Id) -> Status:
     user = current_user(request)
     services.delete_lead(selectors.get_lead(user, lead_id), by=user)
     return Status(204, None)
 
 
 @router.post("/leads/{lead_id}/transition", response=LeadOut)
-def transition_lead(request: HttpRequest, lead_id: int, payload: TransitionIn) -> Lead:
+@may_conflict
+def transition_lead(request: HttpRequest, lead_id: Id, payload: TransitionIn) -> Lead:
     """Move a lead along its lifecycle; an illegal step is a 409 that says why."""
     user = current_user(request)
     lead = selectors.get_lead(user, lead_id)
@@ -185,11 +194,11 @@ def transition_lead(request: HttpRequest, lead_id: int, payload: TransitionIn) -
 
 
 @router.post("/leads/{lead_id}/convert", response={200: OpportunityOut, 201: OpportunityOut})
-def convert(request: HttpRequest, lead_id: int, payload: ConvertIn | None = None) -> Status:
+@may_conflict
+def convert(request: HttpRequest, lead_id: Id, payload: ConvertIn = NO_OPTIONS) -> Status:
     """Convert a lead into an opportunity (201); converting again returns the same opportunity (200)."""
     user = current_user(request)
     lead = selectors.get_lead(user, lead_id)
-    payload = payload or ConvertIn.model_validate({})
     pipeline = row(Pipeline, payload.pipeline_id, "pipeline_id")
     opportunity, created = convert_lead(
         lead,
@@ -206,7 +215,8 @@ def convert(request: HttpRequest, lead_id: int, payload: ConvertIn | None = None
 
 
 @router.post("/leads/{lead_id}/merge", response=LeadOut)
-def merge(request: HttpRequest, lead_id: int, payload: MergeIn) -> Lead:
+@may_conflict
+def merge(request: HttpRequest, lead_id: Id, payload: MergeIn) -> Lead:
     """Merge the duplicate lead into this one."""
     user = current_user(request)
     survivor = selectors.get_lead(user, lead_id)
@@ -216,7 +226,7 @@ def merge(request: HttpRequest, lead_id: int, payload: MergeIn) -> Lead:
 
 
 @router.get("/leads/{lead_id}/stage-changes", response=page_of(StageChangeOut))
-def stage_changes(request: HttpRequest, lead_id: int, page: Query[PageParams]) -> dict:
+def stage_changes(request: HttpRequest, lead_id: Id, page: Query[PageParams]) -> dict:
     """The lead's lifecycle history, oldest first."""
     lead = selectors.get_lead(current_user(request), lead_id)
     return paginate(selectors.lead_stage_changes(lead), page)

@@ -3,7 +3,7 @@ sequences with their steps and figures, enrolment by hand, what the mail system 
 the suppression list."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -14,8 +14,10 @@ from leadflow.nurture.models import Delivery, EmailTemplate, ExitWhen, Segment, 
 from leadflow.users.models import User
 
 from .auth import current_user
+from .columns import DateTime, Flag, Id, Int, JsonValue, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
+from .statuses import may_conflict
 
 router = Router(tags=["nurture"])
 
@@ -28,17 +30,17 @@ def _nurturer(request: HttpRequest) -> User:
 
 
 class SegmentIn(Schema):
-    name: str
-    description: str = ""
-    match: str = Field("all", description="all: every condition; any: one of them")
-    conditions: list[Any] = Field([], description="See nurture.segments: {field, op, value, …} each")
+    name: Text = column(Segment, "name")
+    description: Text = column(Segment, "description", "")
+    match: Literal["all", "any"] = Field("all", description="all: every condition; any: one of them")
+    conditions: list[JsonValue] = Field([], description="See nurture.segments: {field, op, value, …} each")
 
 
 class SegmentPatch(Schema):
-    name: str | None = None
-    description: str | None = None
-    match: str | None = None
-    conditions: list[Any] | None = None
+    name: Text = omittable(max_length=200)
+    description: Text = column(Segment, "description", None)
+    match: Literal["all", "any"] = omittable()
+    conditions: list[JsonValue] = omittable()
 
 
 class SegmentOut(Schema):
@@ -68,26 +70,32 @@ class SegmentPreviewOut(Schema):
     leads: list[MemberOut] = Field(..., alias="sample")
 
 
+BODY = "HTML with merge fields: {{ contact.first_name }}, {{ unsubscribe_url }} …"
+
+
 class TemplateIn(Schema):
-    name: str
-    subject: str
-    body: str = Field(..., description="HTML with merge fields: {{ contact.first_name }}, {{ unsubscribe_url }} …")
+    name: Text = column(EmailTemplate, "name")
+    subject: Text = column(EmailTemplate, "subject")
+    body: Text = column(EmailTemplate, "body", description=BODY)
 
 
 class TemplatePatch(Schema):
-    name: str | None = None
-    subject: str | None = None
-    body: str | None = None
+    name: Text = column(EmailTemplate, "name", None)
+    subject: Text = column(EmailTemplate, "subject", None)
+    body: Text = column(EmailTemplate, "body", None, description=BODY)
 
 
-class TemplateOut(TemplateIn):
+class TemplateOut(Schema):
     id: int
+    name: str
+    subject: str
+    body: str
     created_at: datetime
     updated_at: datetime
 
 
 class TemplatePreviewIn(Schema):
-    lead_id: int
+    lead_id: Id
 
 
 class TemplatePreviewOut(Schema):
@@ -97,20 +105,20 @@ class TemplatePreviewOut(Schema):
 
 
 class SequenceIn(Schema):
-    name: str
-    segment_id: int | None = Field(None, description="Its leads are enrolled as they enter it")
+    name: Text = column(Sequence, "name")
+    segment_id: Id | None = Field(None, description="Its leads are enrolled as they enter it")
     exit_when: list[ExitWhen] = []
-    allow_reentry: bool = False
-    reentry_after_days: int | None = None
+    allow_reentry: Flag = False
+    reentry_after_days: Int | None = column(Sequence, "reentry_after_days", None)
 
 
 class SequencePatch(Schema):
-    name: str | None = None
-    segment_id: int | None = None
-    exit_when: list[ExitWhen] | None = None
-    allow_reentry: bool | None = None
-    reentry_after_days: int | None = None
-    is_active: bool | None = Field(None, description="Start (true, once it has a step) or stop (false)")
+    name: Text = omittable(max_length=200)
+    segment_id: Id | None = None
+    exit_when: list[ExitWhen] = omittable()
+    allow_reentry: Flag = omittable()
+    reentry_after_days: Int | None = column(Sequence, "reentry_after_days", None)
+    is_active: Flag = omittable(description="Start (true, once it has a step) or stop (false)")
 
 
 class SequenceOut(Schema):
@@ -126,11 +134,11 @@ class SequenceOut(Schema):
 
 class StepIn(Schema):
     kind: StepKind
-    config: dict[str, Any] = Field({}, description="By kind; see the Step model")
-    template_id: int | None = None
-    variant_template_id: int | None = Field(None, description="An A/B test: the B variant")
-    test_metric: str = Field("open", description="open, click or reply")
-    test_deadline: datetime | None = None
+    config: dict[str, JsonValue] = Field({}, description="By kind; see the Step model")
+    template_id: Id | None = None
+    variant_template_id: Id | None = Field(None, description="An A/B test: the B variant")
+    test_metric: Literal["open", "click", "reply"] = "open"
+    test_deadline: DateTime | None = None
 
 
 class StepOut(Schema):
@@ -186,7 +194,7 @@ class PreviewParams(Schema):
 
 
 class EnrolIn(Schema):
-    lead_ids: list[int]
+    lead_ids: list[Id]
 
 
 class EnrolOut(Schema):
@@ -228,25 +236,27 @@ def list_segments(request: HttpRequest, page: Query[PageParams]) -> dict[str, An
 
 
 @router.post("/nurture/segments", response={201: SegmentOut})
+@may_conflict
 def create_segment(request: HttpRequest, payload: SegmentIn) -> Status:
     """A new segment; a condition that is not well formed is refused naming it (`conditions[1].value`)."""
     return Status(201, services.save_segment(None, by=current_user(request), **payload.dict()))
 
 
 @router.patch("/nurture/segments/{segment_id}", response=SegmentOut)
-def update_segment(request: HttpRequest, segment_id: int, payload: SegmentPatch) -> Segment:
+@may_conflict
+def update_segment(request: HttpRequest, segment_id: Id, payload: SegmentPatch) -> Segment:
     segment = get_object_or_404(Segment, pk=segment_id)
     return services.save_segment(segment, by=current_user(request), **payload.dict(exclude_unset=True))
 
 
 @router.delete("/nurture/segments/{segment_id}", response={204: None})
-def delete_segment(request: HttpRequest, segment_id: int) -> Status:
+def delete_segment(request: HttpRequest, segment_id: Id) -> Status:
     services.delete_segment(get_object_or_404(Segment, pk=segment_id), by=current_user(request))
     return Status(204, None)
 
 
 @router.get("/nurture/segments/{segment_id}/preview", response=SegmentPreviewOut)
-def preview_segment(request: HttpRequest, segment_id: int, params: Query[PreviewParams]) -> dict[str, Any]:
+def preview_segment(request: HttpRequest, segment_id: Id, params: Query[PreviewParams]) -> dict[str, Any]:
     """How many open leads (lead, prospect, recycled) the user may see are in the segment now, and the first."""
     user = _nurturer(request)
     return selectors.segment_preview(get_object_or_404(Segment, pk=segment_id), user, limit=params.limit)
@@ -262,26 +272,29 @@ def list_templates(request: HttpRequest, page: Query[PageParams]) -> dict[str, A
 
 
 @router.post("/nurture/templates", response={201: TemplateOut})
+@may_conflict
 def create_template(request: HttpRequest, payload: TemplateIn) -> Status:
     """A new template; one that does not compile, or uses a tag emails may not, is refused naming the field."""
     return Status(201, services.save_template(None, by=current_user(request), **payload.dict()))
 
 
 @router.patch("/nurture/templates/{template_id}", response=TemplateOut)
-def update_template(request: HttpRequest, template_id: int, payload: TemplatePatch) -> EmailTemplate:
+@may_conflict
+def update_template(request: HttpRequest, template_id: Id, payload: TemplatePatch) -> EmailTemplate:
     template = get_object_or_404(EmailTemplate, pk=template_id)
     return services.save_template(template, by=current_user(request), **payload.dict(exclude_unset=True))
 
 
 @router.delete("/nurture/templates/{template_id}", response={204: None})
-def delete_template(request: HttpRequest, template_id: int) -> Status:
+@may_conflict
+def delete_template(request: HttpRequest, template_id: Id) -> Status:
     """Delete a template no step sends (one in use is refused, naming the step)."""
     services.delete_template(get_object_or_404(EmailTemplate, pk=template_id), by=current_user(request))
     return Status(204, None)
 
 
 @router.post("/nurture/templates/{template_id}/preview", response=TemplatePreviewOut)
-def preview_template(request: HttpRequest, template_id: int, payload: TemplatePreviewIn) -> Any:
+def preview_template(request: HttpRequest, template_id: Id, payload: TemplatePreviewIn) -> Any:
     """The template as this lead would get it (no tracking): subject, HTML and the plain-text part."""
     user = _nurturer(request)
     template = get_object_or_404(EmailTemplate, pk=template_id)
@@ -302,6 +315,7 @@ def list_sequences(request: HttpRequest, page: Query[PageParams]) -> dict[str, A
 
 
 @router.post("/nurture/sequences", response={201: SequenceOut})
+@may_conflict
 def create_sequence(request: HttpRequest, payload: SequenceIn) -> Status:
     """A new sequence, stopped: add its steps, then PATCH is_active to start it."""
     fields = resolve_ids(payload.dict(), SEQUENCE_REFS)
@@ -309,21 +323,23 @@ def create_sequence(request: HttpRequest, payload: SequenceIn) -> Status:
 
 
 @router.get("/nurture/sequences/{sequence_id}", response=SequenceDetailOut)
-def get_sequence(request: HttpRequest, sequence_id: int) -> Sequence:
+def get_sequence(request: HttpRequest, sequence_id: Id) -> Sequence:
     """The sequence with its steps in order and its figures: enrolments, and per step and variant the emails."""
     _nurturer(request)
     return get_object_or_404(Sequence, pk=sequence_id)
 
 
 @router.patch("/nurture/sequences/{sequence_id}", response=SequenceOut)
-def update_sequence(request: HttpRequest, sequence_id: int, payload: SequencePatch) -> Sequence:
+@may_conflict
+def update_sequence(request: HttpRequest, sequence_id: Id, payload: SequencePatch) -> Sequence:
     sequence = get_object_or_404(Sequence, pk=sequence_id)
     fields = resolve_ids(payload.dict(exclude_unset=True), SEQUENCE_REFS)
     return services.save_sequence(sequence, by=current_user(request), **fields)
 
 
 @router.post("/nurture/sequences/{sequence_id}/steps", response={201: StepOut})
-def add_step(request: HttpRequest, sequence_id: int, payload: StepIn) -> Status:
+@may_conflict
+def add_step(request: HttpRequest, sequence_id: Id, payload: StepIn) -> Status:
     """Append a step; its config is checked for its kind and a refusal names the key (`config.days`)."""
     sequence = get_object_or_404(Sequence, pk=sequence_id)
     fields = resolve_ids(payload.dict(), STEP_REFS)
@@ -331,14 +347,16 @@ def add_step(request: HttpRequest, sequence_id: int, payload: StepIn) -> Status:
 
 
 @router.delete("/nurture/sequences/{sequence_id}/steps/{step_id}", response={204: None})
-def delete_step(request: HttpRequest, sequence_id: int, step_id: int) -> Status:
+@may_conflict
+def delete_step(request: HttpRequest, sequence_id: Id, step_id: Id) -> Status:
     """Remove a step (later ones move up); refused once it has sent emails."""
     services.delete_step(get_object_or_404(Step, pk=step_id, sequence=sequence_id), by=current_user(request))
     return Status(204, None)
 
 
 @router.post("/nurture/sequences/{sequence_id}/enrol", response=EnrolOut)
-def enrol(request: HttpRequest, sequence_id: int, payload: EnrolIn) -> dict[str, int]:
+@may_conflict
+def enrol(request: HttpRequest, sequence_id: Id, payload: EnrolIn) -> dict[str, int]:
     """Enrol leads by hand into a running sequence."""
     user = _nurturer(request)
     sequence = get_object_or_404(Sequence, pk=sequence_id)
@@ -350,7 +368,7 @@ def enrol(request: HttpRequest, sequence_id: int, payload: EnrolIn) -> dict[str,
 
 
 @router.post("/nurture/deliveries/{delivery_id}/outcome", response=DeliveryOut)
-def delivery_outcome(request: HttpRequest, delivery_id: int, payload: OutcomeIn) -> Delivery:
+def delivery_outcome(request: HttpRequest, delivery_id: Id, payload: OutcomeIn) -> Delivery:
     """The mail system's webhook: an email was replied to, bounced, or marked as spam."""
     delivery = get_object_or_404(Delivery, pk=delivery_id)
     return services.record_outcome(delivery, payload.outcome, by=current_user(request))

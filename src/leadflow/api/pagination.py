@@ -7,11 +7,12 @@ from ninja import Field, Schema
 from pydantic import create_model
 
 MAX_LIMIT = 200
+MAX_OFFSET = 2**31 - 1  # far past any list; a larger offset overflows the database's integer
 
 
 class PageParams(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Rows per page, 1–{MAX_LIMIT}")
-    offset: int = Field(0, ge=0, description="Rows to skip")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Rows to skip")
 
 
 def page_of(item: type[Schema]) -> type[Schema]:

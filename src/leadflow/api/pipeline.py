@@ -9,12 +9,22 @@ from ninja import Field, Query, Router, Schema, Status
 from leadflow.accounts.models import Account, Contact
 from leadflow.leads.selectors import get_lead
 from leadflow.pipeline import selectors, services
-from leadflow.pipeline.models import Activity, ActivityKind, LostReason, Opportunity, Pipeline, Stage
+from leadflow.pipeline.models import (
+    Activity,
+    ActivityKind,
+    LostReason,
+    Opportunity,
+    OpportunityStageChange,
+    Pipeline,
+    Stage,
+)
 from leadflow.users.models import User
 
 from .auth import current_user
+from .columns import Date, DateTime, Flag, Id, Int, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row, visible_row
+from .statuses import may_conflict
 
 router = Router(tags=["pipeline"])
 
@@ -85,22 +95,22 @@ class OpportunityOut(Schema):
 
 
 class OpportunityPatch(Schema):
-    name: str = Field(None, max_length=200)  # type: ignore[assignment]
-    account_id: int | None = None
-    contact_id: int | None = None
-    owner_id: int | None = None
-    amount: Decimal = Field(None, ge=0, max_digits=14, decimal_places=2)  # type: ignore[assignment]
-    currency: str = Field(None, min_length=3, max_length=3)  # type: ignore[assignment]
-    expected_close_date: date | None = None
-    probability_override: int | None = Field(None, ge=0, le=100)
-    review_note: str = ""
-    external_id: str | None = Field(None, max_length=100)
+    name: Text = omittable(max_length=200)
+    account_id: Id | None = None
+    contact_id: Id | None = None
+    owner_id: Id | None = None
+    amount: Decimal = omittable(ge=0, max_digits=14, decimal_places=2)
+    currency: Text = omittable(min_length=3, max_length=3)
+    expected_close_date: Date | None = None
+    probability_override: Int | None = Field(None, ge=0, le=100)
+    review_note: Text = ""
+    external_id: Text | None = Field(None, max_length=100)
 
 
 class OpportunityIn(OpportunityPatch):
-    name: str = Field(..., max_length=200)
-    pipeline_id: int | None = None
-    stage_id: int | None = None
+    name: Text = Field(..., max_length=200)
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
 
 
 class OpportunityStageChangeOut(Schema):
@@ -119,28 +129,28 @@ class OpportunityStageChangeOut(Schema):
         return stage.name if stage else None
 
 
-class MoveIn(Schema):
-    stage: int = Field(..., description="Id of a stage in the opportunity's pipeline")
-    reason: str = Field("", max_length=500)
-    lost_reason: str | None = Field(None, description="Required when the stage is a lost stage")
-    note: str | None = None
+class StageMoveIn(Schema):
+    stage: Id = Field(..., description="Id of a stage in the opportunity's pipeline")
+    reason: Text = Field("", max_length=500)
+    lost_reason: Text | None = column(LostReason, "name", None, description="Required when the stage is a lost stage")
+    note: Text | None = column(OpportunityStageChange, "reason", None)
 
 
 class CloseIn(Schema):
-    won: bool
-    lost_reason: str | None = Field(None, description="Required when won is false")
-    note: str = ""
+    won: Flag
+    lost_reason: Text | None = column(LostReason, "name", None, description="Required when won is false")
+    note: Text = ""
 
 
 class ReopenIn(Schema):
-    stage: int | None = Field(None, description="Open stage to re-open into; the one it was closed from by default")
-    reason: str = Field("", max_length=500)
+    stage: Id | None = Field(None, description="Open stage to re-open into; the one it was closed from by default")
+    reason: Text = Field("", max_length=500)
 
 
 OPPORTUNITY_REFS = {"account_id": (Account, "account"), "contact_id": (Contact, "contact"), "owner_id": (User, "owner")}
 
 
-def _visible_opportunity(request: HttpRequest, opportunity_id: int) -> Opportunity:
+def _visible_opportunity(request: HttpRequest, opportunity_id: Id) -> Opportunity:
     return selectors.get_opportunity(current_user(request), opportunity_id)
 
 
@@ -152,12 +162,12 @@ def _fresh(request: HttpRequest, opportunity: Opportunity) -> Opportunity:
 def list_opportunities(
     request: HttpRequest,
     page: Query[PageParams],
-    pipeline_id: int | None = None,
-    stage_id: int | None = None,
-    owner_id: int | None = None,
-    account_id: int | None = None,
+    pipeline_id: Id | None = None,
+    stage_id: Id | None = None,
+    owner_id: Id | None = None,
+    account_id: Id | None = None,
     is_open: bool | None = None,
-    search: str | None = None,
+    search: Text | None = None,
 ) -> dict:
     opportunities = selectors.opportunity_list(
         current_user(request),
@@ -172,6 +182,7 @@ def list_opportunities(
 
 
 @router.post("/opportunities", response={201: OpportunityOut}, tags=["opportunities"])
+@may_conflict
 def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> Status:
     fields = resolve_ids(payload.dict(exclude_unset=True), OPPORTUNITY_REFS)
     pipeline = row(Pipeline, fields.pop("pipeline_id", None), "pipeline_id")
@@ -181,12 +192,13 @@ def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> Status:
 
 
 @router.get("/opportunities/{opportunity_id}", response=OpportunityOut, tags=["opportunities"])
-def get_opportunity(request: HttpRequest, opportunity_id: int) -> Opportunity:
+def get_opportunity(request: HttpRequest, opportunity_id: Id) -> Opportunity:
     return _visible_opportunity(request, opportunity_id)
 
 
 @router.patch("/opportunities/{opportunity_id}", response=OpportunityOut, tags=["opportunities"])
-def update_opportunity(request: HttpRequest, opportunity_id: int, payload: OpportunityPatch) -> Opportunity:
+@may_conflict
+def update_opportunity(request: HttpRequest, opportunity_id: Id, payload: OpportunityPatch) -> Opportunity:
     opportunity = _visible_opportunity(request, opportunity_id)
     fields = resolve_ids(payload.dict(exclude_unset=True), OPPORTUNITY_REFS)
     services.update_opportunity(opportunity, by=current_user(request), **fields)
@@ -194,13 +206,14 @@ def update_opportunity(request: HttpRequest, opportunity_id: int, payload: Oppor
 
 
 @router.delete("/opportunities/{opportunity_id}", response={204: None}, tags=["opportunities"])
-def delete_opportunity(request: HttpRequest, opportunity_id: int) -> Status:
+def delete_opportunity(request: HttpRequest, opportunity_id: Id) -> Status:
     services.delete_opportunity(_visible_opportunity(request, opportunity_id), by=current_user(request))
     return Status(204, None)
 
 
 @router.post("/opportunities/{opportunity_id}/move", response=OpportunityOut, tags=["opportunities"])
-def move(request: HttpRequest, opportunity_id: int, payload: MoveIn) -> Opportunity:
+@may_conflict
+def move(request: HttpRequest, opportunity_id: Id, payload: StageMoveIn) -> Opportunity:
     """Move to another stage of the pipeline (a lost stage needs `lost_reason`)."""
     opportunity = _visible_opportunity(request, opportunity_id)
     stage = row(Stage, payload.stage, "stage")
@@ -217,7 +230,8 @@ def move(request: HttpRequest, opportunity_id: int, payload: MoveIn) -> Opportun
 
 
 @router.post("/opportunities/{opportunity_id}/close", response=OpportunityOut, tags=["opportunities"])
-def close(request: HttpRequest, opportunity_id: int, payload: CloseIn) -> Opportunity:
+@may_conflict
+def close(request: HttpRequest, opportunity_id: Id, payload: CloseIn) -> Opportunity:
     """Close won, or lost with a reason; closing won makes the lead a customer."""
     opportunity = _visible_opportunity(request, opportunity_id)
     services.close_opportunity(
@@ -227,7 +241,8 @@ def close(request: HttpRequest, opportunity_id: int, payload: CloseIn) -> Opport
 
 
 @router.post("/opportunities/{opportunity_id}/reopen", response=OpportunityOut, tags=["opportunities"])
-def reopen(request: HttpRequest, opportunity_id: int, payload: ReopenIn) -> Opportunity:
+@may_conflict
+def reopen(request: HttpRequest, opportunity_id: Id, payload: ReopenIn) -> Opportunity:
     opportunity = _visible_opportunity(request, opportunity_id)
     stage = row(Stage, payload.stage, "stage")
     services.reopen_opportunity(opportunity, by=current_user(request), stage=stage, reason=payload.reason)
@@ -239,27 +254,27 @@ def reopen(request: HttpRequest, opportunity_id: int, payload: ReopenIn) -> Oppo
     response=page_of(OpportunityStageChangeOut),
     tags=["opportunities"],
 )
-def opportunity_stage_changes(request: HttpRequest, opportunity_id: int, page: Query[PageParams]) -> dict:
+def opportunity_stage_changes(request: HttpRequest, opportunity_id: Id, page: Query[PageParams]) -> dict:
     opportunity = _visible_opportunity(request, opportunity_id)
     return paginate(selectors.opportunity_stage_changes(opportunity), page)
 
 
 class ActivityPatch(Schema):
-    kind: ActivityKind = None  # type: ignore[assignment]
-    subject: str = Field(None, max_length=200)  # type: ignore[assignment]
-    body: str = ""
-    due_at: datetime | None = None
-    is_done: bool = False
-    outcome: str = Field("", max_length=100)
-    owner_id: int | None = None
-    external_id: str | None = Field(None, max_length=100)
+    kind: ActivityKind = omittable()
+    subject: Text = omittable(max_length=200)
+    body: Text = ""
+    due_at: DateTime | None = None
+    is_done: Flag = False
+    outcome: Text = Field("", max_length=100)
+    owner_id: Id | None = None
+    external_id: Text | None = Field(None, max_length=100)
 
 
 class ActivityIn(ActivityPatch):
     kind: ActivityKind
-    subject: str = Field(..., max_length=200)
-    lead_id: int | None = None
-    opportunity_id: int | None = None
+    subject: Text = Field(..., max_length=200)
+    lead_id: Id | None = None
+    opportunity_id: Id | None = None
 
 
 class ActivityOut(Schema):
@@ -282,11 +297,11 @@ class ActivityOut(Schema):
 def list_activities(
     request: HttpRequest,
     page: Query[PageParams],
-    lead_id: int | None = None,
-    opportunity_id: int | None = None,
+    lead_id: Id | None = None,
+    opportunity_id: Id | None = None,
     kind: ActivityKind | None = None,
     is_done: bool | None = None,
-    owner_id: int | None = None,
+    owner_id: Id | None = None,
 ) -> dict:
     activities = selectors.activity_list(
         current_user(request),
@@ -300,6 +315,7 @@ def list_activities(
 
 
 @router.post("/activities", response={201: ActivityOut}, tags=["activities"])
+@may_conflict
 def create_activity(request: HttpRequest, payload: ActivityIn) -> Status:
     user = current_user(request)
     fields = resolve_ids(payload.dict(exclude_unset=True), {"owner_id": (User, "owner")})
@@ -309,12 +325,13 @@ def create_activity(request: HttpRequest, payload: ActivityIn) -> Status:
 
 
 @router.get("/activities/{activity_id}", response=ActivityOut, tags=["activities"])
-def get_activity(request: HttpRequest, activity_id: int) -> Activity:
+def get_activity(request: HttpRequest, activity_id: Id) -> Activity:
     return selectors.get_activity(current_user(request), activity_id)
 
 
 @router.patch("/activities/{activity_id}", response=ActivityOut, tags=["activities"])
-def update_activity(request: HttpRequest, activity_id: int, payload: ActivityPatch) -> Activity:
+@may_conflict
+def update_activity(request: HttpRequest, activity_id: Id, payload: ActivityPatch) -> Activity:
     user = current_user(request)
     activity = selectors.get_activity(user, activity_id)
     fields = resolve_ids(payload.dict(exclude_unset=True), {"owner_id": (User, "owner")})
@@ -322,7 +339,7 @@ def update_activity(request: HttpRequest, activity_id: int, payload: ActivityPat
 
 
 @router.delete("/activities/{activity_id}", response={204: None}, tags=["activities"])
-def delete_activity(request: HttpRequest, activity_id: int) -> Status:
+def delete_activity(request: HttpRequest, activity_id: Id) -> Status:
     user = current_user(request)
     services.delete_activity(selectors.get_activity(user, activity_id), by=user)
     return Status(204, None)

@@ -3,7 +3,7 @@ queue with accept/reject, each lead's criteria with their evidence, SLA breaches
 rates, and the user's notifications."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -14,28 +14,39 @@ from leadflow.leads.selectors import get_lead, leads_visible_to
 from leadflow.pipeline.models import Pipeline
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.qualification import selectors, services
-from leadflow.qualification.models import AssignmentRule, Criterion, Distribution, IntentRule
+from leadflow.qualification.models import (
+    AssignmentRule,
+    AssignmentWeight,
+    Criterion,
+    Distribution,
+    Handoff,
+    IntentRule,
+    QualificationCriterion,
+    QualificationSettings,
+)
 from leadflow.users.models import Team, User
 from leadflow.users.selectors import notifications_for
 from leadflow.users.services import mark_notifications_read
 
 from .auth import current_user
+from .columns import Flag, Id, Int, Number, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row
+from .statuses import may_conflict
 
 router = Router(tags=["qualification"])
 
 
 class CriterionIO(Schema):
     kind: Criterion
-    threshold: int | None = None
-    is_active: bool = True
-    required_to_accept: bool = False
-    required_to_convert: bool = False
+    threshold: Int | None = column(QualificationCriterion, "threshold", None)
+    is_active: Flag = True
+    required_to_accept: Flag = False
+    required_to_convert: Flag = False
 
 
 class CriteriaIn(Schema):
-    pipeline_id: int | None = Field(None, description="The default pipeline when left out")
+    pipeline_id: Id | None = Field(None, description="The default pipeline when left out")
     criteria: list[CriterionIO]
 
 
@@ -93,54 +104,63 @@ class LeadQualificationOut(Schema):
 
 
 class IntentRuleIn(Schema):
-    name: str
+    name: Text = column(IntentRule, "name")
     event_type: EventType
-    property_name: str = ""
-    property_contains: str = ""
-    is_active: bool = True
+    property_name: Text = column(IntentRule, "property_name", "")
+    property_contains: Text = column(IntentRule, "property_contains", "")
+    is_active: Flag = True
 
 
 class IntentRulePatch(Schema):
-    name: str | None = None
-    event_type: EventType | None = None
-    property_name: str | None = None
-    property_contains: str | None = None
-    is_active: bool | None = None
+    name: Text = column(IntentRule, "name", None)
+    event_type: EventType = omittable()
+    property_name: Text = column(IntentRule, "property_name", None)
+    property_contains: Text = column(IntentRule, "property_contains", None)
+    is_active: Flag = omittable()
 
 
-class IntentRuleOut(IntentRuleIn):
+class IntentRuleOut(Schema):
     id: int
-    event_type: str  # type: ignore[assignment]
+    name: str
+    event_type: str
+    property_name: str
+    property_contains: str
+    is_active: bool
+
+
+Weight = Annotated[Int, column(AssignmentWeight, "weight", ge=1)]
 
 
 class AssignmentRuleIn(Schema):
-    name: str
-    is_active: bool = True
-    regions: list[str] = []
-    industries: list[str] = []
-    employee_bands: list[str] = []
-    sources: list[str] = []
-    min_score: int | None = None
-    user_id: int | None = Field(None, description="Give every matching lead to this user …")
-    team_id: int | None = Field(None, description="… or share them among this team's active reps")
+    name: Text = column(AssignmentRule, "name")
+    is_active: Flag = True
+    regions: list[Text] = []
+    industries: list[Text] = []
+    employee_bands: list[Text] = []
+    sources: list[Text] = []
+    min_score: Int | None = column(AssignmentRule, "min_score", None)
+    user_id: Id | None = Field(None, description="Give every matching lead to this user …")
+    team_id: Id | None = Field(None, description="… or share them among this team's active reps")
     distribution: Distribution = Distribution.ROUND_ROBIN
-    max_open_leads: int | None = Field(None, description="No rep takes a lead while holding this many")
-    weights: dict[int, int] | None = Field(None, description="Weighted rules: {user id: weight}; others weigh 1")
+    max_open_leads: Int | None = column(
+        AssignmentRule, "max_open_leads", None, description="No rep takes a lead while holding this many"
+    )
+    weights: dict[Id, Weight] | None = Field(None, description="Weighted rules: {user id: weight}; others weigh 1")
 
 
 class AssignmentRulePatch(Schema):
-    name: str | None = None
-    is_active: bool | None = None
-    regions: list[str] | None = None
-    industries: list[str] | None = None
-    employee_bands: list[str] | None = None
-    sources: list[str] | None = None
-    min_score: int | None = None
-    user_id: int | None = None
-    team_id: int | None = None
-    distribution: Distribution | None = None
-    max_open_leads: int | None = None
-    weights: dict[int, int] | None = None
+    name: Text = column(AssignmentRule, "name", None)
+    is_active: Flag = omittable()
+    regions: list[Text] = omittable()
+    industries: list[Text] = omittable()
+    employee_bands: list[Text] = omittable()
+    sources: list[Text] = omittable()
+    min_score: Int | None = column(AssignmentRule, "min_score", None)
+    user_id: Id | None = None
+    team_id: Id | None = None
+    distribution: Distribution = omittable()
+    max_open_leads: Int | None = column(AssignmentRule, "max_open_leads", None)
+    weights: dict[Id, Weight] | None = None
 
 
 class WeightOut(Schema):
@@ -170,40 +190,44 @@ class AssignmentRuleOut(Schema):
         return list(rule.weights.all())
 
 
-class MoveIn(Schema):
+class RuleMoveIn(Schema):
     step: Literal[-1, 1]
 
 
-class SettingsIO(Schema):
-    hot_score: int
-    hot_first_touch_hours: float
-    first_touch_hours: float
-    decision_hours: float
-    day_starts: int
-    day_ends: int
-    business_days: list[int]
-    time_zone: str
-    reassign_on_breach: bool
+Weekday = Annotated[Int, Field(ge=0, le=6, description="Monday = 0")]
+S = QualificationSettings
+
+
+class QualificationSettingsIO(Schema):
+    hot_score: Int = column(S, "hot_score")
+    hot_first_touch_hours: Number = column(S, "hot_first_touch_hours")
+    first_touch_hours: Number = column(S, "first_touch_hours")
+    decision_hours: Number = column(S, "decision_hours")
+    day_starts: Int = column(S, "day_starts", le=23)
+    day_ends: Int = column(S, "day_ends", le=24)
+    business_days: list[Weekday]
+    time_zone: Text = column(S, "time_zone")
+    reassign_on_breach: Flag
 
 
 class SettingsPatch(Schema):
-    hot_score: int | None = None
-    hot_first_touch_hours: float | None = None
-    first_touch_hours: float | None = None
-    decision_hours: float | None = None
-    day_starts: int | None = None
-    day_ends: int | None = None
-    business_days: list[int] | None = None
-    time_zone: str | None = None
-    reassign_on_breach: bool | None = None
+    hot_score: Int = column(S, "hot_score", None)
+    hot_first_touch_hours: Number = column(S, "hot_first_touch_hours", None)
+    first_touch_hours: Number = column(S, "first_touch_hours", None)
+    decision_hours: Number = column(S, "decision_hours", None)
+    day_starts: Int = column(S, "day_starts", None, le=23)
+    day_ends: Int = column(S, "day_ends", None, le=24)
+    business_days: list[Weekday] = omittable()
+    time_zone: Text = column(S, "time_zone", None)
+    reassign_on_breach: Flag = omittable()
 
 
 class RejectIn(Schema):
-    reason: str
+    reason: Text = column(Handoff, "rejection_reason")
 
 
 class AssignIn(Schema):
-    lead_ids: list[int] | None = Field(None, description="These open leads; all unowned prospects when left out")
+    lead_ids: list[Id] | None = Field(None, description="These open leads; all unowned prospects when left out")
 
 
 class AssignOut(Schema):
@@ -262,12 +286,12 @@ class NotificationOut(Schema):
     read_at: datetime | None
 
 
-def _pipeline(pipeline_id: int | None) -> Pipeline:
+def _pipeline(pipeline_id: Id | None) -> Pipeline:
     return row(Pipeline, pipeline_id, "pipeline_id") or default_pipeline()
 
 
 @router.get("/qualification/criteria", response=list[CriterionIO])
-def list_criteria(request: HttpRequest, pipeline_id: int | None = None) -> list[Any]:
+def list_criteria(request: HttpRequest, pipeline_id: Id | None = None) -> list[Any]:
     """The pipeline's checklist (the default BANT + ICP fit until an admin saves one)."""
     return selectors.criteria_for(_pipeline(pipeline_id))
 
@@ -280,7 +304,7 @@ def put_criteria(request: HttpRequest, payload: CriteriaIn) -> list[Any]:
 
 
 @router.get("/leads/{lead_id}/qualification", response=LeadQualificationOut, tags=["leads"])
-def lead_qualification(request: HttpRequest, lead_id: int, pipeline_id: int | None = None) -> dict[str, Any]:
+def lead_qualification(request: HttpRequest, lead_id: Id, pipeline_id: Id | None = None) -> dict[str, Any]:
     """Which criteria the lead meets, by what evidence, what is missing; its latest handoff and its owners."""
     lead = get_lead(current_user(request), lead_id)
     return {
@@ -302,13 +326,13 @@ def create_intent_rule(request: HttpRequest, payload: IntentRuleIn) -> Status:
 
 
 @router.patch("/qualification/intent-rules/{rule_id}", response=IntentRuleOut)
-def update_intent_rule(request: HttpRequest, rule_id: int, payload: IntentRulePatch) -> IntentRule:
+def update_intent_rule(request: HttpRequest, rule_id: Id, payload: IntentRulePatch) -> IntentRule:
     rule = get_object_or_404(IntentRule, pk=rule_id)
     return services.update_intent_rule(rule, by=current_user(request), **payload.dict(exclude_unset=True))
 
 
 @router.delete("/qualification/intent-rules/{rule_id}", response={204: None})
-def delete_intent_rule(request: HttpRequest, rule_id: int) -> Status:
+def delete_intent_rule(request: HttpRequest, rule_id: Id) -> Status:
     services.delete_intent_rule(get_object_or_404(IntentRule, pk=rule_id), by=current_user(request))
     return Status(204, None)
 
@@ -329,14 +353,14 @@ def create_assignment_rule(request: HttpRequest, payload: AssignmentRuleIn) -> S
 
 
 @router.patch("/qualification/assignment-rules/{rule_id}", response=AssignmentRuleOut)
-def update_assignment_rule(request: HttpRequest, rule_id: int, payload: AssignmentRulePatch) -> AssignmentRule:
+def update_assignment_rule(request: HttpRequest, rule_id: Id, payload: AssignmentRulePatch) -> AssignmentRule:
     rule = get_object_or_404(AssignmentRule, pk=rule_id)
     fields = resolve_ids(payload.dict(exclude_unset=True), RULE_REFS)
     return services.update_assignment_rule(rule, by=current_user(request), **fields)
 
 
 @router.post("/qualification/assignment-rules/{rule_id}/move", response={204: None})
-def move_assignment_rule(request: HttpRequest, rule_id: int, payload: MoveIn) -> Status:
+def move_assignment_rule(request: HttpRequest, rule_id: Id, payload: RuleMoveIn) -> Status:
     """Try the rule one place earlier (-1) or later (1)."""
     rule = get_object_or_404(AssignmentRule, pk=rule_id)
     services.move_assignment_rule(rule, by=current_user(request), step=payload.step)
@@ -344,7 +368,7 @@ def move_assignment_rule(request: HttpRequest, rule_id: int, payload: MoveIn) ->
 
 
 @router.delete("/qualification/assignment-rules/{rule_id}", response={204: None})
-def delete_assignment_rule(request: HttpRequest, rule_id: int) -> Status:
+def delete_assignment_rule(request: HttpRequest, rule_id: Id) -> Status:
     services.delete_assignment_rule(get_object_or_404(AssignmentRule, pk=rule_id), by=current_user(request))
     return Status(204, None)
 
@@ -355,12 +379,12 @@ def assign(request: HttpRequest, payload: AssignIn) -> dict[str, int]:
     return services.assign_waiting_leads(lead_ids=payload.lead_ids, by=current_user(request))
 
 
-@router.get("/qualification/settings", response=SettingsIO)
+@router.get("/qualification/settings", response=QualificationSettingsIO)
 def get_settings(request: HttpRequest) -> Any:
     return selectors.qualification_settings()
 
 
-@router.patch("/qualification/settings", response=SettingsIO)
+@router.patch("/qualification/settings", response=QualificationSettingsIO)
 def patch_settings(request: HttpRequest, payload: SettingsPatch) -> Any:
     """Change the SLA settings (admins); leads arriving from now on get the new clocks."""
     return services.save_settings(by=current_user(request), **payload.dict(exclude_unset=True))
@@ -375,14 +399,16 @@ def sales_queue(
 
 
 @router.post("/handoffs/{handoff_id}/accept", response=HandoffOut)
-def accept(request: HttpRequest, handoff_id: int) -> Any:
+@may_conflict
+def accept(request: HttpRequest, handoff_id: Id) -> Any:
     """Accept a qualified lead (refused, naming them, while criteria required to accept are missing)."""
     user = current_user(request)
     return services.accept_handoff(selectors.get_handoff(user, handoff_id), by=user)
 
 
 @router.post("/handoffs/{handoff_id}/reject", response=HandoffOut)
-def reject(request: HttpRequest, handoff_id: int, payload: RejectIn) -> Any:
+@may_conflict
+def reject(request: HttpRequest, handoff_id: Id, payload: RejectIn) -> Any:
     """Reject a qualified lead with a reason; it is recycled to marketing's nurture."""
     user = current_user(request)
     return services.reject_handoff(selectors.get_handoff(user, handoff_id), by=user, reason=payload.reason)

@@ -12,43 +12,56 @@ from ninja import Query, Router, Schema, Status
 from leadflow.engagement.models import EventType
 from leadflow.leads.selectors import get_lead
 from leadflow.scoring import selectors, services
-from leadflow.scoring.models import LeadScore, Matcher, RescoreJob, RuleKind, ScoringRule, TrainingJob
+from leadflow.scoring.models import (
+    LeadScore,
+    Matcher,
+    RescoreJob,
+    RuleKind,
+    ScoringRule,
+    ScoringSettings,
+    TrainingJob,
+)
 
 from .auth import current_user
+from .columns import Flag, Id, Int, JsonValue, Number, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 
 router = Router(tags=["scoring"])
 
 
+R = ScoringRule
+POINTS = {"ge": -1000, "le": 1000}  # the service's bounds: a rule never outweighs the whole scale
+
+
 class RuleIn(Schema):
-    name: str
+    name: Text = column(R, "name")
     kind: RuleKind
-    field: str = ""
+    field: Text = column(R, "field", "")
     matcher: Matcher | None = None
-    value: Any = None
+    value: JsonValue = None
     event_type: EventType | None = None
-    property_name: str = ""
-    property_contains: str = ""
-    points: int
-    cap: int | None = None
-    half_life_days: float | None = None
-    in_icp: bool = False
-    is_active: bool = True
+    property_name: Text = column(R, "property_name", "")
+    property_contains: Text = column(R, "property_contains", "")
+    points: Int = column(R, "points", **POINTS)
+    cap: Int | None = column(R, "cap", None)
+    half_life_days: Number | None = column(R, "half_life_days", None, gt=0)
+    in_icp: Flag = False
+    is_active: Flag = True
 
 
 class RulePatch(Schema):
-    name: str | None = None
-    field: str | None = None
+    name: Text = column(R, "name", None)
+    field: Text = column(R, "field", None)
     matcher: Matcher | None = None
-    value: Any = None
+    value: JsonValue = None
     event_type: EventType | None = None
-    property_name: str | None = None
-    property_contains: str | None = None
-    points: int | None = None
-    cap: int | None = None
-    half_life_days: float | None = None
-    in_icp: bool | None = None
-    is_active: bool | None = None
+    property_name: Text = column(R, "property_name", None)
+    property_contains: Text = column(R, "property_contains", None)
+    points: Int = column(R, "points", None, **POINTS)
+    cap: Int | None = column(R, "cap", None)
+    half_life_days: Number | None = column(R, "half_life_days", None, gt=0)
+    in_icp: Flag = omittable()
+    is_active: Flag = omittable()
 
 
 class RuleOut(Schema):
@@ -68,8 +81,8 @@ class RuleOut(Schema):
     is_active: bool
 
 
-class SettingsIO(Schema):
-    mql_threshold: int
+class ScoringSettingsIO(Schema):
+    mql_threshold: Int = column(ScoringSettings, "mql_threshold", ge=1, le=10000)
 
 
 class PreviewIn(Schema):
@@ -128,24 +141,24 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status:
 
 
 @router.patch("/scoring/rules/{rule_id}", response=RuleOut)
-def update_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> ScoringRule:
+def update_rule(request: HttpRequest, rule_id: Id, payload: RulePatch) -> ScoringRule:
     rule = get_object_or_404(ScoringRule, pk=rule_id)
     return services.update_rule(rule, by=current_user(request), **_fields(payload, unset=True))
 
 
 @router.delete("/scoring/rules/{rule_id}", response={204: None})
-def delete_rule(request: HttpRequest, rule_id: int) -> Status:
+def delete_rule(request: HttpRequest, rule_id: Id) -> Status:
     services.delete_rule(get_object_or_404(ScoringRule, pk=rule_id), by=current_user(request))
     return Status(204, None)
 
 
-@router.get("/scoring/settings", response=SettingsIO)
+@router.get("/scoring/settings", response=ScoringSettingsIO)
 def get_settings(request: HttpRequest) -> Any:
     return selectors.scoring_settings()
 
 
-@router.put("/scoring/settings", response=SettingsIO)
-def put_settings(request: HttpRequest, payload: SettingsIO) -> Any:
+@router.put("/scoring/settings", response=ScoringSettingsIO)
+def put_settings(request: HttpRequest, payload: ScoringSettingsIO) -> Any:
     return services.set_mql_threshold(payload.mql_threshold, by=current_user(request))
 
 
@@ -163,12 +176,12 @@ def rescore(request: HttpRequest) -> Status:
 
 
 @router.get("/scoring/rescore/{job_id}", response=JobOut)
-def rescore_job(request: HttpRequest, job_id: int) -> RescoreJob:
+def rescore_job(request: HttpRequest, job_id: Id) -> RescoreJob:
     return get_object_or_404(RescoreJob, pk=job_id)
 
 
 @router.get("/leads/{lead_id}/score", response=ScoreOut, tags=["leads"])
-def lead_score(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+def lead_score(request: HttpRequest, lead_id: Id) -> dict[str, Any]:
     """The lead's score as it stands now (engagement decays between events) and why."""
     lead = get_lead(current_user(request), lead_id)
     stored = get_object_or_404(LeadScore, lead=lead)
@@ -223,7 +236,7 @@ def list_models(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]
 
 
 @router.get("/scoring/models/{model_id}", response=ModelOut)
-def get_model(request: HttpRequest, model_id: int) -> Any:
+def get_model(request: HttpRequest, model_id: Id) -> Any:
     return get_object_or_404(selectors.conversion_models(), pk=model_id)
 
 
@@ -235,12 +248,12 @@ def train(request: HttpRequest) -> Status:
 
 
 @router.get("/scoring/train/{job_id}", response=JobOut)
-def training_job(request: HttpRequest, job_id: int) -> TrainingJob:
+def training_job(request: HttpRequest, job_id: Id) -> TrainingJob:
     return get_object_or_404(TrainingJob, pk=job_id)
 
 
 @router.get("/leads/{lead_id}/prediction", response=PredictionOut, tags=["leads"])
-def lead_prediction(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+def lead_prediction(request: HttpRequest, lead_id: Id) -> dict[str, Any]:
     """The lead's probability of converting now and the facts that push it up (+1) or pull it down (-1) most."""
     lead = get_lead(current_user(request), lead_id)
     explained = selectors.explain_leads([lead.pk]).get(lead.pk)

@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
-from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed
+from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed, clash_with, save_or_conflict
 from leadflow.history import refresh_spells, set_on
 from leadflow.users.models import Team, User
 
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
 from .models import Assignment, AssignmentHow, Authority, Lead, LeadSource, LifecycleStage, StageChange
 from .selectors import being_worked
-from .signals import lifecycle_changed, stage_entry_requested
+from .signals import leads_merged, lifecycle_changed, stage_entry_requested
 
 CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function"}
 LEAD_FIELDS = {
@@ -74,8 +74,9 @@ def _clean_lead(lead: Lead) -> None:
         if lead.budget_amount < 0:
             raise InvalidInput.on("budget_amount", "Must not be negative.")
     lead.external_id = (lead.external_id or "").strip() or None
-    if lead.external_id and Lead.objects.exclude(pk=lead.pk).filter(external_id=lead.external_id).exists():
-        raise Conflict("A lead with that external id exists.", errors={"external_id": ["Already in use."]})
+    clash = clash_with(lead)
+    if clash is not None:
+        raise clash
 
 
 def open_lead_for(contact: Contact) -> Lead | None:
@@ -147,7 +148,7 @@ def create_lead(
     # this one, and the step's spell is still running (no `left_at`, no length).
     lead.furthest_stage = LifecycleStage.LEAD
     _clean_lead(lead)
-    lead.save()
+    save_or_conflict(lead)
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
     )
@@ -202,7 +203,7 @@ def update_lead(lead: Lead, *, by: User | None, owner: Any = ..., team: Any = ..
     if team is not ...:
         lead.team = team
     _clean_lead(lead)
-    lead.save()
+    save_or_conflict(lead)
     if reassigned:
         Assignment.objects.create(lead=lead, owner=lead.owner, by=by, how=AssignmentHow.BY_HAND)
     if "source" in fields:
@@ -250,7 +251,8 @@ def record_lifecycle_change(
             f"A lead cannot move from {current} to {to}.",
             errors={"to": [f"Not allowed from {current}."]},
         )
-    reason = (reason or "").strip()
+    # The one writer clips: callers quote the user's words inside their own ("Rejected by sales: …").
+    reason = (reason or "").strip()[: StageChange._meta.get_field("reason").max_length]
     if to in NEEDS_REASON and not reason:
         raise InvalidInput.on("reason", f"A reason is required to move a lead to {to}.")
     if current == LifecycleStage.DISQUALIFIED and to == LifecycleStage.RECYCLED:
@@ -299,15 +301,16 @@ def _fill_blanks(target: Lead, source: Lead) -> list[str]:
 
 
 def _move_related_rows(duplicate: Lead, survivor: Lead) -> None:
-    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor.
-    A one-to-one row (a score, a prediction) is worked out per lead: the duplicate keeps its own."""
+    """Point every row that belongs to the duplicate (activities, opportunities, later events) at the survivor;
+    a one-to-one row (a score) stays with the duplicate when the survivor has its own."""
     for relation in Lead._meta.related_objects:
         if relation.related_model in (Lead, StageChange) or not isinstance(relation.field, ForeignKey):
             continue
-        if relation.one_to_one:
-            continue
         model = cast(type[Model], relation.related_model)
-        model._default_manager.filter(**{relation.field.name: duplicate}).update(**{relation.field.name: survivor})
+        rows = model._default_manager.filter(**{relation.field.name: duplicate})
+        if relation.one_to_one and model._default_manager.filter(**{relation.field.name: survivor}).exists():
+            continue  # the survivor has its own (a score): the duplicate keeps its row
+        rows.update(**{relation.field.name: survivor})
 
 
 @transaction.atomic
@@ -341,6 +344,7 @@ def merge_leads(*, survivor: Lead, duplicate: Lead, by: User) -> Lead:
         survivor.lifecycle_stage, reached
     ):
         record_lifecycle_change(survivor, to=reached, by=by, reason=f"Merged from lead {duplicate.pk}")
+    leads_merged.send(sender=Lead, survivor=survivor, duplicate=duplicate)
     return survivor
 
 

@@ -8,3 +8,6 @@ lifecycle_changed = Signal()
 # Sent before a person moves a lead into a stage (by hand, or by converting it) with `lead`, `to` and `context`
 # (the conversion's pipeline, say); each receiver returns what the lead still lacks, as sentences.
 stage_entry_requested = Signal()
+
+# Sent inside the merge's transaction with `survivor` and `duplicate` once the duplicate's rows have moved over.
+leads_merged = Signal()

@@ -332,6 +332,12 @@ def _event_reason(by_lead: dict[int, list[tuple[str, float, Any]]]) -> str:
     return "New events: " + ", ".join(kinds)
 
 
+def score_merged_lead(sender: object, *, survivor: Lead, **kwargs: Any) -> None:
+    """Score the survivor of a merge afresh: the duplicate's events and answers are its own now. Connected to
+    `leads_merged`."""
+    rescore_leads([survivor.pk], reason="Leads merged")
+
+
 def queue_rescore(*, by: User) -> RescoreJob:
     """A job for the worker to score every lead afresh; a job already waiting is reused, not doubled."""
     ensure_can_edit_rules(by)

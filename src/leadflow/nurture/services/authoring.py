@@ -5,7 +5,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Q
 
-from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.errors import Conflict, InvalidInput, NotAllowed, clash_with, save_or_conflict
 from leadflow.leads.models import LifecycleStage
 from leadflow.users.models import User
 
@@ -40,10 +40,8 @@ def _name(fields: dict[str, Any], row: Segment | EmailTemplate | Sequence) -> No
     """Set the row's name from `fields` (required when new, unique among its kind)."""
     if "name" in fields or row.pk is None:
         row.name = _named(fields.get("name"))
-        if type(row).objects.exclude(pk=row.pk).filter(name=row.name).exists():
-            raise Conflict(
-                f"Another {type(row)._meta.verbose_name} has that name.", errors={"name": ["Already in use."]}
-            )
+        if (clash := clash_with(row)) is not None:
+            raise clash
 
 
 @transaction.atomic
@@ -62,7 +60,7 @@ def save_segment(segment: Segment | None, *, by: User, **fields: Any) -> Segment
         segment.match = fields["match"]
     if "conditions" in fields:
         segment.conditions = clean_conditions(fields["conditions"])
-    segment.save()
+    save_or_conflict(segment)
     return segment
 
 
@@ -84,7 +82,7 @@ def save_template(template: EmailTemplate | None, *, by: User, **fields: Any) ->
         template.subject = check_template(_named(fields.get("subject"), "subject"), "subject")
     if "body" in fields or template.pk is None:
         template.body = check_template(_named(fields.get("body"), "body"), "body")
-    template.save()
+    save_or_conflict(template)
     return template
 
 
@@ -128,7 +126,7 @@ def save_sequence(sequence: Sequence | None, *, by: User, **fields: Any) -> Sequ
         if fields["is_active"] and (sequence.pk is None or not sequence.steps.exists()):
             raise InvalidInput.on("is_active", "Add a step before starting the sequence.")
         sequence.is_active = bool(fields["is_active"])
-    sequence.save()
+    save_or_conflict(sequence)
     return sequence
 
 

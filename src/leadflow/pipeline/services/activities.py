@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from leadflow.errors import InvalidInput, NotAllowed
+from leadflow.errors import InvalidInput, NotAllowed, save_or_conflict
 from leadflow.leads.models import Lead
 from leadflow.users.models import User
 
@@ -62,7 +62,7 @@ def log_activity(
     fields.setdefault("is_done", kind != ActivityKind.TASK)  # a logged call or email happened; a task is planned
     activity = Activity(kind=kind, subject=subject, lead=lead, opportunity=opportunity, done_at=done_at, **fields)
     _clean_activity(activity)
-    activity.save()
+    save_or_conflict(activity)
     _touch_lead(activity)
     return activity
 
@@ -82,7 +82,7 @@ def update_activity(activity: Activity, *, by: User, **fields: Any) -> Activity:
     for name, value in fields.items():
         setattr(activity, name, value)
     _clean_activity(activity)
-    activity.save()
+    save_or_conflict(activity)
     _touch_lead(activity)
     return activity
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
 from leadflow.accounts.services import email_domain, find_or_create_account
-from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.errors import Conflict, InvalidInput, NotAllowed, save_or_conflict
 from leadflow.history import refresh_spells, set_on
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, LifecycleStage
@@ -136,7 +136,7 @@ def create_opportunity(
     opportunity.lead_source = lead.source if lead is not None else ""
     opportunity.created_at = created_at or timezone.now()
     _clean_opportunity(opportunity)
-    opportunity.save()
+    save_or_conflict(opportunity)
     OpportunityStageChange.objects.create(
         opportunity=opportunity, from_stage=None, to_stage=stage, at=opportunity.created_at, by=by, reason="Opened"
     )
@@ -223,7 +223,7 @@ def update_opportunity(opportunity: Opportunity, *, by: User, **fields: Any) -> 
     for name, value in fields.items():
         setattr(opportunity, name, value)
     _clean_opportunity(opportunity)
-    opportunity.save()
+    save_or_conflict(opportunity)
     return opportunity
 
 

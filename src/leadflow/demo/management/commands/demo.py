@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leadflow.demo.world import PEOPLE, build_demo_world
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when the database already has leads")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)  # a new database file gets its tables first
         if Lead.objects.exists():
             if options["if_empty"]:
                 self.stdout.write("The database already has leads; the demo world is not loaded again.")
