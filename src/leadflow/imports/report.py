@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TextIO
 
+from .cells import to_cell
+
 # Called now and then during an import with the table being read and the rows read from it so far.
 Progress = Callable[[str, int], None]
 # Rows are numbered as a spreadsheet shows them: the header is row 1, the first row of data row 2.
@@ -90,4 +92,4 @@ class ImportReport:
         """The invalid rows as CSV: table, row, column, reason."""
         writer = csv.writer(handle)
         writer.writerow(["table", "row", "column", "reason"])
-        writer.writerows((e.table, e.row, e.column, e.reason) for e in self.errors)
+        writer.writerows([e.table, e.row, to_cell(e.column), to_cell(e.reason)] for e in self.errors)
