@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
 from leadflow.engagement.models import EventType
+from leadflow.errors import NotAllowed
 from leadflow.leads.selectors import get_lead, leads_visible_to
 from leadflow.pipeline.models import Pipeline
 from leadflow.pipeline.selectors import default_pipeline
@@ -170,11 +171,11 @@ class AssignmentRuleOut(Schema):
         return list(rule.weights.all())
 
 
-class MoveIn(Schema):
+class RuleMoveIn(Schema):
     step: Literal[-1, 1]
 
 
-class SettingsIO(Schema):
+class QualificationSettingsIO(Schema):
     hot_score: int
     hot_first_touch_hours: float
     first_touch_hours: float
@@ -266,9 +267,16 @@ def _pipeline(pipeline_id: int | None) -> Pipeline:
     return row(Pipeline, pipeline_id, "pipeline_id") or default_pipeline()
 
 
+def _ensure_reads_settings(request: HttpRequest) -> None:
+    """Qualification settings and rules are for admins, managers and marketing (docs/permissions.md)."""
+    if current_user(request).is_sales:
+        raise NotAllowed("Sales reps do not see the qualification settings.")
+
+
 @router.get("/qualification/criteria", response=list[CriterionIO])
 def list_criteria(request: HttpRequest, pipeline_id: int | None = None) -> list[Any]:
     """The pipeline's checklist (the default BANT + ICP fit until an admin saves one)."""
+    _ensure_reads_settings(request)
     return selectors.criteria_for(_pipeline(pipeline_id))
 
 
@@ -293,6 +301,7 @@ def lead_qualification(request: HttpRequest, lead_id: int, pipeline_id: int | No
 
 @router.get("/qualification/intent-rules", response=page_of(IntentRuleOut))
 def list_intent_rules(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
+    _ensure_reads_settings(request)
     return paginate(selectors.intent_rules(), page)
 
 
@@ -319,6 +328,7 @@ RULE_REFS = {"user_id": (User, "user"), "team_id": (Team, "team")}
 @router.get("/qualification/assignment-rules", response=page_of(AssignmentRuleOut))
 def list_assignment_rules(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
     """The rules in the order they are tried."""
+    _ensure_reads_settings(request)
     return paginate(selectors.assignment_rules(), page)
 
 
@@ -336,7 +346,7 @@ def update_assignment_rule(request: HttpRequest, rule_id: int, payload: Assignme
 
 
 @router.post("/qualification/assignment-rules/{rule_id}/move", response={204: None})
-def move_assignment_rule(request: HttpRequest, rule_id: int, payload: MoveIn) -> Status:
+def move_assignment_rule(request: HttpRequest, rule_id: int, payload: RuleMoveIn) -> Status:
     """Try the rule one place earlier (-1) or later (1)."""
     rule = get_object_or_404(AssignmentRule, pk=rule_id)
     services.move_assignment_rule(rule, by=current_user(request), step=payload.step)
@@ -355,15 +365,24 @@ def assign(request: HttpRequest, payload: AssignIn) -> dict[str, int]:
     return services.assign_waiting_leads(lead_ids=payload.lead_ids, by=current_user(request))
 
 
-@router.get("/qualification/settings", response=SettingsIO)
+@router.get("/qualification/settings", response=QualificationSettingsIO)
 def get_settings(request: HttpRequest) -> Any:
+    _ensure_reads_settings(request)
     return selectors.qualification_settings()
 
 
-@router.patch("/qualification/settings", response=SettingsIO)
+@router.patch("/qualification/settings", response=QualificationSettingsIO)
 def patch_settings(request: HttpRequest, payload: SettingsPatch) -> Any:
     """Change the SLA settings (admins); leads arriving from now on get the new clocks."""
     return services.save_settings(by=current_user(request), **payload.dict(exclude_unset=True))
+
+
+def _queue_user(request: HttpRequest) -> User:
+    """The caller, if they work the sales queue: marketing hands leads over and does not see it (as on the web)."""
+    user = current_user(request)
+    if user.is_marketing:
+        raise NotAllowed("The sales queue is for sales; marketing sees each lead's handoff on the lead.")
+    return user
 
 
 @router.get("/queue", response=page_of(HandoffOut))
@@ -371,7 +390,7 @@ def sales_queue(
     request: HttpRequest, page: Query[PageParams], status: Literal["pending", "accepted", "rejected"] = "pending"
 ) -> dict[str, Any]:
     """Qualified leads handed to sales that the user may see, the most urgent decision first."""
-    return paginate(selectors.sales_queue(current_user(request), status=status), page)
+    return paginate(selectors.sales_queue(_queue_user(request), status=status), page)
 
 
 @router.post("/handoffs/{handoff_id}/accept", response=HandoffOut)
@@ -396,19 +415,19 @@ def sla_check(request: HttpRequest) -> dict[str, int]:
 
 @router.get("/sla/breaches", response=page_of(BreachOut))
 def sla_breaches(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
-    return paginate(selectors.sla_breaches(current_user(request)), page)
+    return paginate(selectors.sla_breaches(_queue_user(request)), page)
 
 
 @router.get("/sla/no-lead-lost", response=page_of(AtRiskOut))
 def no_lead_lost(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
     """Qualified leads with no owner, no next step, or no touch within the SLA: zero when nothing slips."""
-    return paginate(selectors.no_lead_lost(current_user(request)), page)
+    return paginate(selectors.no_lead_lost(_queue_user(request)), page)
 
 
 @router.get("/qualification/rates", response=list[RateOut])
 def rates(request: HttpRequest, by: Literal["source", "qualified_by", "rule"] = "source") -> list[dict[str, Any]]:
     """Acceptance and rejection rates of handed-over leads per source, way of qualifying, or assignment rule."""
-    return selectors.handoff_rates(leads_visible_to(current_user(request)), by=by)
+    return selectors.handoff_rates(leads_visible_to(_queue_user(request)), by=by)
 
 
 @router.get("/notifications", response=page_of(NotificationOut), tags=["users"])
