@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -402,7 +402,8 @@ def step_add(request: HttpRequest, sequence_id: int) -> HttpResponse:
     sequence = get_object_or_404(Sequence, pk=sequence_id)
     form_class = STEP_FORMS.get(request.POST.get("kind", ""))
     if form_class is None:
-        raise Http404("No such kind of step.")
+        messages.error(request, "Choose a kind of step to add.")
+        return _sequence_page(request, sequence, status=422)
     user = current(request)
     form = form_class(request.POST)
     return submit_form(
