@@ -268,15 +268,14 @@ def _pipeline(pipeline_id: int | None) -> Pipeline:
 
 
 def _ensure_reads_settings(request: HttpRequest) -> None:
-    """Qualification settings and rules are for admins, managers and marketing (docs/permissions.md)."""
+    """SLA settings, intent and assignment rules are for admins, managers and marketing (docs/permissions.md)."""
     if current_user(request).is_sales:
         raise NotAllowed("Sales reps do not see the qualification settings.")
 
 
 @router.get("/qualification/criteria", response=list[CriterionIO])
 def list_criteria(request: HttpRequest, pipeline_id: int | None = None) -> list[Any]:
-    """The pipeline's checklist (the default BANT + ICP fit until an admin saves one)."""
-    _ensure_reads_settings(request)
+    """The pipeline's checklist (the default BANT + ICP fit until an admin saves one): every role reads it."""
     return selectors.criteria_for(_pipeline(pipeline_id))
 
 
