@@ -10,7 +10,7 @@ from leadflow.nurture.models import EmailTemplate, Segment, Sequence
 from leadflow.pipeline.selectors import opportunities_visible_to
 from leadflow.qualification.models import AssignmentRule
 
-from .test_permissions import ROUTES
+from .permissions.policy import ROUTES
 
 
 def page_addresses(user) -> list[str]:

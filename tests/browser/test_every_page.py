@@ -2,10 +2,13 @@
 sideways, and the browser reports no error (a Content-Security-Policy violation is one)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from leadflow.demo.world import build_demo_world
+from leadflow.nurture.services import save_template
 from leadflow.users.models import Role, User
 
+from ..factories import ContactFactory, LeadFactory
 from ..pages import page_addresses
 from .conftest import log_in
 
@@ -61,3 +64,22 @@ def test_every_page_fits_a_laptop_and_runs_without_errors(browser, live_server, 
     print(f"\n{role}: {visited} pages at 1366x768")
     assert visited >= 10
     assert not problems, "\n".join(problems)
+
+
+def test_an_email_preview_keeps_its_inline_styles_under_the_policy(page, marketer, rep):
+    LeadFactory(owner=rep, contact=ContactFactory(first_name="Ana"))
+    template = save_template(
+        None,
+        by=marketer,
+        name="Styled",
+        subject="Hi",
+        body='<p style="color: rgb(200, 0, 0)">Hi {{ contact.first_name }}</p>',
+    )
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    log_in(page, marketer.username)
+    page.goto(f"/nurture/templates/{template.pk}/")
+    paragraph = page.frame_locator("iframe.email-html").locator("p")
+    expect(paragraph).to_have_text("Hi Ana")
+    assert paragraph.evaluate("p => getComputedStyle(p).color") == "rgb(200, 0, 0)"
+    assert not errors
