@@ -1,10 +1,14 @@
 """URL map: the REST API under /api/v1/, what nurture emails link to under /e/, the web app everywhere else."""
 
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from leadflow.api.api import api
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico wherever a page names no icon (an error page, a file).
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("api/v1/", api.urls),
     path("e/", include("leadflow.nurture.urls")),
     path("", include("leadflow.web.urls")),

@@ -50,13 +50,13 @@ def test_every_page_fits_a_laptop_and_runs_without_errors(browser, live_server, 
     problems = []
     visited = 0
     for address in page_addresses(user):
-        errors.clear()
+        errors.clear()  # what the last page logged was checked (or it was not a page)
         response = page.goto(address)
+        page.wait_for_load_state("networkidle")  # so this page's messages arrive before the next page's check
         if response is None or response.status == 404 or "text/html" not in response.headers.get("content-type", ""):
             continue  # not a page for this role, or not a page at all (a partial an htmx request loads)
         if "<html" not in (response.text() or "")[:200]:
             continue
-        page.wait_for_load_state("networkidle")
         visited += 1
         problems += [f"{address}: {text}" for text in errors]
         problems += [f"{address}: {text}" for text in page.evaluate(CUT_OFF)]

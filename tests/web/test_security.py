@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def _settings_under(env: dict[str, str], code: str) -> str:
     """Run `code` with leadflow's own settings loaded under these environment variables; its output."""
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadflow.settings", **env}
+    # Not the test run's own relaxations (the browser tests allow async-unsafe calls), which a deploy check flags.
+    inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environment = {**inherited, "DJANGO_SETTINGS_MODULE": "leadflow.settings", **env}
     program = f"import django; django.setup(); from django.conf import settings as s; {code}"
     done = subprocess.run([sys.executable, "-c", program], env=environment, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

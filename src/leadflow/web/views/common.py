@@ -87,15 +87,16 @@ def only_for(allowed: Callable[[User], bool]) -> Callable[[Callable[..., HttpRes
 
 
 def refused_unless(
-    allowed: Callable[[User], bool],
+    allowed: Callable[[User], bool], reason: str
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """A change the signed-in user sees but `allowed` refuses them is a 403, before any form is read."""
+    """A change the signed-in user sees but `allowed` refuses them is a 403 saying `reason`, before any form is
+    read."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method == "POST" and not allowed(current(request)):
-                raise PermissionDenied("Your role may not change this.")
+                raise PermissionDenied(reason)
             return view(request, *args, **kwargs)
 
         return wrapper

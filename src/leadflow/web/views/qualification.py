@@ -38,9 +38,13 @@ from .common import current, is_htmx, only_for, page_of, refused_unless, submit_
 
 # --- the sales queue ----------------------------------------------------------------------------------------------
 
-edits_settings = refused_unless(services.can_edit_settings)
-edits_intent_rules = refused_unless(services.can_edit_intent_rules)
-edits_assignment_rules = refused_unless(services.can_edit_assignment_rules)
+edits_settings = refused_unless(services.can_edit_settings, "Only admins may change checklists and SLAs.")
+edits_intent_rules = refused_unless(
+    services.can_edit_intent_rules, "Only admins and marketing may change intent rules."
+)
+edits_assignment_rules = refused_unless(
+    services.can_edit_assignment_rules, "Only admins and sales managers may change assignment rules."
+)
 queue_workers = only_for(lambda user: not user.is_marketing)  # marketing hands leads over; sales decides
 
 # Each grouping of acceptance rates: the selector's name for it, the table's title and first column, and the labels
