@@ -1,7 +1,7 @@
 """Django settings, configured from the environment.
 
 DATABASE_URL (SQLite under ./var/ by default), SECRET_KEY (generated into ./var/ when DEBUG is on, required when
-it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, PUBLIC_URL and the EMAIL_* settings.
+it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, LEADFLOW_HTTPS, CACHE_URL, PUBLIC_URL and the EMAIL_* settings.
 """
 
 import os
@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "ninja",  # the API docs page from its own static files, not a CDN
     "leadflow.jobs",
     "leadflow.users",
     "leadflow.accounts",
@@ -91,6 +93,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as its documentation asks: it turns a locked-out sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a locked-out user or address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "leadflow.urls"
@@ -152,6 +163,20 @@ def _database() -> dict[str, Any]:
 
 
 DATABASES = {"default": _database()}
+
+
+def _cache() -> dict[str, Any]:
+    """Redis when CACHE_URL names one, else a table in the database: one store every server process shares (the
+    sign-in throttle counts failures there, the public doors their requests per address)."""
+    url = os.environ.get("CACHE_URL", "")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url:
+        raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, not {url!r}")
+    return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "leadflow_cache"}
+
+
+CACHES = {"default": _cache()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -197,18 +222,48 @@ PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # The country a phone number without a country code is read in, when neither the contact nor its account has one.
 DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US").upper()
 
-# The cache every process shares (the capture doors' per-IP rate limit): the database by default, so it needs no
-# other server; the capture migrations create its table.
-CACHES = {
-    "default": {
-        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.db.DatabaseCache"),
-        "LOCATION": os.environ.get("CACHE_LOCATION", "leadflow_cache"),
-    }
-}
 # Public form submissions per IP address (REMOTE_ADDR, never a forwarded header) and minute; 0 turns it off.
 LEADFLOW_CAPTURE_RATE_PER_MINUTE = int(os.environ.get("LEADFLOW_CAPTURE_RATE_PER_MINUTE", "10"))
 # A form sent sooner than this after it was shown is a bot's (at most 3 s, so no person waits).
 LEADFLOW_CAPTURE_MIN_FILL_SECONDS = min(3.0, float(os.environ.get("LEADFLOW_CAPTURE_MIN_FILL_SECONDS", "3")))
+# Serving on the internet behind TLS (a proxy that terminates it and sets X-Forwarded-Proto): HSTS, cookies only
+# over HTTPS, and plain HTTP redirected. Off, the app serves plain HTTP (loopback, `make run`).
+HTTPS = _env_flag("LEADFLOW_HTTPS")
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Pages run our own and the vendored scripts and styles only: no inline script or style, no other origin.
+# frame-ancestors 'none' is the CSP twin of X-Frame-Options: DENY.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Sign-in throttling: after 5 failures for one username, or from one address, that username or address waits
+# 15 minutes (or until an admin unlocks it on the settings page). Counts live in the shared cache.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "leadflow.web.views.signin.locked_out"
+AXES_VERBOSE = False
 
 LEADFLOW_DEFAULT_CURRENCY = os.environ.get("LEADFLOW_DEFAULT_CURRENCY", "USD")
 

@@ -2,11 +2,15 @@
 beacons under /t/, the public capture doors (/f/, /forms/, /hooks/), the sample site of the demo world
 (/demo-site/), the web app everywhere else."""
 
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from leadflow.api.api import api
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico wherever a page names no icon (an error page, a file).
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("api/v1/", api.urls),
     path("e/", include("leadflow.nurture.urls")),
     path("t/", include("leadflow.tracking.urls")),

@@ -260,7 +260,7 @@ def test_marketing_may_not_change_assignment_rules(marketer, east):
     response = signed_in(marketer).post(
         "/settings/qualification/assignment-rules/", {"name": "EMEA", "team": east.pk, "distribution": "round_robin"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 403
     assert "Only admins and sales managers may change assignment rules." in response.content.decode()
     assert not AssignmentRule.objects.exists()
 

@@ -4,6 +4,7 @@ rows (for tables and CSV) or a document (for JSON)."""
 from collections.abc import Callable
 from typing import Any
 
+from leadflow.imports.cells import to_cell
 from leadflow.pipeline.models import Pipeline
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.qualification.selectors import handoff_rates
@@ -76,5 +77,5 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: to_cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()

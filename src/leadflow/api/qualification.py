@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
 from leadflow.engagement.models import EventType
+from leadflow.errors import NotAllowed
 from leadflow.leads.selectors import get_lead, leads_visible_to
 from leadflow.pipeline.models import Pipeline
 from leadflow.pipeline.selectors import default_pipeline
@@ -290,9 +291,15 @@ def _pipeline(pipeline_id: Id | None) -> Pipeline:
     return row(Pipeline, pipeline_id, "pipeline_id") or default_pipeline()
 
 
+def _ensure_reads_settings(request: HttpRequest) -> None:
+    """SLA settings, intent and assignment rules are for admins, managers and marketing (docs/permissions.md)."""
+    if current_user(request).is_sales:
+        raise NotAllowed("Sales reps do not see the qualification settings.")
+
+
 @router.get("/qualification/criteria", response=list[CriterionIO])
 def list_criteria(request: HttpRequest, pipeline_id: Id | None = None) -> list[Any]:
-    """The pipeline's checklist (the default BANT + ICP fit until an admin saves one)."""
+    """The pipeline's checklist (the default BANT + ICP fit until an admin saves one): every role reads it."""
     return selectors.criteria_for(_pipeline(pipeline_id))
 
 
@@ -317,6 +324,7 @@ def lead_qualification(request: HttpRequest, lead_id: Id, pipeline_id: Id | None
 
 @router.get("/qualification/intent-rules", response=page_of(IntentRuleOut))
 def list_intent_rules(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
+    _ensure_reads_settings(request)
     return paginate(selectors.intent_rules(), page)
 
 
@@ -343,6 +351,7 @@ RULE_REFS = {"user_id": (User, "user"), "team_id": (Team, "team")}
 @router.get("/qualification/assignment-rules", response=page_of(AssignmentRuleOut))
 def list_assignment_rules(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
     """The rules in the order they are tried."""
+    _ensure_reads_settings(request)
     return paginate(selectors.assignment_rules(), page)
 
 
@@ -381,6 +390,7 @@ def assign(request: HttpRequest, payload: AssignIn) -> dict[str, int]:
 
 @router.get("/qualification/settings", response=QualificationSettingsIO)
 def get_settings(request: HttpRequest) -> Any:
+    _ensure_reads_settings(request)
     return selectors.qualification_settings()
 
 
@@ -390,12 +400,20 @@ def patch_settings(request: HttpRequest, payload: SettingsPatch) -> Any:
     return services.save_settings(by=current_user(request), **payload.dict(exclude_unset=True))
 
 
+def _queue_user(request: HttpRequest) -> User:
+    """The caller, if they work the sales queue: marketing hands leads over and does not see it (as on the web)."""
+    user = current_user(request)
+    if user.is_marketing:
+        raise NotAllowed("The sales queue is for sales; marketing sees each lead's handoff on the lead.")
+    return user
+
+
 @router.get("/queue", response=page_of(HandoffOut))
 def sales_queue(
     request: HttpRequest, page: Query[PageParams], status: Literal["pending", "accepted", "rejected"] = "pending"
 ) -> dict[str, Any]:
     """Qualified leads handed to sales that the user may see, the most urgent decision first."""
-    return paginate(selectors.sales_queue(current_user(request), status=status), page)
+    return paginate(selectors.sales_queue(_queue_user(request), status=status), page)
 
 
 @router.post("/handoffs/{handoff_id}/accept", response=HandoffOut)
@@ -422,19 +440,19 @@ def sla_check(request: HttpRequest) -> dict[str, int]:
 
 @router.get("/sla/breaches", response=page_of(BreachOut))
 def sla_breaches(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
-    return paginate(selectors.sla_breaches(current_user(request)), page)
+    return paginate(selectors.sla_breaches(_queue_user(request)), page)
 
 
 @router.get("/sla/no-lead-lost", response=page_of(AtRiskOut))
 def no_lead_lost(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
     """Qualified leads with no owner, no next step, or no touch within the SLA: zero when nothing slips."""
-    return paginate(selectors.no_lead_lost(current_user(request)), page)
+    return paginate(selectors.no_lead_lost(_queue_user(request)), page)
 
 
 @router.get("/qualification/rates", response=list[RateOut])
 def rates(request: HttpRequest, by: Literal["source", "qualified_by", "rule"] = "source") -> list[dict[str, Any]]:
     """Acceptance and rejection rates of handed-over leads per source, way of qualifying, or assignment rule."""
-    return selectors.handoff_rates(leads_visible_to(current_user(request)), by=by)
+    return selectors.handoff_rates(leads_visible_to(_queue_user(request)), by=by)
 
 
 @router.get("/notifications", response=page_of(NotificationOut), tags=["users"])

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 
 from leadflow.engagement.models import EventType
+from leadflow.errors import NotAllowed
 from leadflow.leads.selectors import get_lead
 from leadflow.scoring import selectors, services
 from leadflow.scoring.models import (
@@ -129,8 +130,15 @@ def _fields(payload: Schema, *, unset: bool) -> dict[str, Any]:
     return fields
 
 
+def _ensure_reads_rules(request: HttpRequest) -> None:
+    """Scoring rules and settings are marketing's and the admins' (docs/permissions.md)."""
+    if not services.can_edit_rules(current_user(request)):
+        raise NotAllowed("Only admins and marketing see the scoring rules.")
+
+
 @router.get("/scoring/rules", response=page_of(RuleOut))
 def list_rules(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
+    _ensure_reads_rules(request)
     return paginate(ScoringRule.objects.order_by("kind", "name", "pk"), page)
 
 
@@ -154,6 +162,7 @@ def delete_rule(request: HttpRequest, rule_id: Id) -> Status:
 
 @router.get("/scoring/settings", response=ScoringSettingsIO)
 def get_settings(request: HttpRequest) -> Any:
+    _ensure_reads_rules(request)
     return selectors.scoring_settings()
 
 

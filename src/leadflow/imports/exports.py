@@ -11,6 +11,8 @@ from leadflow.leads.selectors import lead_list
 from leadflow.pipeline.selectors import can_see_amounts, opportunity_list
 from leadflow.users.models import User
 
+from .cells import to_cell
+
 Column = tuple[str, Callable[[Any], Any]]
 
 LEAD_COLUMNS: list[Column] = [
@@ -95,11 +97,11 @@ class _Echo:
 
 
 def csv_lines(columns: list[Column], rows: Iterable[Any]) -> Iterator[str]:
-    """The CSV text, a line at a time (for streaming responses and files alike)."""
+    """The CSV text, a line at a time (for streaming responses and files alike), spreadsheet-safe."""
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in columns])
     for row in rows:
-        yield writer.writerow([value(row) for _, value in columns])
+        yield writer.writerow([to_cell(value(row)) for _, value in columns])
 
 
 def iterate(rows: QuerySet) -> Iterator[Any]:

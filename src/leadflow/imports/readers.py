@@ -9,6 +9,8 @@ from typing import Any, cast
 
 from leadflow.errors import InvalidInput
 
+from .cells import from_cell
+
 SUPPORTED = (".csv", ".csv.gz", ".xlsx")
 
 
@@ -48,7 +50,7 @@ def _csv_table(path: Path) -> Iterator[list[str] | dict[str, str]]:
             reader.fieldnames = [header.strip() for header in (reader.fieldnames or [])]
             yield list(reader.fieldnames)
             for row in reader:
-                yield {key: (value or "").strip() for key, value in row.items() if key is not None}
+                yield {key: from_cell(value or "").strip() for key, value in row.items() if key is not None}
 
 
 def _encoding(sample: bytes) -> str:
@@ -88,7 +90,7 @@ def _text(cell: Any) -> str:
         return cell.isoformat()  # dates and datetimes from Excel
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
-    return str(cell).strip()
+    return from_cell(str(cell)).strip()
 
 
 def count_rows(path: Path) -> int | None:

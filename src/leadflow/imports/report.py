@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cells import to_cell
+
 # Called now and then during an import with the table being read and the rows read from it so far.
 Progress = Callable[[str, int], None]
 # Rows are numbered as a spreadsheet shows them: the header is row 1, the first row of data row 2.
@@ -155,7 +157,7 @@ class ImportReport:
         """The invalid rows as CSV: table, row, column, reason."""
         writer = csv.writer(handle)
         writer.writerow(["table", "row", "column", "reason"])
-        writer.writerows((e.table, e.row, e.column, e.reason) for e in self.errors)
+        writer.writerows([e.table, e.row, to_cell(e.column), to_cell(e.reason)] for e in self.errors)
 
 
 DETAIL_TITLES = (
@@ -173,7 +175,7 @@ def _fixable_csv(rows: list[RefusedRow]) -> bytes:
     writer = csv.writer(text)
     writer.writerow(headers)
     for row in rows:
-        writer.writerow([*(row.values.get(header, "") for header in headers[:-1]), row.reason])
+        writer.writerow([*(to_cell(row.values.get(header, "")) for header in headers[:-1]), to_cell(row.reason)])
     return ("\ufeff" + text.getvalue()).encode()  # with a byte-order mark, so Excel reads it as UTF-8
 
 

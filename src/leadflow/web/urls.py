@@ -16,6 +16,7 @@ from .views import (
     qualification,
     scoring,
     settings,
+    signin,
     tracking,
 )
 
@@ -75,6 +76,7 @@ urlpatterns = [
     path("settings/users/", settings.user_add, name="user_add"),
     path("settings/users/<int:user_id>/", settings.user_update, name="user_update"),
     path("settings/teams/", settings.team_add, name="team_add"),
+    path("settings/sign-in/unlock/", signin.unlock, name="sign_in_unlock"),
     path("settings/qualification/", qualification.qualification_settings, name="qualification_settings"),
     path("settings/qualification/criteria/<int:pipeline_id>/", qualification.criteria_save, name="criteria_save"),
     path("settings/qualification/sla/", qualification.sla_save, name="sla_save"),

@@ -131,7 +131,9 @@ def create_opportunity(
     if fields.get("owner") is None and by is not None and by.is_sales:
         fields["owner"] = by
     owner = fields.get("owner")
-    team = lead.team if lead is not None and lead.team_id else (owner.team if owner is not None else None)
+    # Without a lead or an owner, the deal waits in its creator's team queue, where the creator sees it.
+    holder = owner or by
+    team = lead.team if lead is not None and lead.team_id else (holder.team if holder is not None else None)
     opportunity = Opportunity(name=name, pipeline=pipeline, stage=stage, lead=lead, team=team, **fields)
     opportunity.lead_source = lead.source if lead is not None else ""
     opportunity.created_at = created_at or timezone.now()
@@ -330,6 +332,7 @@ def reopen_opportunity(
     opportunity: Opportunity, *, by: User, stage: Stage | None = None, reason: str = ""
 ) -> Opportunity:
     """Re-open a closed opportunity into an open stage (by default the one it was closed from)."""
+    ensure_can_work_deals(by)
     opportunity.refresh_from_db(from_queryset=Opportunity.objects.select_for_update())
     if not opportunity.stage.is_closed:
         raise Conflict("The opportunity is open already.", errors={"stage": ["Not closed."]})

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -81,6 +82,24 @@ def only_for(allowed: Callable[[User], bool]) -> Callable[[Callable[..., HttpRes
             return view(request, *args, **kwargs)
 
         return login_required(wrapper)
+
+    return decorate
+
+
+def refused_unless(
+    allowed: Callable[[User], bool], reason: str
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A change the signed-in user sees but `allowed` refuses them is a 403 saying `reason`, before any form is
+    read."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "POST" and not allowed(current(request)):
+                raise PermissionDenied(reason)
+            return view(request, *args, **kwargs)
+
+        return wrapper
 
     return decorate
 

@@ -5,8 +5,9 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from csp.decorators import csp_update
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -217,17 +218,25 @@ def _template_form(request: HttpRequest, template: EmailTemplate | None) -> Http
     )
 
 
+# An email's preview (a sandboxed frame that inherits the page's policy) shows it as sent: with its inline styles
+# and its images from anywhere. Scripts stay blocked.
+shows_emails: Any = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["https:", "http:"]})
+
+
 @nurturers_only
+@shows_emails
 def template_new(request: HttpRequest) -> HttpResponse:
     return _template_form(request, None)
 
 
 @nurturers_only
+@shows_emails
 def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
     return _template_form(request, get_object_or_404(EmailTemplate, pk=template_id))
 
 
 @nurturers_only
+@shows_emails
 def template_preview(request: HttpRequest, template_id: int) -> HttpResponse:
     """The saved template as the chosen lead would get it (htmx)."""
     template = get_object_or_404(EmailTemplate, pk=template_id)
@@ -402,7 +411,8 @@ def step_add(request: HttpRequest, sequence_id: int) -> HttpResponse:
     sequence = get_object_or_404(Sequence, pk=sequence_id)
     form_class = STEP_FORMS.get(request.POST.get("kind", ""))
     if form_class is None:
-        raise Http404("No such kind of step.")
+        messages.error(request, "Choose a kind of step to add.")
+        return _sequence_page(request, sequence, status=422)
     user = current(request)
     form = form_class(request.POST)
     return submit_form(

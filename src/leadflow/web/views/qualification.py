@@ -34,10 +34,17 @@ from leadflow.users.selectors import notifications_for
 from leadflow.users.services import mark_notifications_read
 
 from ..forms import AssignmentRuleForm, CriteriaForm, IntentRuleForm, SlaSettingsForm
-from .common import current, is_htmx, only_for, page_of, submit_form
+from .common import current, is_htmx, only_for, page_of, refused_unless, submit_form
 
 # --- the sales queue ----------------------------------------------------------------------------------------------
 
+edits_settings = refused_unless(services.can_edit_settings, "Only admins may change checklists and SLAs.")
+edits_intent_rules = refused_unless(
+    services.can_edit_intent_rules, "Only admins and marketing may change intent rules."
+)
+edits_assignment_rules = refused_unless(
+    services.can_edit_assignment_rules, "Only admins and sales managers may change assignment rules."
+)
 queue_workers = only_for(lambda user: not user.is_marketing)  # marketing hands leads over; sales decides
 
 # Each grouping of acceptance rates: the selector's name for it, the table's title and first column, and the labels
@@ -231,6 +238,7 @@ def qualification_settings(request: HttpRequest) -> HttpResponse:
 
 
 @settings_editors
+@edits_settings
 @require_POST
 def criteria_save(request: HttpRequest, pipeline_id: int) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, pk=pipeline_id)
@@ -246,6 +254,7 @@ def criteria_save(request: HttpRequest, pipeline_id: int) -> HttpResponse:
 
 
 @settings_editors
+@edits_settings
 @require_POST
 def sla_save(request: HttpRequest) -> HttpResponse:
     user = current(request)
@@ -259,6 +268,7 @@ def sla_save(request: HttpRequest) -> HttpResponse:
 
 
 @settings_editors
+@edits_intent_rules
 @require_POST
 def intent_rule_add(request: HttpRequest) -> HttpResponse:
     user = current(request)
@@ -283,6 +293,7 @@ def _act(request: HttpRequest, action: Callable[[], object], success: str, ancho
 
 
 @settings_editors
+@edits_intent_rules
 @require_POST
 def intent_rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = get_object_or_404(IntentRule, pk=rule_id)
@@ -296,6 +307,7 @@ def intent_rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @settings_editors
+@edits_intent_rules
 @require_POST
 def intent_rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = get_object_or_404(IntentRule, pk=rule_id)
@@ -311,6 +323,7 @@ def _after_saving(rule: AssignmentRule) -> str:
 
 
 @settings_editors
+@edits_assignment_rules
 @require_POST
 def assignment_rule_add(request: HttpRequest) -> HttpResponse:
     user = current(request)
@@ -326,6 +339,7 @@ def assignment_rule_add(request: HttpRequest) -> HttpResponse:
 
 
 @settings_editors
+@edits_assignment_rules
 def assignment_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
     """One assignment rule's form, with the weights of its team's reps when it shares by weight."""
     rule = get_object_or_404(selectors.assignment_rules(), pk=rule_id)
@@ -348,6 +362,7 @@ def assignment_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @settings_editors
+@edits_assignment_rules
 @require_POST
 def assignment_rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = get_object_or_404(AssignmentRule, pk=rule_id)
@@ -361,6 +376,7 @@ def assignment_rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @settings_editors
+@edits_assignment_rules
 @require_POST
 def assignment_rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = get_object_or_404(AssignmentRule, pk=rule_id)
@@ -375,6 +391,7 @@ def assignment_rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @settings_editors
+@edits_assignment_rules
 @require_POST
 def assignment_rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = get_object_or_404(AssignmentRule, pk=rule_id)

@@ -13,6 +13,7 @@ from leadflow.pipeline.models import LostReason, Pipeline, Stage
 from leadflow.pipeline.selectors import pipelines_with_stages
 from leadflow.users import services as user_services
 from leadflow.users.models import Team, User
+from leadflow.users.signin import locked_usernames
 
 from ..forms import NameForm, NewStageForm, NewUserForm, StageForm, UserForm
 from .common import current, only_for, run_form
@@ -27,10 +28,12 @@ def _run(request: HttpRequest, form, action: Callable[[dict], object], success: 
 
 @admin_only
 def settings_page(request: HttpRequest) -> HttpResponse:
+    users = list(User.objects.select_related("team").order_by("-is_active", "role", "username"))
     context = {
         "pipelines": pipelines_with_stages(),
         "lost_reasons": LostReason.objects.order_by("-is_active", "name"),
-        "users": User.objects.select_related("team").order_by("-is_active", "role", "username"),
+        "users": users,
+        "locked": locked_usernames([member.username for member in users]),
         "teams": Team.objects.order_by("name"),
         "new_stage_form": NewStageForm(),
         "new_user_form": NewUserForm(),
