@@ -1,7 +1,7 @@
 """Django settings, configured from the environment.
 
-DATABASE_URL (SQLite under ./var/ by default), SECRET_KEY (generated into ./var/ when DEBUG is on, required when
-it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, PUBLIC_URL and the EMAIL_* settings.
+DATABASE_URL (SQLite under ./var/ by default), SQLITE_BUSY_TIMEOUT, SECRET_KEY (generated into ./var/ when DEBUG is
+on, required when it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, PUBLIC_URL and the EMAIL_* settings.
 """
 
 import os
@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "leadflow.web.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "leadflow.urls"
@@ -119,6 +120,12 @@ def _database() -> dict[str, Any]:
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0
+        # How long a write waits for another writer before giving up (the web app then answers 503).
+        busy = os.environ.get("SQLITE_BUSY_TIMEOUT") or "20"
+        try:
+            busy_seconds = float(busy)
+        except ValueError:
+            raise ImproperlyConfigured(f"SQLITE_BUSY_TIMEOUT must be a number of seconds, not {busy!r}") from None
         config["OPTIONS"] = {
             # WAL lets readers work while a writer commits; IMMEDIATE takes the write lock up front so two
             # writers queue instead of failing on a lock upgrade.
@@ -126,11 +133,11 @@ def _database() -> dict[str, Any]:
             # Checkpoints every 10,000 pages (~40 MiB of WAL) rather than 1,000: each one syncs the files to disk,
             # which made many small commits (a nurture worker commits once per email) pay for ten times as many.
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={busy_seconds * 1000:.0f}; "
                 "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;"
             ),
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": busy_seconds,
         }
         if config["NAME"] not in ("", ":memory:"):
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
