@@ -28,9 +28,9 @@ from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from leadflow.errors import DomainError
-from leadflow.jobs.heartbeat import Heartbeat, gone_workers
 from leadflow.outages import database_unavailable, drop_lost_connection
 
+from .heartbeat import Heartbeat, gone_workers
 from .models import BackgroundJob, JobStatus
 
 logger = logging.getLogger(__name__)
