@@ -4,7 +4,6 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from leadflow.jobs.heartbeat import Heartbeat
@@ -12,6 +11,7 @@ from leadflow.jobs.models import WorkerHeartbeat
 from leadflow.jobs.worker import job_key, requeue_orphans, work
 from leadflow.scoring.models import RescoreJob
 
+from ..clients import signed_in
 from ..factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,9 +19,7 @@ WARNING = "No background worker is running"
 
 
 def page_for(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.get("/").content.decode()
+    return signed_in(user).get("/").content.decode()
 
 
 def test_admins_are_warned_when_no_worker_has_ever_run(admin):
@@ -59,6 +57,7 @@ def test_the_job_of_a_worker_whose_process_is_gone_is_given_back_and_run_again(a
     assert job.status == "done"
     assert job.message == "Started over and scored 3 leads. The worker running attempt 1 stopped at 1 of 3."
     assert WorkerHeartbeat.objects.get(pk=gone.row.pk).job == ""
+    assert job.message in signed_in(admin).get("/scoring/rescore/progress/").content.decode()  # the job's page
 
 
 def test_a_job_whose_worker_still_runs_is_left_alone(admin):
