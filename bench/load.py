@@ -142,6 +142,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     args = parser.parse_args()
 
+    # The worker's SLA check emails owners of breached leads: into files under the temporary folder, not SMTP.
+    os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     workdir = use_fresh_database(args.database_url, prefix="leadflow-load-")
     from django.db import connections
 
