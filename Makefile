@@ -12,14 +12,14 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-## make run: set up, migrate, load the demo world on first run, print the login and serve on :8000 (with the
-## sample site at /demo-site/)
+## make run: set up, migrate, load the demo world on first run, print the login, serve on :8000 with the worker
+## (and the sample site at /demo-site/)
 run: $(INSTALLED)
 	DEBUG=1 $(BIN)/leadflow migrate --verbosity 0
 	DEBUG=1 $(BIN)/leadflow demo --if-empty
 	@echo; echo "Log in at http://127.0.0.1:8000/ with:"; cat var/demo-login.txt; echo
 	@echo "The sample site, whose forms post into the demo world: http://127.0.0.1:8000/demo-site/"; echo
-	DEBUG=1 $(BIN)/leadflow serve --host 127.0.0.1 --port 8000
+	DEBUG=1 $(BIN)/leadflow serve --with-worker --host 127.0.0.1 --port 8000
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench scripts

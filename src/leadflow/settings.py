@@ -1,7 +1,8 @@
 """Django settings, configured from the environment.
 
-DATABASE_URL (SQLite under ./var/ by default), SECRET_KEY (generated into ./var/ when DEBUG is on, required when
-it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, LEADFLOW_HTTPS, CACHE_URL, PUBLIC_URL and the EMAIL_* settings.
+DATABASE_URL (SQLite under ./var/ by default), SQLITE_BUSY_TIMEOUT, SECRET_KEY (generated into ./var/ when DEBUG is
+on, required when it is off), DEBUG, ALLOWED_HOSTS, LEADFLOW_VAR_DIR, LEADFLOW_HTTPS, CACHE_URL, PUBLIC_URL and the
+EMAIL_* settings.
 """
 
 import os
@@ -93,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "leadflow.web.middleware.DatabaseUnavailableMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as its documentation asks: it turns a locked-out sign-in into the lockout answer.
     "axes.middleware.AxesMiddleware",
@@ -142,6 +144,12 @@ def _database() -> dict[str, Any]:
             f"DATABASE_URL is not a database URL ({why}): use sqlite:///path/to/file or postgres://user@host:5432/name."
         ) from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # How long a write waits for another writer before giving up (the web app then answers 503).
+        busy = os.environ.get("SQLITE_BUSY_TIMEOUT") or "20"
+        try:
+            busy_seconds = float(busy)
+        except ValueError:
+            raise ImproperlyConfigured(f"SQLITE_BUSY_TIMEOUT must be a number of seconds, not {busy!r}") from None
         config["OPTIONS"] = {
             # WAL lets readers work while a writer commits; IMMEDIATE takes the write lock up front so two
             # writers queue instead of failing on a lock upgrade.
@@ -151,11 +159,11 @@ def _database() -> dict[str, Any]:
             # Connections are kept between requests (CONN_MAX_AGE, as on PostgreSQL): opening one and running these
             # pragmas took more CPU than a whole API write.
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={busy_seconds * 1000:.0f}; "
                 "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;"
             ),
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": busy_seconds,
         }
         if config["NAME"] not in ("", ":memory:"):
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The REST API (django-ninja): token auth, one error shape, a router per domain app."""
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -8,6 +9,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
 
 from leadflow.errors import DomainError
+from leadflow.outages import RETRY_AFTER_SECONDS, database_unavailable, drop_lost_connection
 
 from . import (
     accounts,
@@ -109,6 +111,18 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(PermissionDenied)
 def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return _error(request, 403, str(exc) or "Forbidden.")
+
+
+@api.exception_handler(DatabaseError)
+def database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """503 with Retry-After when the database is away for a moment (see leadflow.outages); any other database
+    error is a bug, raised as usual."""
+    if not database_unavailable(exc):
+        raise exc
+    drop_lost_connection()
+    response = _error(request, 503, "The database is unavailable for a moment; try again in a few seconds.")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 api.add_router("/", exports.router)  # before the others: /leads/export.csv is not a lead id

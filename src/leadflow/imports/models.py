@@ -25,6 +25,9 @@ class ImportJob(BackgroundJob):
     details = models.JSONField(
         default=dict, blank=True, help_text="What needs the user's eye: unknown values, changed fields, owners, ..."
     )
+    checkpoint = models.JSONField(
+        default=dict, blank=True, help_text="What the chunks committed so far did, to resume from after a crash"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )

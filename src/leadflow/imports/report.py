@@ -6,7 +6,7 @@ import io
 import zipfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -152,6 +152,18 @@ class ImportReport:
     def counts(self) -> dict[str, dict[str, int]]:
         """The counts table by table, as plain data."""
         return {name: asdict(counts) for name, counts in self.tables.items()}
+
+    def state(self) -> dict[str, Any]:
+        """The counts and the invalid rows as plain data, to resume from (see `resumed`)."""
+        return {"counts": self.counts(), "errors": [astuple(error) for error in self.errors]}
+
+    @classmethod
+    def resumed(cls, state: dict[str, Any]) -> "ImportReport":
+        """A report carrying on from a `state`."""
+        return cls(
+            tables={name: TableCounts(**counts) for name, counts in state["counts"].items()},
+            errors=[RowError(*error) for error in state["errors"]],
+        )
 
     def write_errors(self, handle: TextIO) -> None:
         """The invalid rows as CSV: table, row, column, reason."""

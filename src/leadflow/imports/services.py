@@ -19,7 +19,7 @@ from .leadforge import LeadforgeImport
 from .models import ImportJob
 from .presets import VENDORS
 from .readers import check_supported, count_rows, read_rows, suffix_of
-from .report import ImportReport, Progress
+from .report import FIRST_ROW, ImportReport, Progress
 from .spreadsheet import PRESETS as SPREADSHEET_PRESETS
 from .spreadsheet import SpreadsheetImport, check_mapping, check_mapping_fits, detect_mapping
 from .vendor import UPDATE_MODES, export_contents, import_export
@@ -36,9 +36,12 @@ def import_path(
     update: str = "fill",
     dry_run: bool = False,
     progress: Progress | None = None,
+    resume: ImportReport | None = None,
+    committed: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Import a spreadsheet (captured by `by`), a product's export (a file, folder or zip; existing records
-    updated by `update`), a leadforge bundle folder or a leadforge labels file."""
+    """Import a spreadsheet (captured by `by`; it can resume, see SpreadsheetImport), a product's export (a file,
+    folder or zip; existing records updated by `update`), a leadforge bundle folder (one transaction) or a leadforge
+    labels file."""
     if preset == "leadforge":
         return LeadforgeImport(path, dry_run=dry_run, progress=progress).run()
     if preset == "leadforge-labels":
@@ -49,7 +52,10 @@ def import_path(
         raise InvalidInput.on("as", "Name the user the imported leads are captured by.")
     if preset in VENDORS:
         return import_export(path, preset=preset, by=by, update=update, dry_run=dry_run, progress=progress)
-    return SpreadsheetImport(path, by=by, preset=preset, mapping=mapping, dry_run=dry_run, progress=progress).run()
+    return SpreadsheetImport(
+        path, by=by, preset=preset, mapping=mapping, dry_run=dry_run, progress=progress, resume=resume,
+        committed=committed,
+    ).run()  # fmt: skip
 
 
 def _ensure_owns(job: ImportJob, by: User) -> None:
@@ -132,10 +138,16 @@ def queue_import(
 
 def run_import_job(job: ImportJob, progress: Callable[[int], None]) -> str:
     """Import the job's file as the user who uploaded it, keeping the counts and the invalid rows; returns what
-    it did in a sentence (the worker's runner for import jobs)."""
+    it did in a sentence (the worker's runner for import jobs). What each committed chunk did is kept on the job in
+    the same transaction, so an import cut off half-way resumes after the last chunk written."""
     if job.created_by is None or not job.created_by.is_active:
         raise InvalidInput.on("created_by", "The user who uploaded this import can no longer sign in.")
     vendor = job.preset in VENDORS
+    resume = ImportReport.resumed(job.checkpoint) if job.checkpoint else None
+
+    def committed(report: ImportReport) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(checkpoint=report.state())
+
     report = import_path(
         Path(job.file.path),
         preset=job.preset,
@@ -143,6 +155,8 @@ def run_import_job(job: ImportJob, progress: Callable[[int], None]) -> str:
         mapping=None if vendor else job.mapping,
         update=job.update_mode,
         progress=lambda table, rows: progress(rows),
+        resume=resume,
+        committed=committed,
     )
     job.counts = report.counts()
     job.error_count = len(report.errors)
@@ -151,4 +165,6 @@ def run_import_job(job: ImportJob, progress: Callable[[int], None]) -> str:
         suffix, content = report.errors_file()
         job.error_file.save(f"import-{job.pk}-errors{suffix}", ContentFile(content), save=False)
     job.save(update_fields=["counts", "error_count", "error_file", "details"])
+    if resume is not None:
+        return f"Resumed after row {resume.rows + FIRST_ROW - 1:,}: {report.sentence()}"
     return report.sentence()

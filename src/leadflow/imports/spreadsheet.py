@@ -211,8 +211,9 @@ def check_mapping_fits(mapping: dict[str, str], headers: list[str]) -> None:
 class SpreadsheetImport:
     """One run of a spreadsheet preset: every valid row is captured or updated by `by`, every invalid one reported.
 
-    Rows are committed CHUNK at a time, so a long import shows its progress and a re-run after a crash picks up
-    where it stopped (what was imported counts as duplicate); a dry run is one transaction, rolled back."""
+    Rows are committed CHUNK at a time, so a long import shows its progress; `committed` is called with the report
+    inside each chunk's transaction, so what it keeps matches what was written, and a run given that report back
+    (`resume`) carries on after its rows, counting nothing twice. A dry run is one transaction, rolled back."""
 
     def __init__(
         self,
@@ -223,23 +224,27 @@ class SpreadsheetImport:
         mapping: dict[str, str] | None = None,
         dry_run: bool = False,
         progress: Progress | None = None,
+        resume: ImportReport | None = None,
+        committed: Callable[[ImportReport], None] | None = None,
     ) -> None:
         self.headers, self.rows = read_rows(path)
         self.mapping = check_mapping(mapping) if mapping is not None else detect_mapping(self.headers, preset)
         check_mapping_fits(self.mapping, self.headers)
-        self.report = ImportReport(dry_run=dry_run)
+        self.report = resume or ImportReport(dry_run=dry_run)
+        self.committed = committed or (lambda report: None)
         self.by = by
         self.progress = progress or (lambda table, rows: None)
         self.users = {key.lower(): user for user in User.objects.filter(is_active=True) for key in user_keys(user)}
 
     def run(self) -> ImportReport:
         started = time.perf_counter()
-        numbered = enumerate(self.rows, start=FIRST_ROW)
+        numbered = islice(enumerate(self.rows, start=FIRST_ROW), self.report.rows, None)
         with transaction.atomic() if self.report.dry_run else nullcontext():
             while chunk := list(islice(numbered, CHUNK)):
                 with transaction.atomic():
                     for number, row in chunk:
                         self._row(number, row)
+                    self.committed(self.report)
                 self.progress("leads", self.report.rows)
             if self.report.dry_run:
                 transaction.set_rollback(True)

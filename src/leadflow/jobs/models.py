@@ -1,4 +1,5 @@
-"""The job system's share of every kind of background job: its status, progress and outcome.
+"""The job system's share of every kind of background job (its status, progress and outcome), and the workers'
+signs of life.
 
 An app adds a kind of job with a concrete model built on `BackgroundJob` and registers how to run it (see
 `leadflow.jobs.worker`); the table is the app's own.
@@ -43,3 +44,21 @@ class BackgroundJob(models.Model):
         if not self.progress_total:
             return 0
         return min(100, self.progress * 100 // self.progress_total)
+
+
+class WorkerHeartbeat(models.Model):
+    """One `leadflow worker` process: where it runs, when it was last heard from, and the job it is running
+    (`app_label.model:pk`, blank between jobs), so a job whose worker died can be given to another one."""
+
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True, help_text="When it stopped cleanly")
+    job = models.CharField(max_length=100, blank=True, help_text="The job it is running, as app.model:pk")
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"Worker {self.pid} on {self.hostname}"

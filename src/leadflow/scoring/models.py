@@ -178,5 +178,10 @@ class LeadPrediction(models.Model):
 class TrainingJob(RequestedJob):
     """Training a conversion model and predicting every lead with it, run by the worker."""
 
+    model = models.ForeignKey(
+        "ConversionModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The model this job trained",
+    )  # fmt: skip
+
     def __str__(self) -> str:
         return f"Training {self.pk} ({self.status})"

@@ -354,9 +354,9 @@ def _queued(kind: type[Job], by: User | None) -> Job:
 
 
 def run_rescore_job(job: RescoreJob, progress: Callable[[int], None]) -> str:
-    """The worker's side of `queue_rescore`."""
+    """The worker's side of `queue_rescore` (a second attempt starts over: scoring a lead again changes nothing)."""
     scored = rescore_leads(progress=progress)
-    return f"Scored {scored:,} leads."
+    return f"{'Started over and scored' if job.attempts > 1 else 'Scored'} {scored:,} leads."
 
 
 DECAY_EVERY = timedelta(days=1)
@@ -407,6 +407,13 @@ def _known_for_training(exclude: Iterable[str]) -> dict[int, int]:
 def train_model(*, by: User | None = None, exclude: Iterable[str] = (), at: datetime | None = None) -> ConversionModel:
     """Learn a conversion model from the leads with a known outcome (but those whose external id is in `exclude`,
     say an evaluation split) and keep it as a new version. Raises NotEnoughHistory instead of fitting on too little."""
+    model = fit_model(by=by, exclude=exclude, at=at)
+    model.save()
+    return model
+
+
+def fit_model(*, by: User | None = None, exclude: Iterable[str] = (), at: datetime | None = None) -> ConversionModel:
+    """What `train_model` learns, not saved yet."""
     if by is not None:
         ensure_can_edit_rules(by)
     started, at = time.perf_counter(), at or timezone.now()
@@ -419,7 +426,7 @@ def train_model(*, by: User | None = None, exclude: Iterable[str] = (), at: date
     by_topic: dict[str, float] = defaultdict(float)
     for name, topic in zip(table.names, table.topics, strict=True):
         by_topic[topic] += fitted.importance[name]
-    return ConversionModel.objects.create(
+    return ConversionModel(
         trained_at=at,
         trained_by=by,
         conversion_days=CONVERSION_DAYS,
@@ -480,12 +487,19 @@ def queue_training(*, by: User) -> TrainingJob:
 
 
 def run_training_job(job: TrainingJob, progress: Callable[[int], None]) -> str:
-    """The worker's side of `queue_training`."""
-    model = train_model(by=job.requested_by)
+    """The worker's side of `queue_training`. The model is kept on the job in the transaction that saves it, so a
+    job cut off while predicting resumes with that model instead of training a second one."""
+    model, resumed = job.model, job.model is not None
+    if model is None:
+        model = fit_model(by=job.requested_by)
+        with transaction.atomic():
+            model.save()
+            TrainingJob.objects.filter(pk=job.pk).update(model=model)
+    trained = f"{'Resumed with model' if resumed else 'Trained model'} v{model.pk}"
     if not model.is_good:
-        return f"Trained model v{model.pk}, but it is not good enough to serve (AUC {model.roc_auc:.3f})."
+        return f"{trained}, but it is not good enough to serve (AUC {model.roc_auc:.3f})."
     predicted = predict_leads(model=model, progress=progress)
-    return f"Trained model v{model.pk} (AUC {model.roc_auc:.3f}, Brier {model.brier:.3f}); predicted {predicted:,}."
+    return f"{trained} (AUC {model.roc_auc:.3f}, Brier {model.brier:.3f}); predicted {predicted:,}."
 
 
 RETRAIN_EVERY = timedelta(days=7)

@@ -1,9 +1,11 @@
-"""Template helpers for the CRM's pages: money, initials, percentages, the notification bell's count."""
+"""Template helpers for the CRM's pages: money, initials, percentages, the notification bell's count, the
+silent-worker warning."""
 
 from decimal import Decimal
 
 from django import template
 
+from leadflow.jobs.heartbeat import SILENT_AFTER, worker_silent_since
 from leadflow.users.selectors import unread_notification_count
 
 register = template.Library()
@@ -40,6 +42,17 @@ def initial(value: object) -> str:
 def percent(value: float | None) -> str:
     """0.4732 → '47.3%'; a dash when there is nothing to divide."""
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+@register.simple_tag(takes_context=True)
+def silent_worker(context: template.Context) -> dict[str, object] | None:
+    """For an admin, when no background worker has been heard from for a few minutes: when one last was (None:
+    never) and how long counts as silent; None when a worker is running, or for anyone else."""
+    user = context["request"].user
+    if not (user.is_authenticated and user.is_admin):
+        return None
+    silent, last = worker_silent_since()
+    return {"last": last, "minutes": int(SILENT_AFTER.total_seconds() // 60)} if silent else None
 
 
 @register.simple_tag(takes_context=True)
