@@ -51,6 +51,7 @@ IN_SCOPE = {
 # The path parameters that name a row with an owner, and the resource whose visibility rules that row.
 ROW_PARAMS = {"lead_id": "lead", "opportunity_id": "opportunity", "activity_id": "activity", "handoff_id": "handoff"}
 OWNED = {*ROW_PARAMS.values(), "lead merge"}  # resources whose routes act on such rows
+NO_ROW = 999_999_999  # an id no row has: valid to the API, a 404 for every role alike
 SHARED = {"account", "contact"}  # records every role reads: they name people whose leads a role may not see
 
 
@@ -142,9 +143,9 @@ def build_world() -> dict:
         "assignment rule": AssignmentRule.objects.create(name="East", team=east, is_active=False).pk,
         "name": "kpis",
         "token": "no-such-token",
-        "delivery_id": 0,
-        "job_id": 0,
-        "model_id": 0,
+        "delivery_id": NO_ROW,
+        "job_id": NO_ROW,
+        "model_id": NO_ROW,
     }
     owners = {f"own {role}": people[role] for role in ROLES}
     owners.update({"teammate": people["teammate"], "other team": people["other team"], "nobody": None})
@@ -323,13 +324,15 @@ def check_route(world: dict, method: str, path: str, role: str) -> None:
         if resource in ("scoring rules", "intent rule", "assignment rule"):
             ids["rule_id"] = world["shared"][resource]
         if resource != "import":
-            ids["job_id"] = 0
+            ids["job_id"] = NO_ROW
+        for name in re.findall(r"[{<](?:\w+:)?(\w+)[}>]", path):
+            ids.setdefault(name, world["shared"].get(name, NO_ROW))  # a row the world does not make
         # Rows the world does not make (a delivery, a job, a trained model, a score, an email token) are a 404 for
         # every role alike; hidden rows are still checked.
         placeholder = (
             resource == "public"
             or path.endswith(("/score", "/prediction", "/errors.csv"))
-            or any(ids.get(name) in (0, "no-such-token") for name in re.findall(r"[{<](?:\w+:)?(\w+)[}>]", path))
+            or any(ids.get(name) in (NO_ROW, "no-such-token") for name in re.findall(r"[{<](?:\w+:)?(\w+)[}>]", path))
         )
         untouchable = [rows[name] for name in OWNERS if name not in may or ((param or names_row) and name != owner)]
         untouchable += others if "teammate" not in may or param or names_row else []

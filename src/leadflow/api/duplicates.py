@@ -60,7 +60,7 @@ class PairOut(Schema):
 Side = Literal["survivor", "merged"]
 
 
-class MergeIn(Schema):
+class PairMergeIn(Schema):
     survivor_id: int | None = Field(None, description="The contact that stays (default: the older of the two)")
     keep: dict[str, Side] = Field(
         default_factory=dict,
@@ -127,7 +127,7 @@ def get_pair(request: HttpRequest, pair_id: int) -> DuplicatePair:
 
 
 @router.post("/duplicates/{pair_id}/merge", response=MergeOut)
-def merge_pair(request: HttpRequest, pair_id: int, payload: MergeIn) -> ContactMerge:
+def merge_pair(request: HttpRequest, pair_id: int, payload: PairMergeIn) -> ContactMerge:
     """Merge the pair into `survivor_id`, each field's value from the side named in `keep`; every row of the
     other contact moves over and the survivor's leads are scored afresh."""
     user = current_user(request)
