@@ -144,3 +144,7 @@ def test_origins_are_checked_when_a_site_is_saved(marketer, rep):
         save_site(None, by=rep, name="Mine", allowed_origins=ORIGIN)
     site = save_site(None, by=marketer, name="Good", allowed_origins="HTTPS://Example.com/\nhttps://example.com")
     assert site.origins == ["https://example.com"] and Site.objects.count() == 1
+
+
+def test_pages_of_this_server_itself_may_send(site):
+    assert beacon(site, view("/"), origin="http://testserver").status_code == 204  # the demo site, say

@@ -1,7 +1,8 @@
 """The public tracking endpoints a site's pages reach without logging in: the snippet, and the beacons it sends.
 
-A beacon is refused (403) unless its page's origin is one its site lists; under Do-Not-Track or Global Privacy
-Control nothing is stored, whatever the snippet did; IP addresses are used for the rate limit and never stored."""
+A beacon is refused (403) unless its page's origin is one its site lists, or this server's own (the demo site);
+under Do-Not-Track or Global Privacy Control nothing is stored, whatever the snippet did; IP addresses are used for
+the rate limit and never stored."""
 
 import json
 from functools import cache
@@ -63,7 +64,7 @@ def collect(request: HttpRequest, key: str) -> HttpResponse:
     origin = _origin(request)
     if site is None:
         return _answer(404, "", {"detail": "No such site."})
-    if origin not in site.origins:
+    if origin not in site.origins and origin != f"{request.scheme}://{request.get_host()}".lower():
         return _answer(
             403,
             "",
