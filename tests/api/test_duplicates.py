@@ -88,3 +88,18 @@ def test_merging_two_scored_leads_through_the_lead_api_works(api_as, admin, rep)
     response = api_as(admin).post(f"/leads/{first.pk}/merge", {"duplicate_id": second.pk})
     assert response.status_code == 200, response.json()
     assert LeadScore.objects.filter(lead__in=[first, second]).count() == 2
+
+
+@pytest.mark.parametrize("survivor_id", [0, None, 2**70, True])
+def test_a_survivor_id_out_of_range_is_refused_or_defaulted(api_as, admin, pair, survivor_id):
+    response = api_as(admin).post(f"/duplicates/{pair.pk}/merge", {"survivor_id": survivor_id})
+    if survivor_id is None:
+        assert response.status_code == 200 and response.json()["survivor_id"] == pair.first_id
+    else:
+        assert response.status_code == 422 and "survivor_id" in response.json()["errors"]
+
+
+def test_merging_a_pair_marked_not_a_duplicate_is_a_conflict(api_as, admin, pair):
+    api_as(admin).post(f"/duplicates/{pair.pk}/not-duplicate")
+    response = api_as(admin).post(f"/duplicates/{pair.pk}/merge", {})
+    assert response.status_code == 409 and "status" in response.json()["errors"]

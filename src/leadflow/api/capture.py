@@ -8,19 +8,30 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from leadflow.capture import selectors, services
-from leadflow.capture.models import FieldKind, Form, Target, WebhookAuth, WebhookDelivery, WebhookKind, WebhookSource
+from leadflow.capture.models import (
+    FieldKind,
+    Form,
+    FormField,
+    Target,
+    WebhookAuth,
+    WebhookDelivery,
+    WebhookKind,
+    WebhookSource,
+)
 from leadflow.leads.models import LeadSource
 from leadflow.nurture.models import Sequence
 from leadflow.users.models import User
 
 from .auth import current_user
+from .columns import Flag, Id, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
+from .statuses import may_conflict
 
 router = Router(tags=["capture"])
 
 
-class FieldIO(Schema):
+class FieldOut(Schema):
     label: str
     name: str = Field("", description="The posted name; from the label when empty")
     kind: FieldKind = FieldKind.TEXT
@@ -29,6 +40,17 @@ class FieldIO(Schema):
     required: bool = False
     choices: str = Field("", description="For a choice: one option a line")
     help_text: str = ""
+
+
+class FieldIn(Schema):
+    label: Text = column(FormField, "label")
+    name: Text = column(FormField, "name", "", description="The posted name; from the label when empty")
+    kind: FieldKind = FieldKind.TEXT
+    target: Target
+    property_name: Text = column(FormField, "property_name", "")
+    required: Flag = False
+    choices: Text = column(FormField, "choices", "", description="For a choice: one option a line")
+    help_text: Text = column(FormField, "help_text", "")
 
 
 class FormOut(Schema):
@@ -50,7 +72,7 @@ class FormOut(Schema):
     sequence_id: int | None
     notify_id: int | None
     is_active: bool
-    fields: list[FieldIO]
+    fields: list[FieldOut]
     submission_count: int = 0
     lead_count: int = 0
     prospect_count: int = 0
@@ -67,28 +89,30 @@ class FormOut(Schema):
 
 
 class FormPatch(Schema):
-    name: str | None = None
-    slug: str | None = None
-    title: str | None = None
-    intro: str | None = None
-    submit_label: str | None = None
-    consent_wording: str | None = None
-    consent_required: bool | None = None
-    double_opt_in: bool | None = None
-    thank_you_message: str | None = None
-    redirect_url: str | None = None
-    allowed_origins: list[str] | None = None
-    lead_source: LeadSource | None = None
-    is_explicit_intent: bool | None = None
-    sequence_id: int | None = None
-    notify_id: int | None = None
-    is_active: bool | None = None
-    fields: list[FieldIO] | None = None
+    """A partial update: a field left out is unchanged; none is null but `sequence_id` and `notify_id`."""
+
+    name: Text = column(Form, "name", None)
+    slug: Text = column(Form, "slug", None)
+    title: Text = column(Form, "title", None)
+    intro: Text = column(Form, "intro", None)
+    submit_label: Text = column(Form, "submit_label", None)
+    consent_wording: Text = column(Form, "consent_wording", None)
+    consent_required: Flag = omittable()
+    double_opt_in: Flag = omittable()
+    thank_you_message: Text = column(Form, "thank_you_message", None)
+    redirect_url: Text = column(Form, "redirect_url", None)
+    allowed_origins: list[Text] = omittable()
+    lead_source: LeadSource = omittable()
+    is_explicit_intent: Flag = omittable()
+    sequence_id: Id | None = None
+    notify_id: Id | None = None
+    is_active: Flag = omittable()
+    fields: list[FieldIn] = omittable(description="The form's fields in order; they replace the old ones")
 
 
 class FormIn(FormPatch):
-    name: str
-    fields: list[FieldIO]
+    name: Text = column(Form, "name")
+    fields: list[FieldIn]
 
 
 class SubmissionOut(Schema):
@@ -123,24 +147,28 @@ class SourceOut(Schema):
 
 
 class SourcePatch(Schema):
-    name: str | None = None
-    kind: WebhookKind | None = None
-    auth: WebhookAuth | None = None
-    secret: str | None = Field(None, description="Write-only: the app secret or shared secret")
-    field_mapping: dict[str, str] | None = None
-    lead_source: LeadSource | None = None
-    is_explicit_intent: bool | None = None
-    sequence_id: int | None = None
-    notify_id: int | None = None
-    is_active: bool | None = None
+    """A partial update: a field left out is unchanged; none is null but `sequence_id` and `notify_id`."""
+
+    name: Text = column(WebhookSource, "name", None)
+    kind: WebhookKind = omittable()
+    auth: WebhookAuth = omittable()
+    secret: Text = column(
+        WebhookSource, "secret", None, min_length=8, description="Write-only: the app secret or shared secret"
+    )
+    field_mapping: dict[Text, Text] = omittable(description="Their field name to ours (or property:name)")
+    lead_source: LeadSource = omittable()
+    is_explicit_intent: Flag = omittable()
+    sequence_id: Id | None = None
+    notify_id: Id | None = None
+    is_active: Flag = omittable()
 
 
 class SourceIn(SourcePatch):
-    name: str
+    name: Text = column(WebhookSource, "name")
     kind: WebhookKind
 
 
-class DeliveryOut(Schema):
+class WebhookDeliveryOut(Schema):
     id: int
     source_id: int
     payload_id: str
@@ -167,6 +195,7 @@ def list_forms(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
 
 
 @router.post("/capture/forms", response={201: FormOut})
+@may_conflict
 def create_form(request: HttpRequest, payload: FormIn) -> Status:
     data = _settings(payload)
     form = services.save_form(None, by=current_user(request), **data)
@@ -174,12 +203,13 @@ def create_form(request: HttpRequest, payload: FormIn) -> Status:
 
 
 @router.get("/capture/forms/{form_id}", response=FormOut)
-def get_form(request: HttpRequest, form_id: int) -> Form:
+def get_form(request: HttpRequest, form_id: Id) -> Form:
     return selectors.get_form(current_user(request), form_id)
 
 
 @router.patch("/capture/forms/{form_id}", response=FormOut)
-def update_form(request: HttpRequest, form_id: int, payload: FormPatch) -> Form:
+@may_conflict
+def update_form(request: HttpRequest, form_id: Id, payload: FormPatch) -> Form:
     """Change a form; `fields`, when given, replace its fields in that order."""
     user = current_user(request)
     services.save_form(selectors.get_form(user, form_id), by=user, **_settings(payload))
@@ -187,7 +217,7 @@ def update_form(request: HttpRequest, form_id: int, payload: FormPatch) -> Form:
 
 
 @router.get("/capture/forms/{form_id}/submissions", response=page_of(SubmissionOut))
-def list_submissions(request: HttpRequest, form_id: int, page: Query[PageParams]) -> dict[str, Any]:
+def list_submissions(request: HttpRequest, form_id: Id, page: Query[PageParams]) -> dict[str, Any]:
     return paginate(selectors.form_submissions(selectors.get_form(current_user(request), form_id)), page)
 
 
@@ -204,20 +234,21 @@ def create_source(request: HttpRequest, payload: SourceIn) -> Status:
 
 
 @router.patch("/capture/sources/{source_id}", response=SourceOut)
-def update_source(request: HttpRequest, source_id: int, payload: SourcePatch) -> WebhookSource:
+def update_source(request: HttpRequest, source_id: Id, payload: SourcePatch) -> WebhookSource:
     user = current_user(request)
     services.save_source(selectors.get_source(user, source_id), by=user, **_settings(payload))
     return selectors.get_source(user, source_id)
 
 
-@router.get("/capture/sources/{source_id}/deliveries", response=page_of(DeliveryOut))
-def list_deliveries(request: HttpRequest, source_id: int, page: Query[PageParams]) -> dict[str, Any]:
+@router.get("/capture/sources/{source_id}/deliveries", response=page_of(WebhookDeliveryOut))
+def list_deliveries(request: HttpRequest, source_id: Id, page: Query[PageParams]) -> dict[str, Any]:
     """Every delivery of the source with its result, newest first."""
     return paginate(selectors.source_deliveries(selectors.get_source(current_user(request), source_id)), page)
 
 
-@router.post("/capture/deliveries/{delivery_id}/replay", response=DeliveryOut)
-def replay_delivery(request: HttpRequest, delivery_id: int) -> WebhookDelivery:
+@router.post("/capture/deliveries/{delivery_id}/replay", response=WebhookDeliveryOut)
+@may_conflict
+def replay_delivery(request: HttpRequest, delivery_id: Id) -> WebhookDelivery:
     """Run a failed or refused delivery again with the source's mapping as it is now."""
     user = current_user(request)
     return services.replay(selectors.get_delivery(user, delivery_id), by=user)

@@ -13,7 +13,9 @@ from leadflow.duplicates import selectors, services
 from leadflow.duplicates.models import ContactMerge, DuplicateScanJob
 
 from .auth import current_user
+from .columns import Id
 from .pagination import PageParams, page_of, paginate
+from .statuses import may_conflict
 
 router = Router(tags=["duplicates"])
 
@@ -61,7 +63,7 @@ Side = Literal["survivor", "merged"]
 
 
 class PairMergeIn(Schema):
-    survivor_id: int | None = Field(None, description="The contact that stays (default: the older of the two)")
+    survivor_id: Id | None = Field(None, description="The contact that stays (default: the older of the two)")
     keep: dict[str, Side] = Field(
         default_factory=dict,
         description=f"Where each field's value comes from; fields: {', '.join(services.MERGE_FIELDS)}",
@@ -116,18 +118,19 @@ def queue_scan(request: HttpRequest) -> Status:
 
 
 @router.get("/duplicates/scans/{scan_id}", response=ScanOut)
-def get_scan(request: HttpRequest, scan_id: int) -> DuplicateScanJob:
+def get_scan(request: HttpRequest, scan_id: Id) -> DuplicateScanJob:
     services.ensure_can_merge(current_user(request))
     return get_object_or_404(DuplicateScanJob, pk=scan_id)
 
 
 @router.get("/duplicates/{pair_id}", response=PairOut)
-def get_pair(request: HttpRequest, pair_id: int) -> DuplicatePair:
+def get_pair(request: HttpRequest, pair_id: Id) -> DuplicatePair:
     return selectors.get_pair(current_user(request), pair_id)
 
 
 @router.post("/duplicates/{pair_id}/merge", response=MergeOut)
-def merge_pair(request: HttpRequest, pair_id: int, payload: PairMergeIn) -> ContactMerge:
+@may_conflict
+def merge_pair(request: HttpRequest, pair_id: Id, payload: PairMergeIn) -> ContactMerge:
     """Merge the pair into `survivor_id`, each field's value from the side named in `keep`; every row of the
     other contact moves over and the survivor's leads are scored afresh."""
     user = current_user(request)
@@ -136,13 +139,13 @@ def merge_pair(request: HttpRequest, pair_id: int, payload: PairMergeIn) -> Cont
 
 
 @router.post("/duplicates/{pair_id}/not-duplicate", response=PairOut)
-def not_duplicate(request: HttpRequest, pair_id: int) -> DuplicatePair:
+def not_duplicate(request: HttpRequest, pair_id: Id) -> DuplicatePair:
     """Remember that the two are different people: the pair is not flagged again."""
     user = current_user(request)
     return services.mark_not_duplicate(selectors.get_pair(user, pair_id), by=user)
 
 
 @router.get("/contacts/{contact_id}/merges", response=list[MergeOut], tags=["contacts"])
-def contact_merges(request: HttpRequest, contact_id: int) -> list[ContactMerge]:
+def contact_merges(request: HttpRequest, contact_id: Id) -> list[ContactMerge]:
     """The contacts merged into this one: who merged, when, which values were kept and what moved."""
     return list(selectors.merges_of(get_object_or_404(Contact, pk=contact_id))[:100])

@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 
-from leadflow.errors import Conflict, InvalidInput, NotAllowed
+from leadflow.errors import Conflict, InvalidInput, NotAllowed, save_or_conflict
 from leadflow.leads.models import LeadSource
 from leadflow.users.models import User
 
@@ -57,6 +57,8 @@ def _clean_fields(rows: list[dict[str, Any]]) -> list[FormField]:
         if not field.label:
             raise InvalidInput.on(f"{where}.label", "This field is required.")
         field.name = slugify(field.name or field.label).replace("-", "_")[:60]
+        if not field.name:
+            raise InvalidInput.on(f"{where}.name", "Give a name of letters or digits.")
         if field.name in seen or field.name.startswith("_"):
             raise InvalidInput.on(f"{where}.name", f"{field.name} is used twice or starts with _; name it apart.")
         seen.add(field.name)
@@ -64,7 +66,7 @@ def _clean_fields(rows: list[dict[str, Any]]) -> list[FormField]:
             raise InvalidInput.on(f"{where}.kind", f"Must be one of: {', '.join(FieldKind.values)}.")
         if field.target not in Target.values:
             raise InvalidInput.on(f"{where}.target", f"Must be one of: {', '.join(Target.values)}.")
-        field.property_name = slugify(field.property_name or "").replace("-", "_")
+        field.property_name = slugify(field.property_name or "").replace("-", "_")[:60]
         if field.target == Target.PROPERTY and not field.property_name:
             raise InvalidInput.on(f"{where}.property_name", "Name the custom property this answer goes to.")
         if field.kind == FieldKind.CHOICE and not field.options():
@@ -94,6 +96,8 @@ def save_form(form: Form | None, *, by: User, fields: list[dict[str, Any]] | Non
     if not form.name:
         raise InvalidInput.on("name", "This field is required.")
     form.slug = slugify(form.slug or form.name)[:80]
+    if not form.slug:
+        raise InvalidInput.on("slug", "Give an address of letters or digits.")
     if Form.objects.exclude(pk=form.pk).filter(slug=form.slug).exists():
         raise Conflict(f"Another form has the address /f/{form.slug}.", errors={"slug": ["Already in use."]})
     if form.lead_source not in LeadSource.values:
@@ -106,7 +110,7 @@ def save_form(form: Form | None, *, by: User, fields: list[dict[str, Any]] | Non
     if not form.submit_label:
         form.submit_label = "Send"
     cleaned = _clean_fields(fields) if fields is not None else None
-    form.save()
+    save_or_conflict(form)
     if cleaned is not None:
         form.fields.all().delete()
         for field in cleaned:
