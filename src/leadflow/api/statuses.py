@@ -1,9 +1,10 @@
 """The error statuses each operation documents, all with the one error body.
 
 Every operation may answer 401 (no valid token or session); one with path parameters 404 (no such row, or one the
-caller may not see); one with parameters or a body 422 (invalid input, naming the field); one with a body 400
-(malformed JSON); a write 403 (the caller's role may not do it). A status only some operations return (409) is
-declared on its view: `@may_conflict` for 409 (a duplicate, or a step the row's state does not allow).
+caller may not see); one with parameters or a body 422 (invalid input, naming the field) and 400 (malformed JSON,
+or more query fields than Django reads); a write 403 (the caller's role may not do it). A status only some
+operations return (409) is declared on its view: `@may_conflict` for 409 (a duplicate, or a step the row's state
+does not allow).
 """
 
 from collections.abc import Callable
@@ -47,9 +48,7 @@ def statuses_of(method: str, operation: dict[str, Any]) -> set[int]:
     if any(parameter["in"] == "path" for parameter in parameters):
         statuses.add(404)
     if parameters or "requestBody" in operation:
-        statuses.add(422)
-    if "requestBody" in operation:
-        statuses.add(400)
+        statuses.update((400, 422))  # 400: malformed JSON, or more query fields than Django reads
     if method in WRITES:
         statuses.add(403)
     if operation["operationId"] in CONFLICTING:
