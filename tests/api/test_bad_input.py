@@ -49,6 +49,13 @@ def test_a_body_that_is_not_an_object_is_malformed(api_as, marketer, rule, body)
     assert_refused(api_as(marketer).patch(f"/scoring/rules/{rule.pk}", body), 400, "body")
 
 
+def test_a_query_with_more_fields_than_django_reads_is_malformed(api_as, marketer, settings):
+    fields = {"source": [f"web{n}" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)]}
+    response = api_as(marketer).get("/leads", fields)
+    assert response["Content-Type"].startswith("application/json")
+    assert_refused(response, 400, "request")
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

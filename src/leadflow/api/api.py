@@ -1,6 +1,6 @@
 """The REST API (django-ninja): token auth, one error shape, a router per domain app."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -101,6 +101,13 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400:
         return _error(request, 400, f"Malformed request: {exc}.", {"body": [str(exc)]})
     return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(SuspiciousOperation)
+def suspicious_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """Django refuses some requests as it reads them (more query fields than DATA_UPLOAD_MAX_NUMBER_FIELDS, a body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE): a 400 in the API's own shape instead of Django's HTML page."""
+    return _error(request, 400, f"Malformed request: {exc}", {"request": [str(exc)]})
 
 
 @api.exception_handler(Http404)
