@@ -49,6 +49,15 @@ def test_a_body_that_is_not_an_object_is_malformed(api_as, marketer, rule, body)
     assert_refused(api_as(marketer).patch(f"/scoring/rules/{rule.pk}", body), 400, "body")
 
 
+def test_a_key_the_body_does_not_name_is_refused_not_dropped(api_as, marketer, rule):
+    response = api_as(marketer).patch(f"/scoring/rules/{rule.pk}", {"nmae": "Typo"})
+    assert_refused(response, 422, "nmae")
+    response = api_as(marketer).post(
+        "/events", {"events": [{"type": "page_visit", "occurred_at": "2026-01-01T00:00:00Z", "lead": 1}]}
+    )
+    assert_refused(response, 422, "events.0.lead")
+
+
 def test_a_query_with_more_fields_than_django_reads_is_malformed(api_as, marketer, settings):
     fields = {"source": [f"web{n}" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)]}
     response = api_as(marketer).get("/leads", fields)

@@ -10,7 +10,7 @@ from leadflow.errors import NotAllowed
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Flag, Id, Text, omittable
+from .columns import Body, Flag, Id, Text, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
 from .statuses import may_conflict
@@ -36,7 +36,7 @@ def me(request: HttpRequest) -> User:
     return current_user(request)
 
 
-class AccountIn(Schema):
+class AccountIn(Body):
     name: Text = Field(..., max_length=200)
     domain: Text | None = Field(None, max_length=200)
     industry: Text = Field("", max_length=100)
@@ -117,7 +117,7 @@ def delete_account(request: HttpRequest, account_id: Id) -> Status:
     return Status(204, None)
 
 
-class ContactIn(Schema):
+class ContactIn(Body):
     first_name: Text = Field("", max_length=100)
     last_name: Text = Field("", max_length=100)
     email: Text | None = Field(None, max_length=254)

@@ -23,7 +23,7 @@ from leadflow.nurture.models import Sequence
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Flag, Id, Text, column, omittable
+from .columns import Body, Flag, Id, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
 from .statuses import may_conflict
@@ -42,7 +42,7 @@ class FieldOut(Schema):
     help_text: str = ""
 
 
-class FieldIn(Schema):
+class FieldIn(Body):
     label: Text = column(FormField, "label")
     name: Text = column(FormField, "name", "", description="The posted name; from the label when empty")
     kind: FieldKind = FieldKind.TEXT
@@ -88,7 +88,7 @@ class FormOut(Schema):
         return list(form.fields.all())
 
 
-class FormPatch(Schema):
+class FormPatch(Body):
     """A partial update: a field left out is unchanged; none is null but `sequence_id` and `notify_id`."""
 
     name: Text = column(Form, "name", None)
@@ -146,7 +146,7 @@ class SourceOut(Schema):
     failed_count: int = 0
 
 
-class SourcePatch(Schema):
+class SourcePatch(Body):
     """A partial update: a field left out is unchanged; none is null but `sequence_id` and `notify_id`."""
 
     name: Text = column(WebhookSource, "name", None)

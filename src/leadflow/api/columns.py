@@ -4,7 +4,8 @@
 range of an integer column (PostgreSQL's, the stricter of the two databases, so a value valid here is valid on both),
 the digits of a decimal, the bounds of the column's own validators; text never holds a NUL character (PostgreSQL
 refuses one). `Id` is a row id, `Text` any other string the API takes, `JsonValue` free-form JSON (no NUL in its text),
-`Int`, `Number` and `Flag` JSON numbers and booleans in a body, `Date` and `DateTime` ISO 8601 text.
+`Int`, `Number` and `Flag` JSON numbers and booleans in a body, `Date` and `DateTime` ISO 8601 text. `Body` is the
+base of every request body.
 """
 
 import re
@@ -14,7 +15,8 @@ from typing import Annotated, Any
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinLengthValidator, MinValueValidator
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
-from pydantic import AfterValidator, BeforeValidator, Field, Strict
+from ninja import Schema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict
 
 NO_NUL = r"^[^\x00]*$"
 INTEGER_RANGES = BaseDatabaseOperations.integer_field_ranges
@@ -114,3 +116,10 @@ def column(model: type[models.Model], name: str, default: Any = ..., **overrides
 def omittable(**limits: Any) -> Any:
     """A field a partial update (PATCH) may leave out, but that is never null when sent."""
     return Field(None, **limits)
+
+
+class Body(Schema):
+    """A request body. A key it does not name is refused (422 naming the key), not dropped: a misspelt field
+    would otherwise look saved."""
+
+    model_config = ConfigDict(extra="forbid")

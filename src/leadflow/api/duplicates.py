@@ -13,7 +13,7 @@ from leadflow.duplicates import selectors, services
 from leadflow.duplicates.models import ContactMerge, DuplicateScanJob
 
 from .auth import current_user
-from .columns import Id
+from .columns import Body, Id
 from .pagination import PageParams, page_of, paginate
 from .statuses import may_conflict
 
@@ -62,7 +62,7 @@ class PairOut(Schema):
 Side = Literal["survivor", "merged"]
 
 
-class PairMergeIn(Schema):
+class PairMergeIn(Body):
     survivor_id: Id | None = Field(None, description="The contact that stays (default: the older of the two)")
     keep: dict[str, Side] = Field(
         default_factory=dict,

@@ -21,6 +21,8 @@ router = Router(tags=["events"])
 # The batch and its answer are plain pydantic models: ninja's Schema runs a wrapping validator (made for reading
 # Django objects) on every item, a tenth of the time of a thousand-event batch in a profile.
 class EventItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as every request body (columns.Body)
+
     type: Text = column(
         Event, "type", description="page_visit, pricing_page_view, demo_request, form_submission, email_open, …"
     )
@@ -34,6 +36,8 @@ class EventItem(BaseModel):
 
 
 class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     events: list[EventItem] = Field(..., min_length=1, max_length=MAX_BATCH)
 
 

@@ -18,7 +18,7 @@ from leadflow.pipeline.services import convert_lead
 from leadflow.users.models import Team, User
 
 from .auth import current_user
-from .columns import Date, Flag, Id, Text
+from .columns import Body, Date, Flag, Id, Text
 from .pagination import PageParams, page_of, paginate
 from .pipeline import OpportunityOut
 from .refs import resolve_ids, row, visible_row
@@ -27,7 +27,7 @@ from .statuses import may_conflict
 router = Router(tags=["leads"])
 
 
-class LeadFields(Schema):
+class LeadFields(Body):
     company_name: Text = Field("", max_length=200)
     source: LeadSource = LeadSource.OTHER
     source_detail: Text = Field("", max_length=200)
@@ -98,12 +98,12 @@ class StageChangeOut(Schema):
     reason: str
 
 
-class TransitionIn(Schema):
+class TransitionIn(Body):
     to: LifecycleStage
     reason: Text = Field("", max_length=500)
 
 
-class ConvertIn(Schema):
+class ConvertIn(Body):
     name: Text | None = Field(None, max_length=200)
     amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
     currency: Text | None = Field(None, min_length=3, max_length=3)
@@ -115,7 +115,7 @@ class ConvertIn(Schema):
 NO_OPTIONS = ConvertIn.model_validate({})  # converting with no body: the defaults
 
 
-class MergeIn(Schema):
+class MergeIn(Body):
     duplicate_id: Id
 
 

@@ -14,7 +14,7 @@ from leadflow.nurture.models import Delivery, EmailTemplate, ExitWhen, Segment, 
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import DateTime, Flag, Id, Int, JsonValue, Text, column, omittable
+from .columns import Body, DateTime, Flag, Id, Int, JsonValue, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids
 from .statuses import may_conflict
@@ -29,14 +29,14 @@ def _nurturer(request: HttpRequest) -> User:
     return user
 
 
-class SegmentIn(Schema):
+class SegmentIn(Body):
     name: Text = column(Segment, "name")
     description: Text = column(Segment, "description", "")
     match: Literal["all", "any"] = Field("all", description="all: every condition; any: one of them")
     conditions: list[JsonValue] = Field([], description="See nurture.segments: {field, op, value, …} each")
 
 
-class SegmentPatch(Schema):
+class SegmentPatch(Body):
     name: Text = omittable(max_length=200)
     description: Text = column(Segment, "description", None)
     match: Literal["all", "any"] = omittable()
@@ -73,13 +73,13 @@ class SegmentPreviewOut(Schema):
 BODY = "HTML with merge fields: {{ contact.first_name }}, {{ unsubscribe_url }} …"
 
 
-class TemplateIn(Schema):
+class TemplateIn(Body):
     name: Text = column(EmailTemplate, "name")
     subject: Text = column(EmailTemplate, "subject")
     body: Text = column(EmailTemplate, "body", description=BODY)
 
 
-class TemplatePatch(Schema):
+class TemplatePatch(Body):
     name: Text = column(EmailTemplate, "name", None)
     subject: Text = column(EmailTemplate, "subject", None)
     body: Text = column(EmailTemplate, "body", None, description=BODY)
@@ -94,7 +94,7 @@ class TemplateOut(Schema):
     updated_at: datetime
 
 
-class TemplatePreviewIn(Schema):
+class TemplatePreviewIn(Body):
     lead_id: Id
 
 
@@ -104,7 +104,7 @@ class TemplatePreviewOut(Schema):
     text: str
 
 
-class SequenceIn(Schema):
+class SequenceIn(Body):
     name: Text = column(Sequence, "name")
     segment_id: Id | None = Field(None, description="Its leads are enrolled as they enter it")
     exit_when: list[ExitWhen] = []
@@ -112,7 +112,7 @@ class SequenceIn(Schema):
     reentry_after_days: Int | None = column(Sequence, "reentry_after_days", None)
 
 
-class SequencePatch(Schema):
+class SequencePatch(Body):
     name: Text = omittable(max_length=200)
     segment_id: Id | None = None
     exit_when: list[ExitWhen] = omittable()
@@ -132,7 +132,7 @@ class SequenceOut(Schema):
     created_at: datetime
 
 
-class StepIn(Schema):
+class StepIn(Body):
     kind: StepKind
     config: dict[str, JsonValue] = Field({}, description="By kind; see the Step model")
     template_id: Id | None = None
@@ -193,7 +193,7 @@ class PreviewParams(Schema):
     limit: int = Field(10, ge=0, le=100, description="How many of the leads to list")
 
 
-class EnrolIn(Schema):
+class EnrolIn(Body):
     lead_ids: list[Id]
 
 
@@ -201,7 +201,7 @@ class EnrolOut(Schema):
     enrolled: int = Field(..., description="Those already in it, or kept out by the re-entry rule, are skipped")
 
 
-class OutcomeIn(Schema):
+class OutcomeIn(Body):
     outcome: str = Field(..., description="replied, bounced or complained (the last two suppress the address)")
 
 

@@ -21,7 +21,7 @@ from leadflow.pipeline.models import (
 from leadflow.users.models import User
 
 from .auth import current_user
-from .columns import Date, DateTime, Flag, Id, Int, Text, column, omittable
+from .columns import Body, Date, DateTime, Flag, Id, Int, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row, visible_row
 from .statuses import may_conflict
@@ -94,7 +94,7 @@ class OpportunityOut(Schema):
         return obj.lost_reason.name if obj.lost_reason else None
 
 
-class OpportunityPatch(Schema):
+class OpportunityPatch(Body):
     name: Text = omittable(max_length=200)
     account_id: Id | None = None
     contact_id: Id | None = None
@@ -129,20 +129,20 @@ class OpportunityStageChangeOut(Schema):
         return stage.name if stage else None
 
 
-class StageMoveIn(Schema):
+class StageMoveIn(Body):
     stage: Id = Field(..., description="Id of a stage in the opportunity's pipeline")
     reason: Text = Field("", max_length=500)
     lost_reason: Text | None = column(LostReason, "name", None, description="Required when the stage is a lost stage")
     note: Text | None = column(OpportunityStageChange, "reason", None)
 
 
-class CloseIn(Schema):
+class CloseIn(Body):
     won: Flag
     lost_reason: Text | None = column(LostReason, "name", None, description="Required when won is false")
     note: Text = ""
 
 
-class ReopenIn(Schema):
+class ReopenIn(Body):
     stage: Id | None = Field(None, description="Open stage to re-open into; the one it was closed from by default")
     reason: Text = Field("", max_length=500)
 
@@ -259,7 +259,7 @@ def opportunity_stage_changes(request: HttpRequest, opportunity_id: Id, page: Qu
     return paginate(selectors.opportunity_stage_changes(opportunity), page)
 
 
-class ActivityPatch(Schema):
+class ActivityPatch(Body):
     kind: ActivityKind = omittable()
     subject: Text = omittable(max_length=200)
     body: Text = ""

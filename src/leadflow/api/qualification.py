@@ -30,7 +30,7 @@ from leadflow.users.selectors import notifications_for
 from leadflow.users.services import mark_notifications_read
 
 from .auth import current_user
-from .columns import Flag, Id, Int, Number, Text, column, omittable
+from .columns import Body, Flag, Id, Int, Number, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 from .refs import resolve_ids, row
 from .statuses import may_conflict
@@ -46,7 +46,7 @@ class CriterionIO(Schema):
     required_to_convert: Flag = False
 
 
-class CriteriaIn(Schema):
+class CriteriaIn(Body):
     pipeline_id: Id | None = Field(None, description="The default pipeline when left out")
     criteria: list[CriterionIO]
 
@@ -104,7 +104,7 @@ class LeadQualificationOut(Schema):
     assignments: list[AssignmentOut]
 
 
-class IntentRuleIn(Schema):
+class IntentRuleIn(Body):
     name: Text = column(IntentRule, "name")
     event_type: EventType
     property_name: Text = column(IntentRule, "property_name", "")
@@ -112,7 +112,7 @@ class IntentRuleIn(Schema):
     is_active: Flag = True
 
 
-class IntentRulePatch(Schema):
+class IntentRulePatch(Body):
     name: Text = column(IntentRule, "name", None)
     event_type: EventType = omittable()
     property_name: Text = column(IntentRule, "property_name", None)
@@ -132,7 +132,7 @@ class IntentRuleOut(Schema):
 Weight = Annotated[Int, column(AssignmentWeight, "weight", ge=1)]
 
 
-class AssignmentRuleIn(Schema):
+class AssignmentRuleIn(Body):
     name: Text = column(AssignmentRule, "name")
     is_active: Flag = True
     regions: list[Text] = []
@@ -149,7 +149,7 @@ class AssignmentRuleIn(Schema):
     weights: dict[Id, Weight] | None = Field(None, description="Weighted rules: {user id: weight}; others weigh 1")
 
 
-class AssignmentRulePatch(Schema):
+class AssignmentRulePatch(Body):
     name: Text = column(AssignmentRule, "name", None)
     is_active: Flag = omittable()
     regions: list[Text] = omittable()
@@ -191,7 +191,7 @@ class AssignmentRuleOut(Schema):
         return list(rule.weights.all())
 
 
-class RuleMoveIn(Schema):
+class RuleMoveIn(Body):
     step: Literal[-1, 1]
 
 
@@ -211,7 +211,7 @@ class QualificationSettingsIO(Schema):
     reassign_on_breach: Flag
 
 
-class SettingsPatch(Schema):
+class SettingsPatch(Body):
     hot_score: Int = column(S, "hot_score", None)
     hot_first_touch_hours: Number = column(S, "hot_first_touch_hours", None)
     first_touch_hours: Number = column(S, "first_touch_hours", None)
@@ -223,11 +223,11 @@ class SettingsPatch(Schema):
     reassign_on_breach: Flag = omittable()
 
 
-class RejectIn(Schema):
+class RejectIn(Body):
     reason: Text = column(Handoff, "rejection_reason")
 
 
-class AssignIn(Schema):
+class AssignIn(Body):
     lead_ids: list[Id] | None = Field(None, description="These open leads; all unowned prospects when left out")
 
 

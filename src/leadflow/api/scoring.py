@@ -24,7 +24,7 @@ from leadflow.scoring.models import (
 )
 
 from .auth import current_user
-from .columns import Flag, Id, Int, JsonValue, Number, Text, column, omittable
+from .columns import Body, Flag, Id, Int, JsonValue, Number, Text, column, omittable
 from .pagination import PageParams, page_of, paginate
 
 router = Router(tags=["scoring"])
@@ -34,7 +34,7 @@ R = ScoringRule
 POINTS = {"ge": -1000, "le": 1000}  # the service's bounds: a rule never outweighs the whole scale
 
 
-class RuleIn(Schema):
+class RuleIn(Body):
     name: Text = column(R, "name")
     kind: RuleKind
     field: Text = column(R, "field", "")
@@ -50,7 +50,7 @@ class RuleIn(Schema):
     is_active: Flag = True
 
 
-class RulePatch(Schema):
+class RulePatch(Body):
     name: Text = column(R, "name", None)
     field: Text = column(R, "field", None)
     matcher: Matcher | None = None
@@ -82,11 +82,11 @@ class RuleOut(Schema):
     is_active: bool
 
 
-class ScoringSettingsIO(Schema):
+class ScoringSettingsIO(Body):
     mql_threshold: Int = column(ScoringSettings, "mql_threshold", ge=1, le=10000)
 
 
-class PreviewIn(Schema):
+class PreviewIn(Body):
     rules: list[RuleIn]
 
 
