@@ -265,7 +265,7 @@ def _settle_clashes(survivor_lead: Lead, merged_lead: Lead, *, by: User, at: Any
     )
     if Handoff.objects.filter(lead=survivor_lead, status=HandoffStatus.PENDING).exists():
         Handoff.objects.filter(lead=merged_lead, status=HandoffStatus.PENDING).update(
-            status=HandoffStatus.REJECTED, decided_at=at, decided_by=by, rejection_reason=reason
+            status=HandoffStatus.CLOSED, decided_at=at, decided_by=by, rejection_reason=reason
         )
 
 
