@@ -31,7 +31,7 @@ from leadflow.leads.models import Lead
 from leadflow.leads.services import merge_leads, open_lead_for
 from leadflow.nurture.models import Enrolment, EnrolmentStatus
 from leadflow.qualification.models import Handoff, HandoffStatus
-from leadflow.scoring.services import rescore_leads
+from leadflow.scoring.services import predict_leads, rescore_leads
 from leadflow.users.models import User
 
 from .models import ContactMerge, DuplicateScanJob
@@ -367,7 +367,9 @@ def merge_contacts(
     merged.delete()
     survivor.attributes = {**merged.attributes, **survivor.attributes}
     update_contact(survivor, **values)
-    rescore_leads(list(survivor.leads.values_list("pk", flat=True)), reason=f"Merged with {record.merged_name}")
+    leads = list(survivor.leads.values_list("pk", flat=True))
+    rescore_leads(leads, reason=f"Merged with {record.merged_name}")
+    predict_leads(leads)
     return record
 
 
