@@ -138,7 +138,7 @@ def test_their_open_leads_become_one_and_nothing_open_clashes(world, admin):
         ("Webinar", EnrolmentStatus.ACTIVE, ""),
     ]
     handoffs = sorted(Handoff.objects.filter(lead=first).values_list("status", "rejection_reason"))
-    assert handoffs == [("pending", ""), ("rejected", f"Merged into lead {first.pk}")]
+    assert handoffs == [("closed", f"Merged into lead {first.pk}"), ("pending", "")]  # no rejection by sales
     assert first.assignments.exists()
 
 

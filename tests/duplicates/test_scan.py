@@ -6,6 +6,7 @@ from leadflow.accounts.models import DuplicatePair
 from leadflow.accounts.services import create_account, create_contact
 from leadflow.duplicates import services
 from leadflow.duplicates.models import DuplicateScanJob
+from leadflow.duplicates.selectors import evidence_in_words
 from leadflow.duplicates.services import queue_scan, scan_for_duplicates
 from leadflow.jobs.models import JobStatus
 from leadflow.jobs.worker import work
@@ -19,15 +20,28 @@ def acme():
 
 
 def test_close_names_at_one_company_are_flagged_with_how_close_they_are(acme):
-    jon = create_contact(first_name="Jon", last_name="Smith", email="jon@acme.example", account=acme)
-    john = create_contact(first_name="John", last_name="Smith", email="js@acme.example", account=acme)
+    mateo = create_contact(first_name="Mateo", last_name="Smith", email="mateo@acme.example", account=acme)
+    matteo = create_contact(first_name="Matteo", last_name="Smith", email="ms@acme.example", account=acme)
     assert not DuplicatePair.objects.exists()  # no key in common: only the scan sees them
     result = scan_for_duplicates()
     pair = DuplicatePair.objects.get()
-    assert (pair.first, pair.second, pair.found_by) == (jon, john, "scan")
-    assert pair.evidence == {"keys": [], "name_closeness": 95, "same_domain": True}
+    assert (pair.first, pair.second, pair.found_by) == (mateo, matteo, "scan")
+    assert pair.evidence == {"keys": [], "name_closeness": 96, "same_domain": True}
     assert 80 <= pair.score < 90
     assert (result.contacts, result.flagged) == (2, 1)
+
+
+def test_a_short_form_of_the_first_name_is_flagged_though_the_spelling_is_far(acme):
+    robert = create_contact(first_name="Robert", last_name="Smith", email="robert@acme.example", account=acme)
+    bob = create_contact(first_name="Bob", last_name="Smith", email="bob@acme.example", account=acme)
+    create_contact(first_name="Bob", last_name="Jones", email="bj@acme.example", account=acme)  # another family
+    create_contact(first_name="Ben", last_name="Smith", email="ben@acme.example", account=acme)  # another name
+    scan_for_duplicates()
+    pair = DuplicatePair.objects.get()
+    assert (pair.first, pair.second) == (robert, bob)
+    assert pair.evidence == {"keys": [], "name_closeness": 76, "same_domain": True, "short_form": True}
+    assert 80 <= pair.score < 90  # as close as a one-letter typo
+    assert "one first name in a long and a short form" in evidence_in_words(pair)
 
 
 def test_the_same_names_at_different_companies_are_not_flagged(acme):

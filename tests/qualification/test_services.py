@@ -33,6 +33,7 @@ from leadflow.qualification.services import (
     assign_waiting_leads,
     check_slas,
     create_assignment_rule,
+    open_handoff,
     reject_handoff,
     save_criteria,
     save_settings,
@@ -251,6 +252,16 @@ def test_acceptance_rates_per_source_way_and_rule(admin, rep):
     assert by_source["inbound_marketing"]["acceptance_rate"] == by_source["inbound_marketing"]["rejection_rate"] == 0.5
     assert by_source["other"]["waiting"] == 1 and by_source["other"]["acceptance_rate"] is None
     assert handoff_rates(Lead.objects.all(), by="qualified_by")[0]["group"] == QualifiedBy.SCORE
+
+
+def test_a_lead_qualified_again_closes_its_waiting_turn_without_a_rejection(rep):
+    lead = LeadFactory(owner=rep, source="inbound_marketing")
+    first = _prospect(lead)
+    open_handoff(lead, by=None, reason="Asked for a demo", at=timezone.now())
+    first.refresh_from_db()
+    assert (first.status, first.rejection_reason) == (HandoffStatus.CLOSED, "Superseded: qualified again")
+    row = handoff_rates(Lead.objects.all(), by="source")[0]
+    assert (row["handed"], row["rejected"], row["waiting"], row["rejection_rate"]) == (2, 0, 1, None)
 
 
 # --- assignment ---------------------------------------------------------------------------------------------------

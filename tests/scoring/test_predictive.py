@@ -13,6 +13,7 @@ from django.utils import timezone
 from leadflow.engagement.models import Event
 from leadflow.jobs.worker import work
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
+from leadflow.leads.services import merge_leads
 from leadflow.pipeline.models import Activity, Opportunity
 from leadflow.pipeline.selectors import default_pipeline
 from leadflow.scoring.features import WINDOW_DAYS, build_features, explain, model_features
@@ -145,6 +146,16 @@ def test_training_keeps_a_measured_version_and_predictions_follow_the_pattern():
     }  # day 3 of the 10 it has lived, when the last view came
     assert explained[idle.pk]["factors"][0]["effect"] == -1
     assert explained[idle.pk]["factors"][0]["text"] == "No pricing page views"
+
+
+def test_a_merge_predicts_the_survivor_afresh(admin):
+    leads_with_history(400)
+    train_model(at=NOW)
+    keen, idle = open_lead(pricing_views=3), open_lead(pricing_views=0)
+    predict_leads([keen.pk, idle.pk])
+    before = LeadPrediction.objects.get(lead=idle).probability
+    merge_leads(survivor=idle, duplicate=keen, by=admin)  # the keen lead's pricing views are the survivor's now
+    assert LeadPrediction.objects.get(lead=idle).probability > before + 0.2
 
 
 def test_a_model_reads_only_the_columns_it_was_trained_on():

@@ -8,14 +8,18 @@ Keys (computed on every write of a contact, stored and indexed):
   `DEFAULT_PHONE_REGION` setting;
 - `name_key`: the name (accents, case and punctuation dropped) at the company's domain (the account's, else a work
   email's).
+A first name and its short forms (Robert, Bob, Bobby) are one name for the judgement, by the hand-curated English
+table of the `nicknames` package.
 """
 
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
+from nicknames import NickNamer
 from rapidfuzz import fuzz
 
 from .models import FREE_MAIL_DOMAINS
@@ -25,6 +29,8 @@ KEY_NAMES = {"mailbox": "same Gmail mailbox", "phone": "same phone", "name_domai
 # Name closeness (0-100) from which two people who share a block (domain, phone prefix, initial and company) are
 # flagged by the scan.
 CLOSE_NAMES = 88
+# How close a first name and its short form (Bob and Robert) with the same last name count: as a one-letter typo.
+SHORT_FORM_CLOSENESS = 95
 # A key shared by more contacts than this is a switchboard or a team mailbox, not a person: it flags no one.
 CROWDED_KEY = 50
 # Pairs whose keys leave no real doubt; they may be merged in bulk.
@@ -70,6 +76,17 @@ def plain_name(text: str) -> str:
     return " ".join("".join(ch for ch in word if ch.isalnum()) for word in letters.split()).strip()
 
 
+@cache
+def _nicknamer() -> NickNamer:
+    return NickNamer()  # reads the package's table once
+
+
+def short_forms(first_name: str) -> set[str]:
+    """The plain first names that are short or long forms of this one ('bob' → {'robert', 'bobby', …})."""
+    namer = _nicknamer()
+    return namer.nicknames_of(first_name) | namer.canonicals_of(first_name) if first_name else set()
+
+
 def company_domain(account_domain: str | None, email: str | None) -> str | None:
     """The person's company domain: the account's, else a work email's (a free mailbox says nothing)."""
     if account_domain:
@@ -102,12 +119,17 @@ class Person:
     """What the judgement of a pair reads of one contact."""
 
     id: int
-    name: str  # plain_name of the full name
+    first_name: str  # plain_name of each
+    last_name: str
     domain: str | None
     mailbox_key: str | None
     phone_key: str | None
     name_key: str | None
     account_id: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 @dataclass
@@ -118,10 +140,22 @@ class Judgement:
     keys: list[str] = field(default_factory=list)
     name_closeness: int = 0
     same_domain: bool = False
+    short_form: bool = False  # the first names are one name (Bob, Robert) and the last names equal
 
     @property
     def evidence(self) -> dict:
-        return {"keys": self.keys, "name_closeness": self.name_closeness, "same_domain": self.same_domain}
+        evidence = {"keys": self.keys, "name_closeness": self.name_closeness, "same_domain": self.same_domain}
+        return {**evidence, "short_form": True} if self.short_form else evidence
+
+
+def short_form_of_one_name(a: "Person", b: "Person") -> bool:
+    """Whether two people have the same last name and first names that are forms of one name (Bob and Robert)."""
+    return bool(
+        a.last_name
+        and a.last_name == b.last_name
+        and a.first_name != b.first_name
+        and b.first_name in short_forms(a.first_name)
+    )
 
 
 def name_closeness(a: str, b: str) -> int:
@@ -131,8 +165,8 @@ def name_closeness(a: str, b: str) -> int:
 
 def judge(a: Person, b: Person, *, closeness: int | None = None) -> Judgement | None:
     """The judgement of a pair, or None when nothing but chance links them: a shared key (mailbox, phone, name at
-    the company's domain) always counts; otherwise the names must be close (CLOSE_NAMES) within one company or one
-    block of phone numbers."""
+    the company's domain) always counts; otherwise the names must be close (CLOSE_NAMES; a short form of the first
+    name with the same last name counts as close) within one company or one block of phone numbers."""
     keys = [
         name
         for name, mine, theirs in (
@@ -143,16 +177,19 @@ def judge(a: Person, b: Person, *, closeness: int | None = None) -> Judgement | 
         if mine and mine == theirs
     ]
     close = name_closeness(a.name, b.name) if closeness is None else closeness
+    short_form = short_form_of_one_name(a, b)
+    alike = max(close, SHORT_FORM_CLOSENESS) if short_form else close
     same_company = bool(a.domain and a.domain == b.domain) or bool(a.account_id and a.account_id == b.account_id)
     same_line = bool(a.phone_key and b.phone_key and a.phone_key[:-3] == b.phone_key[:-3])
-    close_and_near = close >= CLOSE_NAMES and (same_company or same_line)
+    close_and_near = alike >= CLOSE_NAMES and (same_company or same_line)
     if not keys and not close_and_near:
         return None
     # The strongest piece of evidence sets the score; each further one adds to it.
     parts = sorted(
-        [{"mailbox": 95, "phone": 60 + close // 4, "name_domain": 90}[key] for key in keys]
-        + ([round(close * 0.85)] if close_and_near else []),
+        [{"mailbox": 95, "phone": 60 + alike // 4, "name_domain": 90}[key] for key in keys]
+        + ([round(alike * 0.85)] if close_and_near else []),
         reverse=True,
     )
     score = min(100, parts[0] + 5 * (len(parts) - 1))
-    return Judgement(score=score, keys=keys, name_closeness=close, same_domain=bool(a.domain and a.domain == b.domain))
+    same_domain = bool(a.domain and a.domain == b.domain)
+    return Judgement(score=score, keys=keys, name_closeness=close, same_domain=same_domain, short_form=short_form)

@@ -143,7 +143,8 @@ def person_of(contact: Contact) -> Person:
     """What the judgement of a pair reads of a contact."""
     return Person(
         id=contact.pk,
-        name=plain_name(f"{contact.first_name} {contact.last_name}"),
+        first_name=plain_name(contact.first_name),
+        last_name=plain_name(contact.last_name),
         domain=company_domain(contact.account.domain if contact.account else None, contact.email),
         mailbox_key=contact.mailbox_key,
         phone_key=contact.phone_key,

@@ -41,6 +41,7 @@ class EvidenceOut(Schema):
     keys: list[str] = Field(description="Match keys both share: mailbox (Gmail), phone, name_domain")
     name_closeness: int = Field(description="How alike the names are, 0-100")
     same_domain: bool = False
+    short_form: bool = Field(False, description="Same last name; first names are forms of one (Bob, Robert)")
 
 
 class PairOut(Schema):

@@ -410,7 +410,9 @@ def _queue_user(request: HttpRequest) -> User:
 
 @router.get("/queue", response=page_of(HandoffOut))
 def sales_queue(
-    request: HttpRequest, page: Query[PageParams], status: Literal["pending", "accepted", "rejected"] = "pending"
+    request: HttpRequest,
+    page: Query[PageParams],
+    status: Literal["pending", "accepted", "rejected", "closed"] = "pending",
 ) -> dict[str, Any]:
     """Qualified leads handed to sales that the user may see, the most urgent decision first."""
     return paginate(selectors.sales_queue(_queue_user(request), status=status), page)

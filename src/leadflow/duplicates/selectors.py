@@ -39,6 +39,8 @@ def evidence_in_words(pair: DuplicatePair) -> list[str]:
     words = [KEY_NAMES[key] for key in pair.evidence.get("keys", []) if key in KEY_NAMES]
     if pair.evidence.get("same_domain") and "name_domain" not in pair.evidence.get("keys", []):
         words.append("same company domain")
+    if pair.evidence.get("short_form"):
+        words.append("one first name in a long and a short form")
     words.append(f"names {pair.evidence.get('name_closeness', 0)}% alike")
     return words
 

@@ -20,6 +20,7 @@ from leadflow.accounts.matching import (
     company_domain,
     judge,
     plain_name,
+    short_forms,
 )
 from leadflow.accounts.models import Contact, DuplicatePair, PairStatus
 from leadflow.accounts.services import update_contact
@@ -30,7 +31,7 @@ from leadflow.leads.models import Lead
 from leadflow.leads.services import merge_leads, open_lead_for
 from leadflow.nurture.models import Enrolment, EnrolmentStatus
 from leadflow.qualification.models import Handoff, HandoffStatus
-from leadflow.scoring.services import rescore_leads
+from leadflow.scoring.services import predict_leads, rescore_leads
 from leadflow.users.models import User
 
 from .models import ContactMerge, DuplicateScanJob
@@ -104,6 +105,21 @@ def _close_pairs(members: list[int], names: list[str]) -> Iterable[tuple[int, in
         yield first, second, int(scores[a, b])
 
 
+def _short_form_pairs(members: list[int], people: list[Person]) -> Iterable[tuple[int, int]]:
+    """(i, j), i < j, for the members of a block with one last name and first names that are forms of one name
+    (Bob and Robert Smith), which no closeness of spelling finds."""
+    by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index in members:
+        if people[index].first_name and people[index].last_name:
+            by_name[(people[index].last_name, people[index].first_name)].append(index)
+    for (last, first), group in by_name.items():
+        for form in short_forms(first):
+            if form > first:  # each two names once
+                for a in group:
+                    for b in by_name.get((last, form), ()):
+                        yield min(a, b), max(a, b)
+
+
 def _comparisons(size: int) -> int:
     """How many pairs of names `_close_pairs` compares in a block of this size."""
     if size <= MAX_BLOCK:
@@ -133,11 +149,11 @@ def scan_for_duplicates(*, progress: Callable[[int], None] | None = None) -> Sca
     rows = Contact.objects.order_by("pk").values_list(*columns, "account__domain")
     for pk, first, last, email, mailbox, phone, name_key, account_id, account_domain in rows.iterator(5000):
         index = len(people)
-        person = Person(pk, plain_name(f"{first} {last}"), company_domain(account_domain, email), mailbox, phone,
-                        name_key, account_id)  # fmt: skip
+        person = Person(pk, plain_name(first), plain_name(last), company_domain(account_domain, email), mailbox,
+                        phone, name_key, account_id)  # fmt: skip
         people.append(person)
         names.append(person.name)
-        for block in _blocks_of(person, plain_name(last)):
+        for block in _blocks_of(person, person.last_name):
             blocks[block].append(index)
         for key in ("phone_key", "name_key"):  # the mailbox key is a block of its own
             if getattr(person, key):
@@ -150,6 +166,8 @@ def scan_for_duplicates(*, progress: Callable[[int], None] | None = None) -> Sca
         if len(members) > 1:
             compared += _comparisons(len(members))
             candidates.update(((a, b), close) for a, b, close in _close_pairs(members, names))
+            for pair in _short_form_pairs(members, people):
+                candidates.setdefault(pair, None)
     for members in list(keys.values()) + [m for block, m in blocks.items() if block[0] == "mailbox"]:
         if len(members) > 1:
             candidates.update(((a, b), close) for a, b, close in _exact_pairs(members) if (a, b) not in candidates)
@@ -247,7 +265,7 @@ def _settle_clashes(survivor_lead: Lead, merged_lead: Lead, *, by: User, at: Any
     )
     if Handoff.objects.filter(lead=survivor_lead, status=HandoffStatus.PENDING).exists():
         Handoff.objects.filter(lead=merged_lead, status=HandoffStatus.PENDING).update(
-            status=HandoffStatus.REJECTED, decided_at=at, decided_by=by, rejection_reason=reason
+            status=HandoffStatus.CLOSED, decided_at=at, decided_by=by, rejection_reason=reason
         )
 
 
@@ -349,7 +367,9 @@ def merge_contacts(
     merged.delete()
     survivor.attributes = {**merged.attributes, **survivor.attributes}
     update_contact(survivor, **values)
-    rescore_leads(list(survivor.leads.values_list("pk", flat=True)), reason=f"Merged with {record.merged_name}")
+    leads = list(survivor.leads.values_list("pk", flat=True))
+    rescore_leads(leads, reason=f"Merged with {record.merged_name}")
+    predict_leads(leads)
     return record
 
 

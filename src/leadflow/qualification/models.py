@@ -151,6 +151,7 @@ class HandoffStatus(models.TextChoices):
     PENDING = "pending", "Waiting for sales"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+    CLOSED = "closed", "Closed"  # without a decision by sales: qualified again, or the lead merged into another
 
 
 class Handoff(models.Model):
@@ -171,7 +172,7 @@ class Handoff(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    rejection_reason = models.CharField(max_length=500, blank=True)
+    rejection_reason = models.CharField(max_length=500, blank=True, help_text="Why it was rejected or closed")
     first_touch_due_at = models.DateTimeField()
     decision_due_at = models.DateTimeField()
     first_touched_at = models.DateTimeField(null=True, blank=True)

@@ -333,9 +333,10 @@ def _event_reason(by_lead: dict[int, list[tuple[str, float, Any]]]) -> str:
 
 
 def score_merged_lead(sender: object, *, survivor: Lead, **kwargs: Any) -> None:
-    """Score the survivor of a merge afresh: the duplicate's events and answers are its own now. Connected to
-    `leads_merged`."""
+    """Score and predict the survivor of a merge afresh: the duplicate's events and answers are its own now.
+    Connected to `leads_merged`."""
     rescore_leads([survivor.pk], reason="Leads merged")
+    predict_leads([survivor.pk])
 
 
 def queue_rescore(*, by: User) -> RescoreJob:

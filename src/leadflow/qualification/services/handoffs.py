@@ -59,7 +59,7 @@ def open_handoff(lead: Lead, *, by: User | None, reason: str, at: datetime) -> H
     if by is not None and by.is_sales:
         handoff.status, handoff.decided_at, handoff.decided_by = HandoffStatus.ACCEPTED, at, by
     Handoff.objects.filter(lead=lead, status=HandoffStatus.PENDING).update(
-        status=HandoffStatus.REJECTED, decided_at=at, rejection_reason="Superseded: qualified again"
+        status=HandoffStatus.CLOSED, decided_at=at, rejection_reason="Superseded: qualified again"
     )
     handoff.save()
     return handoff

@@ -23,6 +23,9 @@ from .assignment import _optional_int, assign_lead, ensure_can_edit_assignment
 
 # --- SLAs ---------------------------------------------------------------------------------------------------------
 
+# Handoffs no one owes a first touch: sales rejected them, or they were closed (qualified again, merged).
+UNWORKED = (HandoffStatus.REJECTED, HandoffStatus.CLOSED)
+
 SETTINGS_FIELDS = {
     "hot_score", "hot_first_touch_hours", "first_touch_hours", "decision_hours", "day_starts", "day_ends",
     "business_days", "time_zone", "reassign_on_breach",
@@ -80,14 +83,14 @@ def _record_first_touches() -> None:
         .annotate(first=Min("done_at"))
         .values("first")
     )
-    Handoff.objects.filter(first_touched_at__isnull=True).exclude(status=HandoffStatus.REJECTED).update(
+    Handoff.objects.filter(first_touched_at__isnull=True).exclude(status__in=UNWORKED).update(
         first_touched_at=Subquery(first)
     )
 
 
 def _due_breaches(at: datetime) -> list[tuple[int, SlaKind, datetime]]:
     missed_touch = (
-        Handoff.objects.exclude(status=HandoffStatus.REJECTED)
+        Handoff.objects.exclude(status__in=UNWORKED)
         .filter(first_touch_due_at__lt=at)
         .exclude(first_touched_at__lte=F("first_touch_due_at"))
         .exclude(breaches__kind=SlaKind.FIRST_TOUCH)
