@@ -51,6 +51,7 @@ def main() -> int:
         "DATABASE_URL": args.database_url or f"sqlite:///{workdir}/leadflow.sqlite3",
         "SECRET_KEY": "bench-only-secret-key",
         "DEBUG": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",  # the demo's emails, kept in files
     }
     leadflow = str(BIN / "leadflow")
     subprocess.run([leadflow, "migrate", "-v0"], env=env, check=True)
