@@ -258,10 +258,11 @@ def update_contact(contact: Contact, **fields: Any) -> Contact:
     return contact
 
 
-def find_or_create_contact(*, email: str | None, **fields: Any) -> tuple[Contact, bool]:
-    """The contact with this email (any case), or a new one; returns (contact, created)."""
+def find_or_create_contact(*, email: str | None, looked_up: bool = False, **fields: Any) -> tuple[Contact, bool]:
+    """The contact with this email (any case), or a new one; returns (contact, created). `looked_up` when the
+    caller has just looked the email up in this transaction and found no one (a second look would find no one)."""
     email = normalise_email(email)
-    if email:
+    if email and not looked_up:
         try:
             return contacts_with_email(email).get(), False
         except Contact.DoesNotExist:

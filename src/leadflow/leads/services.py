@@ -21,7 +21,7 @@ from .models import Assignment, AssignmentHow, Authority, Lead, LeadSource, Life
 from .selectors import being_worked
 from .signals import leads_merged, lifecycle_changed, stage_entry_requested
 
-CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function"}
+CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function", "attributes"}
 LEAD_FIELDS = {
     "company_name",
     "source",
@@ -114,12 +114,14 @@ def create_lead(
     owner: User | None = None,
     team: Team | None = None,
     created_at: datetime | None = None,
+    email_looked_up: bool = False,
     **fields: Any,
 ) -> Lead:
     """Capture a lead: reuse the contact with that email or create one, refuse a second open lead.
 
-    `fields` holds the lead's own fields and the new contact's (first_name, last_name, phone, job_title, ...).
-    A rep's new lead is theirs; anyone else's lands in the team queue unless an owner is given.
+    `fields` holds the lead's own fields and the new contact's (first_name, last_name, phone, job_title,
+    attributes, ...). A rep's new lead is theirs; anyone else's lands in the team queue unless an owner is given.
+    `email_looked_up` when the caller has just looked the email up in this transaction and found no contact.
     """
     unknown = set(fields) - LEAD_FIELDS - CONTACT_INPUT_FIELDS
     if unknown:
@@ -130,7 +132,9 @@ def create_lead(
     if contact is None:
         email = normalise_email(email)
         account = account or _account_for_email(email)
-        contact, created_contact = find_or_create_contact(email=email, account=account, **contact_fields)
+        contact, created_contact = find_or_create_contact(
+            email=email, looked_up=email_looked_up, account=account, **contact_fields
+        )
     elif account is not None and contact.account_id is None:
         contact.account = account
         contact.save(update_fields=["account", "updated_at"])
