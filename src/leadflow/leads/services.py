@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Case, ForeignKey, IntegerField, Model, OuterRef, Subquery, Value, When
+from django.db.models import Case, F, ForeignKey, IntegerField, Model, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -261,13 +261,30 @@ def record_lifecycle_change(
         raise InvalidInput.on("reason", f"A reason is required to move a lead to {to}.")
     if current == LifecycleStage.DISQUALIFIED and to == LifecycleStage.RECYCLED:
         _refuse_second_open_lead(lead.contact, except_lead=lead)
-    lead.lifecycle_stage = to
-    lead.save(update_fields=["lifecycle_stage", "updated_at"])
-    change = StageChange.objects.create(
-        lead=lead, from_stage=current, to_stage=to, at=at or timezone.now(), by=by, reason=reason
-    )
-    refresh_lead_history([lead.pk])
-    lead.refresh_from_db(fields=["furthest_stage"])
+    at = at or timezone.now()
+    latest = lead.stage_changes.order_by("-at", "-id").values_list("pk", "at").first()
+    lead.lifecycle_stage, lead.updated_at = to, timezone.now()
+    if latest is None or latest[1] <= at:
+        # The step comes last, so what `refresh_lead_history` keeps is known: the spell it ends, and a furthest
+        # stage that moves up to this one if it is further (worked out by the database, from the stored one).
+        further = {}
+        if to in FORWARD:
+            further["furthest_stage"] = Case(
+                When(furthest_stage__in=["", *FORWARD[: FORWARD.index(to)]], then=Value(to)),
+                default=F("furthest_stage"),
+            )
+            if _forward_rank(to) > _forward_rank(lead.furthest_stage):
+                lead.furthest_stage = to
+        Lead.objects.filter(pk=lead.pk).update(lifecycle_stage=to, updated_at=lead.updated_at, **further)
+        if latest is not None:
+            days = (at - latest[1]).total_seconds() / 86400
+            StageChange.objects.filter(pk=latest[0]).update(left_at=at, days_in_stage=days)
+        change = StageChange.objects.create(lead=lead, from_stage=current, to_stage=to, at=at, by=by, reason=reason)
+    else:  # a back-dated step: the spells after it move
+        lead.save(update_fields=["lifecycle_stage", "updated_at"])
+        change = StageChange.objects.create(lead=lead, from_stage=current, to_stage=to, at=at, by=by, reason=reason)
+        refresh_lead_history([lead.pk])
+        lead.refresh_from_db(fields=["furthest_stage"])
     lifecycle_changed.send(sender=Lead, lead=lead, change=change)
     return change
 
