@@ -187,7 +187,10 @@ def flag_likely_duplicates(contact: Contact, *, found_by: str = "capture") -> li
             shared |= Q(**{key: getattr(contact, key)})
     if not shared:
         return []
-    others = list(Contact.objects.filter(shared).exclude(pk=contact.pk).select_related("account")[: CROWDED_KEY + 1])
+    sharing = Contact.objects.filter(shared).exclude(pk=contact.pk)
+    if not sharing.values_list("pk", flat=True)[:1]:  # most people share no key: the light query says so
+        return []
+    others = list(sharing.select_related("account")[: CROWDED_KEY + 1])
     if len(others) > CROWDED_KEY:  # a switchboard or team mailbox: only the stronger keys say anything
         strong = [key for key in ("mailbox_key", "name_key") if getattr(contact, key)]
         others = [o for o in others if any(getattr(o, key) == getattr(contact, key) for key in strong)]
