@@ -7,7 +7,8 @@ fresh database (a temporary SQLite file unless --database-url is given; not time
 Django's locmem email backend (each process's outbox emptied after each batch, as a mail server would take the
 messages) and prints steps per second. Every email must be sent exactly once: the emails the workers sent add up to
 the enrolments, as do the deliveries marked sent. On PostgreSQL the tables are vacuumed and analyzed after the
-set-up and once the emails are queued, as autovacuum would.
+set-up and once the emails are queued, as autovacuum would, and the bench ends with the rate of durable commits
+the same number of processes manage on that server (each email costs one commit: the wall).
 Targets: ≥ 2,000 steps/s (issue 8); ≥ 2,000 email steps/s with two workers on PostgreSQL (issue 22).
 """
 
@@ -50,6 +51,7 @@ def main() -> int:
     use_fresh_database(args.database_url, prefix="leadflow-nurture-")
 
     from django.core import mail
+    from django.db import connection
     from django.utils import timezone
 
     from leadflow.accounts.models import Account, Contact
@@ -126,7 +128,32 @@ def main() -> int:
     )
     once = sent == marked == count
     print("every email sent exactly once" if once else f"MISMATCH: {count:,} enrolments")
+    if connection.vendor == "postgresql":
+        rate = commit_rate(args.workers)
+        print(f"the disk's wall: {rate:,.0f} durable commits/s from {args.workers} process(es) doing nothing else")
     return 0 if once else 1
+
+
+def commit_rate(workers: int, seconds: float = 5.0) -> float:
+    """Commits per second `workers` processes manage at once, each committing one row at a time into a scratch table
+    (dropped after): the most emails a second when each email costs one durable commit."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_commit_rate (worker integer, at timestamptz DEFAULT now())")
+
+    def commit_rows() -> int:
+        done, until = 0, time.perf_counter() + seconds
+        with connection.cursor() as cursor:
+            while time.perf_counter() < until:
+                cursor.execute("INSERT INTO bench_commit_rate (worker) VALUES (%s)", [os.getpid()])  # autocommit
+                done += 1
+        return done
+
+    committed = sum(in_workers(workers, commit_rows))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_commit_rate")
+    return committed / seconds
 
 
 if __name__ == "__main__":
