@@ -170,8 +170,9 @@ def furthest_stage_expression(changes: type[Model]) -> Coalesce:
 
 def refresh_lead_history(lead_ids: Sequence[int] | None = None) -> None:
     """Recompute what is kept from these leads' lifecycle history (all leads when None): each step's spell and
-    the furthest funnel stage. Every writer of `StageChange` rows calls it, except those that write a lead's whole
-    history at once and store what it would compute (capture, the leadforge import)."""
+    the furthest funnel stage. Every writer of `StageChange` rows calls it, except those that store what it would
+    compute: capture and the leadforge import (a lead's whole history at once), and `record_lifecycle_change` for a
+    step that comes last."""
     refresh_spells(StageChange, "lead", lead_ids)
     set_on(Lead, lead_ids, furthest_stage=furthest_stage_expression(StageChange))
 
