@@ -1,7 +1,7 @@
 """The public doors under load: form submissions to the POST endpoint, then tracking beacons of 20 page views.
 
 Usage: .venv/bin/python bench/capture.py [--submissions 3000] [--page-views 100000] [--clients 4] [--workers 2]
-       [--database-url URL]
+       [--inprocess 300] [--database-url URL]
 Sets up a fresh database (a temporary SQLite file unless --database-url is given) with a marketing user and a
 tracked site, starts `leadflow serve` on a free loopback port with the per-address rate limits off, and posts from
 client threads over keep-alive connections:
@@ -10,6 +10,8 @@ client threads over keep-alive connections:
   after the lead was created or updated; the submissions and leads are counted through the API at the end.
 - beacons: 20 page views each, as a site's pages send them (their Origin), some sent twice; every page view must be
   stored exactly once.
+Then --inprocess more submissions through Django's test client in this process give the queries and CPU
+milliseconds per submission, figures that do not depend on what else the machine is doing.
 Targets: ≥ 250 form submissions/s (issue 23) and ≥ 5,000 page views/s (issue 24) on SQLite.
 """
 
@@ -26,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-from live_server import serve
+from live_server import in_process, serve
 
 BIN = Path(sys.executable).parent
 FIELDS = [
@@ -70,7 +73,8 @@ def in_parallel(clients: int, bodies: list, send: Callable[[list, list[int]], No
     return time.perf_counter() - started, statuses
 
 
-def forms(port: int, bearer: dict, submissions: int, clients: int) -> bool:
+def forms(port: int, bearer: dict, submissions: int, clients: int) -> tuple[bool, str, str]:
+    """Post the submissions; whether nothing was lost, the form's key and its signed token."""
     status, text = call(port, "POST", "/api/v1/capture/forms", json.dumps({"name": "Bench", "fields": FIELDS}), bearer)
     assert status == 201, text
     form = json.loads(text)
@@ -96,7 +100,24 @@ def forms(port: int, bearer: dict, submissions: int, clients: int) -> bool:
     print(f"accepted {accepted:,}; stored {figures['submission_count']:,} submissions, {figures['lead_count']:,} leads")
     ok = accepted == figures["submission_count"] == len(bodies) and figures["lead_count"] == len(set(emails))
     print("forms: nothing lost" if ok else f"forms: MISMATCH, statuses {sorted(set(statuses))}")
-    return ok
+    return ok, form["key"], signed[1]
+
+
+def submit_in_process(key: str, token: str) -> Callable[[Any, int], None]:
+    """A sender for `in_process`: new people, one submission in five from someone it sent already."""
+    rng = random.Random(29)
+    sent: list[str] = []
+
+    def send(client: Any, number: int) -> None:
+        email = rng.choice(sent) if sent and rng.random() < 0.2 else f"inproc{number}@bench{number % 97}.test"
+        sent.append(email)
+        answers = {"_lf_token": token, "email": email, "first_name": f"Q{number}", "company": f"Company {number % 97}",
+                   "team_size": "11-50"}  # fmt: skip
+        response = client.post(f"/forms/{key}/submit", answers, HTTP_ACCEPT="application/json")
+        if response.status_code != 201:
+            raise SystemExit(f"in process: HTTP {response.status_code} {response.content[:300]!r}")
+
+    return send
 
 
 def beacons(port: int, key: str, page_views: int, clients: int, count_hits: Callable[[], int]) -> bool:
@@ -131,6 +152,7 @@ def main() -> int:
     parser.add_argument("--page-views", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--inprocess", type=int, default=300, help="submissions through Django's test client")
     parser.add_argument("--database-url")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="leadflow-capture-")
@@ -162,10 +184,14 @@ def main() -> int:
     with serve(env, workers=args.workers, log=Path(workdir) / "serve.log") as port:
         print(f"database: {env['DATABASE_URL'].split('@')[-1]}; {args.clients} clients, {args.workers} workers")
         print(f"load average before: {os.getloadavg()[0]:.1f}")
-        forms_ok = forms(port, bearer, args.submissions, args.clients)
+        forms_ok, key, signed = forms(port, bearer, args.submissions, args.clients)
         hits = "from leadflow.tracking.models import Hit; print(Hit.objects.count())"
         beacons_ok = beacons(port, site_key, args.page_views, args.clients, lambda: int(shell(hits)))
         print(f"load average after: {os.getloadavg()[0]:.1f}")
+    if args.inprocess:
+        queries, cpu_ms = in_process(env, submit_in_process(key, signed), args.inprocess)
+        print(f"in process, {args.inprocess} submissions (Django test client; load-independent): "
+              f"{queries:.1f} queries and {cpu_ms:.2f} CPU ms per submission")  # fmt: skip
     return 0 if forms_ok and beacons_ok else 1
 
 

@@ -4,7 +4,8 @@ stored on the row, so analytics reads durations and "where was it on date D" str
 
 Every writer of history rows calls `refresh_spells` for the leads or deals it touched, after writing; it recomputes
 their whole history, so rows written out of order (back-dated steps, label imports) come out right. A writer that
-builds a whole new history at once (the leadforge import) stores the spells `spells_of` works out instead.
+builds a whole new history at once (the leadforge import) stores the spells `spells_of` works out instead, and one
+that adds a row after all the others (a lead's new lifecycle step) ends the spell of the row before it.
 """
 
 from collections.abc import Iterator, Sequence

@@ -1,11 +1,20 @@
 """Capture, transitions, assignment, merge: the rules of the leads service."""
 
+from datetime import timedelta
+
 import pytest
 
 from leadflow.accounts.models import Contact
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.leads.models import Lead, StageChange
-from leadflow.leads.services import create_lead, merge_leads, refresh_lead_history, transition_lead, update_lead
+from leadflow.leads.services import (
+    create_lead,
+    merge_leads,
+    record_lifecycle_change,
+    refresh_lead_history,
+    transition_lead,
+    update_lead,
+)
 from leadflow.pipeline.models import Activity
 from leadflow.pipeline.services import close_opportunity, convert_lead, log_activity
 
@@ -28,6 +37,23 @@ def test_a_new_leads_history_is_written_as_a_refresh_would_leave_it(rep):
     lead.refresh_from_db()
     assert lead.furthest_stage == "lead"
     assert list(StageChange.objects.values_list("id", "left_at", "days_in_stage")) == written
+
+
+def test_each_steps_history_is_written_as_a_refresh_would_leave_it(rep):
+    lead = create_lead(by=rep, email="ana@northwind.example")
+    start = lead.created_at
+    record_lifecycle_change(lead, to="prospect", by=None, at=start + timedelta(days=2))
+    record_lifecycle_change(lead, to="disqualified", by=None, reason="No budget", at=start + timedelta(days=5))
+    record_lifecycle_change(lead, to="recycled", by=None, reason="Back-dated", at=start + timedelta(days=3))
+    record_lifecycle_change(lead, to="lead", by=None, reason="Re-engaged", at=start + timedelta(days=9, hours=6))
+    written = list(StageChange.objects.order_by("id").values_list("id", "left_at", "days_in_stage"))
+    kept = Lead.objects.get(pk=lead.pk).furthest_stage
+    assert lead.furthest_stage == kept == "prospect"
+    refresh_lead_history([lead.pk])
+    refreshed = list(StageChange.objects.order_by("id").values_list("id", "left_at", "days_in_stage"))
+    assert [(pk, left) for pk, left, _ in written] == [(pk, left) for pk, left, _ in refreshed]
+    assert [days for *_, days in written] == pytest.approx([days for *_, days in refreshed])
+    assert Lead.objects.get(pk=lead.pk).furthest_stage == kept
 
 
 def test_capturing_a_new_person_writes_one_contact_one_lead_and_one_step_in_a_few_queries(

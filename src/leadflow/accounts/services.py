@@ -188,7 +188,10 @@ def flag_likely_duplicates(contact: Contact, *, found_by: str = "capture") -> li
             shared |= Q(**{key: getattr(contact, key)})
     if not shared:
         return []
-    others = list(Contact.objects.filter(shared).exclude(pk=contact.pk).select_related("account")[: CROWDED_KEY + 1])
+    sharing = Contact.objects.filter(shared).exclude(pk=contact.pk)
+    if not sharing.values_list("pk", flat=True)[:1]:  # most people share no key: the light query says so
+        return []
+    others = list(sharing.select_related("account")[: CROWDED_KEY + 1])
     if len(others) > CROWDED_KEY:  # a switchboard or team mailbox: only the stronger keys say anything
         strong = [key for key in ("mailbox_key", "name_key") if getattr(contact, key)]
         others = [o for o in others if any(getattr(o, key) == getattr(contact, key) for key in strong)]
@@ -259,10 +262,11 @@ def update_contact(contact: Contact, **fields: Any) -> Contact:
     return contact
 
 
-def find_or_create_contact(*, email: str | None, **fields: Any) -> tuple[Contact, bool]:
-    """The contact with this email (any case), or a new one; returns (contact, created)."""
+def find_or_create_contact(*, email: str | None, looked_up: bool = False, **fields: Any) -> tuple[Contact, bool]:
+    """The contact with this email (any case), or a new one; returns (contact, created). `looked_up` when the
+    caller has just looked the email up in this transaction and found no one (a second look would find no one)."""
     email = normalise_email(email)
-    if email:
+    if email and not looked_up:
         try:
             return contacts_with_email(email).get(), False
         except Contact.DoesNotExist:

@@ -145,9 +145,13 @@ def store_events(events: list[Event]) -> list[Event]:
     leads' last activity up and tell the apps built on engagement (scoring, qualification). Inside a transaction."""
     now = timezone.now()
     adapt_moment, adapt_json = connection.ops.adapt_datetimefield_value, connection.ops.adapt_json_value
+    moments = {now: adapt_moment(now)}  # adapted once each: a batch's events share few moments
+    for event in events:
+        if event.occurred_at not in moments:
+            moments[event.occurred_at] = adapt_moment(event.occurred_at)
     rows = [
-        (event.type, adapt_moment(event.occurred_at), event.lead_id, event.contact_id,
-         adapt_json(event.properties, None), event.source, event.external_id, adapt_moment(now))
+        (event.type, moments[event.occurred_at], event.lead_id, event.contact_id,
+         adapt_json(event.properties, None), event.source, event.external_id, moments[now])
         for event in events
     ]  # fmt: skip
     ids = insert_rows_returning_ids(Event, EVENT_COLUMNS, rows)

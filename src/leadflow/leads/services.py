@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Case, ForeignKey, IntegerField, Model, OuterRef, Subquery, Value, When
+from django.db.models import Case, F, ForeignKey, IntegerField, Model, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from .models import Assignment, AssignmentHow, Authority, Lead, LeadSource, Life
 from .selectors import being_worked
 from .signals import leads_merged, lifecycle_changed, stage_entry_requested
 
-CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function"}
+CONTACT_INPUT_FIELDS = {"first_name", "last_name", "phone", "job_title", "seniority", "role_function", "attributes"}
 LEAD_FIELDS = {
     "company_name",
     "source",
@@ -114,12 +114,14 @@ def create_lead(
     owner: User | None = None,
     team: Team | None = None,
     created_at: datetime | None = None,
+    email_looked_up: bool = False,
     **fields: Any,
 ) -> Lead:
     """Capture a lead: reuse the contact with that email or create one, refuse a second open lead.
 
-    `fields` holds the lead's own fields and the new contact's (first_name, last_name, phone, job_title, ...).
-    A rep's new lead is theirs; anyone else's lands in the team queue unless an owner is given.
+    `fields` holds the lead's own fields and the new contact's (first_name, last_name, phone, job_title,
+    attributes, ...). A rep's new lead is theirs; anyone else's lands in the team queue unless an owner is given.
+    `email_looked_up` when the caller has just looked the email up in this transaction and found no contact.
     """
     unknown = set(fields) - LEAD_FIELDS - CONTACT_INPUT_FIELDS
     if unknown:
@@ -130,7 +132,9 @@ def create_lead(
     if contact is None:
         email = normalise_email(email)
         account = account or _account_for_email(email)
-        contact, created_contact = find_or_create_contact(email=email, account=account, **contact_fields)
+        contact, created_contact = find_or_create_contact(
+            email=email, looked_up=email_looked_up, account=account, **contact_fields
+        )
     elif account is not None and contact.account_id is None:
         contact.account = account
         contact.save(update_fields=["account", "updated_at"])
@@ -166,8 +170,9 @@ def furthest_stage_expression(changes: type[Model]) -> Coalesce:
 
 def refresh_lead_history(lead_ids: Sequence[int] | None = None) -> None:
     """Recompute what is kept from these leads' lifecycle history (all leads when None): each step's spell and
-    the furthest funnel stage. Every writer of `StageChange` rows calls it, except those that write a lead's whole
-    history at once and store what it would compute (capture, the leadforge import)."""
+    the furthest funnel stage. Every writer of `StageChange` rows calls it, except those that store what it would
+    compute: capture and the leadforge import (a lead's whole history at once), and `record_lifecycle_change` for a
+    step that comes last."""
     refresh_spells(StageChange, "lead", lead_ids)
     set_on(Lead, lead_ids, furthest_stage=furthest_stage_expression(StageChange))
 
@@ -257,13 +262,30 @@ def record_lifecycle_change(
         raise InvalidInput.on("reason", f"A reason is required to move a lead to {to}.")
     if current == LifecycleStage.DISQUALIFIED and to == LifecycleStage.RECYCLED:
         _refuse_second_open_lead(lead.contact, except_lead=lead)
-    lead.lifecycle_stage = to
-    lead.save(update_fields=["lifecycle_stage", "updated_at"])
-    change = StageChange.objects.create(
-        lead=lead, from_stage=current, to_stage=to, at=at or timezone.now(), by=by, reason=reason
-    )
-    refresh_lead_history([lead.pk])
-    lead.refresh_from_db(fields=["furthest_stage"])
+    at = at or timezone.now()
+    latest = lead.stage_changes.order_by("-at", "-id").values_list("pk", "at").first()
+    lead.lifecycle_stage, lead.updated_at = to, timezone.now()
+    if latest is None or latest[1] <= at:
+        # The step comes last, so what `refresh_lead_history` keeps is known: the spell it ends, and a furthest
+        # stage that moves up to this one if it is further (worked out by the database, from the stored one).
+        further = {}
+        if to in FORWARD:
+            further["furthest_stage"] = Case(
+                When(furthest_stage__in=["", *FORWARD[: FORWARD.index(to)]], then=Value(to)),
+                default=F("furthest_stage"),
+            )
+            if _forward_rank(to) > _forward_rank(lead.furthest_stage):
+                lead.furthest_stage = to
+        Lead.objects.filter(pk=lead.pk).update(lifecycle_stage=to, updated_at=lead.updated_at, **further)
+        if latest is not None:
+            days = (at - latest[1]).total_seconds() / 86400
+            StageChange.objects.filter(pk=latest[0]).update(left_at=at, days_in_stage=days)
+        change = StageChange.objects.create(lead=lead, from_stage=current, to_stage=to, at=at, by=by, reason=reason)
+    else:  # a back-dated step: the spells after it move
+        lead.save(update_fields=["lifecycle_stage", "updated_at"])
+        change = StageChange.objects.create(lead=lead, from_stage=current, to_stage=to, at=at, by=by, reason=reason)
+        refresh_lead_history([lead.pk])
+        lead.refresh_from_db(fields=["furthest_stage"])
     lifecycle_changed.send(sender=Lead, lead=lead, change=change)
     return change
 

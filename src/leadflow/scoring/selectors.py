@@ -3,7 +3,7 @@ after it was stored), scores worked out without storing them (for the preview), 
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -147,16 +147,25 @@ def _json_at(name: str) -> RawSQL:
 def compute_scores(rules: list[ScoringRule], lead_ids: Sequence[int], *, at: datetime) -> dict[int, Score]:
     """The leads' scores under these rules from their whole history, as of `at`, without storing anything."""
     facts, points = lead_facts(lead_ids, rules), engagement_points(lead_ids, rules, at=at)
+    return scores_from(rules, facts, points, [lead for lead in lead_ids if lead in facts])
+
+
+def scores_from(
+    rules: list[ScoringRule],
+    facts: Mapping[int, dict[str, Any]],
+    points: Mapping[int, Mapping[str, float]],
+    leads: Sequence[int],
+) -> dict[int, Score]:
+    """These leads' scores from their facts (`lead_facts`) and their engagement rules' uncapped points; leads with
+    the same facts score the same fit, worked out once."""
     fit_parts: dict[tuple[Any, ...], FitPart] = {}
 
     def fit(known: dict[str, Any]) -> FitPart:
-        """Leads with the same facts score the same fit."""
         same = tuple(known.values())
         if same not in fit_parts:
             fit_parts[same] = fit_of(rules, known)
         return fit_parts[same]
 
-    leads = [lead for lead in lead_ids if lead in facts]
     return dict(zip(leads, scores_of(rules, ((fit(facts[lead]), points.get(lead, {})) for lead in leads)), strict=True))
 
 

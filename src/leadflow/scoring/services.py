@@ -37,7 +37,7 @@ from .models import (
     ScoringSettings,
     TrainingJob,
 )
-from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, days_between, score_of
+from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, add_events, days_between
 from .selectors import (
     CONVERSION_DAYS,
     EveryLeadBetween,
@@ -47,6 +47,7 @@ from .selectors import (
     known_outcomes,
     lead_facts,
     of_leads,
+    scores_from,
     scoring_settings,
     serving_model,
 )
@@ -317,12 +318,10 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
     if unscored:
         rescore_leads(unscored, reason="First events")
     facts = lead_facts([lead for lead in by_lead if lead in kept], rules)
-    scores, before = {}, {}
-    for lead, new in by_lead.items():
-        if lead in kept and lead in facts:
-            total, mql_at, decaying, computed_at = kept[lead]
-            scores[lead] = score_of(rules, facts[lead], add_events(rules, decaying, computed_at, new, at=at), at=at)
-            before[lead] = Kept(total, mql_at is not None)
+    leads = [lead for lead in by_lead if lead in kept and lead in facts]
+    points = {lead: add_events(rules, kept[lead][2], kept[lead][3], by_lead[lead], at=at) for lead in leads}
+    scores = scores_from(rules, facts, points, leads)
+    before = {lead: Kept(kept[lead][0], kept[lead][1] is not None) for lead in leads}
     if scores:
         _save_scores(scores, before, at=at, reason=_event_reason(by_lead))
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_date
 
 from leadflow.accounts.models import Contact
+from leadflow.accounts.selectors import contacts_with_email
 from leadflow.accounts.services import normalise_email, update_contact
 from leadflow.consent.models import Purpose
 from leadflow.consent.services import record_consent
@@ -94,10 +95,10 @@ def capture_lead(
         raise InvalidInput.on("email", "An email address is required.")
     contact_fields: dict[str, Any] = {k: v for k, v in answers.items() if k in CONTACT_TARGETS and v not in ("", None)}
     lead_fields: dict[str, Any] = {k: v for k, v in answers.items() if k in LEAD_TARGETS and v not in ("", None)}
-    found = Contact.objects.filter(email__iexact=email).first()
+    found = contacts_with_email(email).first()
     if found is not None:
         changes = _fill_blanks(found, contact_fields)
-        if properties:
+        if properties and any(found.attributes.get(name) != value for name, value in properties.items()):
             changes["attributes"] = {**found.attributes, **properties}
         if changes:
             update_contact(found, **changes)
@@ -106,13 +107,11 @@ def capture_lead(
     if lead is None:
         lead = create_lead(
             by=None, email=email, contact=found, source=door.lead_source, source_detail=through[:200],
-            first_touch_channel=through[:100], created_at=at,
+            first_touch_channel=through[:100], created_at=at, email_looked_up=found is None,
             **{key: value for key, value in tags.items() if key in ("utm_source", "utm_medium", "utm_campaign")},
-            **(contact_fields if found is None else {}), **lead_fields,
+            **({**contact_fields, "attributes": properties or {}} if found is None else {}), **lead_fields,
         )  # fmt: skip
         created = True
-        if found is None and properties:
-            update_contact(lead.contact, attributes=properties)
     else:
         blanks = _fill_blanks(lead, lead_fields)
         if blanks:
