@@ -1,11 +1,14 @@
 """Reads of the chat: which script a page offers, scripts with their figures, conversations narrowed to what the
 user may see, and transcripts."""
 
+from collections.abc import Iterable
+
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.selectors import leads_visible_to
+from leadflow.pipeline.selectors import TimelineEntry
 from leadflow.tracking.models import Site
 from leadflow.users.models import User
 
@@ -34,12 +37,18 @@ def script_for_page(site: Site, path: str) -> ChatScript | None:
 def scripts_with_figures() -> QuerySet[ChatScript]:
     """Every script with its report: conversations started and finished, leads created, leads qualified (handed to
     sales) and leads that reached an opportunity, with the conversion from conversation to opportunity."""
-    return ChatScript.objects.select_related("site", "sequence", "notify").annotate(
-        started_count=Count("conversations"),
-        finished_count=Count("conversations", filter=Q(conversations__status=ConversationStatus.FINISHED)),
-        lead_count=Count("conversations", filter=Q(conversations__created_lead=True)),
-        qualified_count=Count("conversations", filter=Q(conversations__is_handed_off=True)),
-        opportunity_count=Count("conversations", filter=Q(conversations__lead__furthest_stage__in=REACHED_OPPORTUNITY)),
+    return (
+        ChatScript.objects.select_related("site", "sequence", "notify")
+        .annotate(
+            started_count=Count("conversations"),
+            finished_count=Count("conversations", filter=Q(conversations__status=ConversationStatus.FINISHED)),
+            lead_count=Count("conversations", filter=Q(conversations__created_lead=True)),
+            qualified_count=Count("conversations", filter=Q(conversations__is_handed_off=True)),
+            opportunity_count=Count(
+                "conversations", filter=Q(conversations__lead__furthest_stage__in=REACHED_OPPORTUNITY)
+            ),
+        )
+        .order_by("name", "id")
     )
 
 
@@ -88,3 +97,17 @@ def transcript_text(conversation: Conversation) -> str:
     """The transcript as plain lines ('Visitor: …', 'Bot: …'), for a task or an email."""
     names: dict[str, str] = {Author.BOT: "Bot", Author.VISITOR: "Visitor"}
     return "\n".join(f"{names[message.author]}: {message.text}" for message in conversation.messages.all())
+
+
+def timeline_entries(conversations: Iterable[Conversation]) -> list[TimelineEntry]:
+    """The lead's conversations on its timeline: when each started, how it ended, and its transcript."""
+    return [
+        TimelineEntry(
+            at=conversation.started_at,
+            kind="chat",
+            title=f"Chat: {conversation.script.name}"
+            + (f" ({conversation.get_outcome_display().lower()})" if conversation.outcome else " (not finished)"),
+            detail=transcript_text(conversation)[:2000],
+        )
+        for conversation in conversations
+    ]
