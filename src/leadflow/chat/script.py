@@ -17,7 +17,7 @@ Every step but `branch` and `end` goes on to `next`, or to the step after it whe
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -161,11 +161,8 @@ def _clean_rule(rule: Any, where: str) -> dict[str, str]:
     if test not in TESTS:
         raise InvalidInput.on(f"{where}.test", f"Must be one of: {', '.join(TESTS)}.")
     value = _text(rule, "value", where, required=True, limit=200)
-    if test in ("at_least", "below"):
-        try:
-            Decimal(value)
-        except InvalidOperation:
-            raise InvalidInput.on(f"{where}.value", "Give a number to compare with.") from None
+    if test in ("at_least", "below") and _decimal(value) is None:
+        raise InvalidInput.on(f"{where}.value", "Give a number to compare with.")
     return {
         "answer": _text(rule, "answer", where, required=True, limit=60),
         "test": test,
@@ -296,15 +293,23 @@ def _number(text: str) -> Decimal:
         cleaned, factor = cleaned[:-1], 1000
     elif cleaned.endswith("m"):
         cleaned, factor = cleaned[:-1], 1_000_000
-    try:
-        amount = Decimal(cleaned) * factor
-    except InvalidOperation:
-        raise InvalidInput.on("answer", "Give a number, such as 25000 or 25k.") from None
-    if not amount.is_finite() or amount < 0:
+    number = _decimal(cleaned)
+    if number is None:
+        raise InvalidInput.on("answer", "Give a number, such as 25000 or 25k.")
+    if number < 0:
         raise InvalidInput.on("answer", "Give an amount of zero or more.")
-    if amount >= Decimal(10) ** 12:
+    if number >= Decimal(10) ** 12 / factor:
         raise InvalidInput.on("answer", "That number is too large.")
-    return amount.quantize(Decimal("0.01"))
+    return (number * factor).quantize(Decimal("0.01"))
+
+
+def _decimal(text: str) -> Decimal | None:
+    """The finite number the text writes, or None."""
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
 
 
 def _date(text: str) -> date:
@@ -350,8 +355,7 @@ def holds(rule: dict[str, str], answer: str | None) -> bool:
         return answer.lower() == value.lower()
     if test == "contains":
         return value.lower() in answer.lower()
-    try:
-        number = Decimal(answer)
-    except InvalidOperation:
+    number, bound = _decimal(answer), _decimal(value)
+    if number is None or bound is None:
         return False
-    return number >= Decimal(value) if test == "at_least" else number < Decimal(value)
+    return number >= bound if test == "at_least" else number < bound

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from leadflow.errors import NotAllowed
 from leadflow.leads.models import Lead, LifecycleStage
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.pipeline.selectors import TimelineEntry
@@ -34,9 +35,20 @@ def script_for_page(site: Site, path: str) -> ChatScript | None:
     return chosen
 
 
-def scripts_with_figures() -> QuerySet[ChatScript]:
+def can_edit_scripts(user: User) -> bool:
+    """Chat scripts are marketing's (and the admins'), like the other front doors."""
+    return user.is_admin or user.is_marketing
+
+
+def _ensure_can_see_scripts(user: User) -> None:
+    if not can_edit_scripts(user):
+        raise NotAllowed("Only marketing and admins see chat scripts.")
+
+
+def scripts_with_figures(user: User) -> QuerySet[ChatScript]:
     """Every script with its report: conversations started and finished, leads created, leads qualified (handed to
-    sales) and leads that reached an opportunity, with the conversion from conversation to opportunity."""
+    sales) and leads that reached an opportunity."""
+    _ensure_can_see_scripts(user)
     return (
         ChatScript.objects.select_related("site", "sequence", "notify")
         .annotate(
@@ -52,8 +64,8 @@ def scripts_with_figures() -> QuerySet[ChatScript]:
     )
 
 
-def get_script(script_id: int) -> ChatScript:
-    script = scripts_with_figures().filter(pk=script_id).first()
+def get_script(user: User, script_id: int) -> ChatScript:
+    script = scripts_with_figures(user).filter(pk=script_id).first()
     if script is None:
         raise Http404("No such chat script.")
     return script

@@ -12,6 +12,7 @@ from leadflow.users.models import User
 
 from ..models import ChatScript
 from ..script import clean_steps
+from ..selectors import can_edit_scripts
 
 LIMITS = {"name": 200, "title": 80}  # the columns' lengths
 SCRIPT_FIELDS = {"name", "title", "steps", "site", "pages", "lead_source", "sequence", "notify", "is_active"}
@@ -22,11 +23,6 @@ FIRST_STEPS: list[dict[str, Any]] = [
      "field": "email"},
     {"id": "thanks", "type": "end", "text": "Thank you! We will be in touch.", "outcome": "thank_you"},
 ]  # fmt: skip
-
-
-def can_edit_scripts(user: User) -> bool:
-    """Chat scripts are marketing's (and the admins'), like the other front doors."""
-    return user.is_admin or user.is_marketing
 
 
 def _clean_pages(value: Any) -> str:

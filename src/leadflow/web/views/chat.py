@@ -31,7 +31,7 @@ def _widget_tags(request: HttpRequest) -> list[dict[str, str]]:
 
 def _scripts_page(request: HttpRequest, form: NewScriptForm, *, status: int = 200) -> HttpResponse:
     context = {
-        "page": page_of(request, selectors.scripts_with_figures()),
+        "page": page_of(request, selectors.scripts_with_figures(current(request))),
         "form": form,
         "widgets": _widget_tags(request),
     }
@@ -71,7 +71,7 @@ def _place_step_errors(rows: Any, kept: list[int], error: DomainError) -> bool:
 @script_editors_only
 def script_detail(request: HttpRequest, script_id: int) -> HttpResponse:
     """The script builder: settings, and the steps in order (a row per step; an empty row adds one)."""
-    script = selectors.get_script(script_id)
+    script = selectors.get_script(current(request), script_id)
     if request.method == "POST":
         form = ScriptSettingsForm(request.POST, instance=script)
         rows = StepRows(request.POST, prefix="steps")
@@ -80,10 +80,8 @@ def script_detail(request: HttpRequest, script_id: int) -> HttpResponse:
                     not row.cleaned_data.get("DELETE")]  # fmt: skip
             data = {name: form.cleaned_data[name] for name in ScriptSettingsForm.Meta.fields}
             try:
-                saved, warnings = services.save_script(
-                    selectors.get_script(script_id), by=current(request), steps=[rows.forms[i].step() for i in kept],
-                    **data,
-                )  # fmt: skip
+                steps = [rows.forms[i].step() for i in kept]
+                saved, warnings = services.save_script(script, by=current(request), steps=steps, **data)
             except DomainError as error:
                 if not _place_step_errors(rows, kept, error):
                     add_domain_errors(form, error)
