@@ -10,9 +10,10 @@ from .conversations import (
     qualifies,
     start_conversation,
 )
-from .scripts import FIRST_STEPS, can_edit_scripts, save_script
+from .scripts import DEFAULT_SCRIPT, FIRST_STEPS, can_edit_scripts, save_script
 
 __all__ = [
+    "DEFAULT_SCRIPT",
     "FIRST_STEPS",
     "MAX_MESSAGES",
     "answer",

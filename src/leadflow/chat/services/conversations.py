@@ -117,15 +117,15 @@ def start_conversation(
 
 @transaction.atomic
 def join_visitor(conversation: Conversation, visitor_uid: str) -> None:
-    """The widget now knows the tracking snippet's visitor id: keep it, and join the visitor's history to the
-    conversation's lead when there is one."""
+    """The widget, on a page, names the tracking snippet's visitor id: keep it, and join the visitor's history to
+    the conversation's lead when there is one (the visitor's first beacon may come after the chat found the
+    lead)."""
     visitor_uid = visitor_uid[:64]
-    if not visitor_uid or conversation.visitor_uid == visitor_uid:
-        return
-    conversation.visitor_uid = visitor_uid
-    conversation.save(update_fields=["visitor_uid"])
-    if conversation.lead is not None:
-        identify_by_cookie(conversation.site.key, visitor_uid, conversation.lead, how="chat")
+    if visitor_uid and conversation.visitor_uid != visitor_uid:
+        conversation.visitor_uid = visitor_uid
+        conversation.save(update_fields=["visitor_uid"])
+    if conversation.lead is not None and conversation.visitor_uid:
+        identify_by_cookie(conversation.site.key, conversation.visitor_uid, conversation.lead, how="chat", create=True)
 
 
 def _index_of(script: ChatScript, step_id: str) -> int:
@@ -213,7 +213,7 @@ def _capture(conversation: Conversation, at: datetime) -> None:
     conversation.lead, conversation.created_lead = captured.lead, captured.created
     _apply_fields(captured.lead, {key: value for key, value in values.items() if key not in Target.values})
     if conversation.visitor_uid:
-        identify_by_cookie(conversation.site.key, conversation.visitor_uid, captured.lead, how="chat")
+        identify_by_cookie(conversation.site.key, conversation.visitor_uid, captured.lead, how="chat", create=True)
     for intent in conversation.intents:
         _record_intent(conversation, intent, at)
 

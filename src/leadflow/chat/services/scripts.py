@@ -14,6 +14,7 @@ from ..models import ChatScript
 from ..script import clean_steps
 from ..selectors import can_edit_scripts
 
+DEFAULT_SCRIPT = "Qualify visitors (BANT)"  # the name of the script migration 0002 seeds
 LIMITS = {"name": 200, "title": 80}  # the columns' lengths
 SCRIPT_FIELDS = {"name", "title", "steps", "site", "pages", "lead_source", "sequence", "notify", "is_active"}
 # What a new script starts with: a greeting, the email, and thanks.

@@ -110,5 +110,5 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """One conversation's transcript, with the lead it brought."""
     conversation = selectors.get_conversation(current(request), conversation_id)
-    context = {"conversation": conversation, "messages": conversation.messages.all()}
+    context = {"conversation": conversation, "transcript": conversation.messages.all()}
     return render(request, "web/chat/conversation.html", context)

@@ -23,13 +23,19 @@
   function visitor() {
     return w.leadflow && typeof w.leadflow.visitor === "function" ? w.leadflow.visitor() || "" : "";
   }
-  function call(method, path, body) {
+  function call(method, path, body, retries) {
     var options = { method: method, mode: "cors", credentials: "omit" };
     if (body) {
       options.headers = { "Content-Type": "application/json" };
       options.body = JSON.stringify(body);
     }
+    retries = retries === undefined ? 3 : retries;
     return fetch(endpoint + path, options).then(function (response) {
+      if (response.status === 503 && retries > 0) {  // the server is busy for a moment: ask again
+        return new Promise(function (resolve) { setTimeout(resolve, 1000); }).then(function () {
+          return call(method, path, body, retries - 1);
+        });
+      }
       return response.json().catch(function () { return {}; }).then(function (data) {
         return { status: response.status, data: data };
       });
@@ -58,7 +64,7 @@
     var log = el("ol", { "class": "lfc-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
     var choices = el("div", { "class": "lfc-choices", role: "group", "aria-label": "Answers" });
     var error = el("p", { "class": "lfc-error", role: "alert" });
-    var form = el("form", { "class": "lfc-form" });
+    var form = el("form", { "class": "lfc-form", novalidate: "" });
     var input = el("input", { type: "text", "aria-label": "Your answer", autocomplete: "off", maxlength: "1000" });
     var send = el("button", { type: "submit", "class": "lfc-send" }, "Send");
     form.appendChild(input);
@@ -145,11 +151,16 @@
     stored(OPEN, null);
     ui.launcher.focus();
   }
+  function wait(waiting) {  // while an answer is on its way, nothing more can be sent
+    busy = waiting;
+    ui.input.disabled = waiting;
+    Array.prototype.forEach.call(ui.choices.querySelectorAll("button"), function (b) { b.disabled = waiting; });
+  }
   function reply(text) {
     if (busy || !state || !text.trim()) return;
-    busy = true;
+    wait(true);
     call("POST", "answer", { token: state.token, answer: text }).then(function (result) {
-      busy = false;
+      wait(false);
       if (take(result)) return focusPrompt();
       if (result.status === 404) {  // the conversation is gone: start afresh
         state = null;
@@ -161,7 +172,7 @@
         "Something went wrong; please try again.";
       (ui.form.hidden ? ui.choices.querySelector("button") : ui.input).focus();
     }, function () {
-      busy = false;
+      wait(false);
       ui.error.textContent = "The chat cannot be reached; please try again.";
     });
   }
