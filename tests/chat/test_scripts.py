@@ -60,6 +60,8 @@ def test_a_second_script_of_the_same_name_is_a_conflict(marketer, script):
         ([{"id": "q", "type": "ask", "text": "x", "answer": "text", "field": "email"}, END], "steps[0].field"),
         ([{"id": "q", "type": "ask", "text": "x", "answer": "text", "field": "shoe_size"}, END], "steps[0].field"),
         ([{"id": "s", "type": "set", "field": "budget_amount", "value": "lots"}, END], "steps[0].value"),
+        ([{"id": "q", "type": "ask", "text": "x", "answer": "buttons", "field": "budget_confirmed", "options": ["Sure"]},
+          END], "steps[0].options[0].value"),
         ([{"id": "b", "type": "branch", "rules": [], "else": "nowhere"}, END], "steps[0].else"),
         ([{"id": "b", "type": "branch", "else": "bye", "rules": [{"answer": "b", "value": "x", "goto": "bye"}]}, END],
          "steps[0].rules[0].answer"),

@@ -117,6 +117,10 @@ def _clean_step(step: Any, where: str) -> dict[str, Any]:
         clean["text"] = _text(step, "text", where, required=True)
     if kind in ("say", "ask", "set"):
         clean["next"] = _text(step, "next", where, limit=60)
+    if kind in ("ask", "set"):
+        clean["field"] = _text(step, "field", where, required=kind == "set", limit=40)
+        if clean["field"] and clean["field"] not in FIELDS:
+            raise InvalidInput.on(f"{where}.field", f"Must be one of: {', '.join(FIELDS)}.")
     if kind == "ask":
         answer = step.get("answer", "text")
         if answer not in ANSWER_KINDS:
@@ -125,18 +129,14 @@ def _clean_step(step: Any, where: str) -> dict[str, Any]:
         clean["options"] = _options(step, where) if answer == "buttons" else []
         if answer == "buttons" and not clean["options"]:
             raise InvalidInput.on(f"{where}.options", "A question with buttons needs at least one button.")
-        field = _text(step, "field", where, limit=40)
-        if field and answer not in FIELDS.get(field, (answer,)):
+        field = clean["field"]
+        if field and answer not in FIELDS[field]:
             raise InvalidInput.on(f"{where}.field", f"{field} takes a {' or '.join(FIELDS[field])} answer.")
-        clean["field"] = field
-    if kind in ("ask", "set") and clean.get("field", step.get("field")) not in ("", None, *FIELDS):
-        raise InvalidInput.on(f"{where}.field", f"Must be one of: {', '.join(FIELDS)}.")
+        for index, option in enumerate(clean["options"] if field else []):
+            _readable(field, option["value"], f"{where}.options[{index}].value")
     if kind == "set":
-        clean["field"] = _text(step, "field", where, required=True, limit=40)
-        try:
-            clean["value"] = str(read_field(clean["field"], _text(step, "value", where, required=True, limit=200)))
-        except InvalidInput as error:
-            raise InvalidInput.on(f"{where}.value", error.detail) from None
+        value = _text(step, "value", where, required=True, limit=200)
+        clean["value"] = str(_readable(clean["field"], value, f"{where}.value"))
     if kind == "branch":
         rules = step.get("rules") or []
         if not isinstance(rules, list):
@@ -152,6 +152,14 @@ def _clean_step(step: Any, where: str) -> dict[str, Any]:
             raise InvalidInput.on(f"{where}.nurture", "Give true or false.")
         clean["outcome"], clean["nurture"] = outcome, nurture
     return clean
+
+
+def _readable(field: str, value: str, where: str) -> Any:
+    """The value as `field` holds it, or InvalidInput on `where`."""
+    try:
+        return read_field(field, value)
+    except InvalidInput as error:
+        raise InvalidInput.on(where, error.errors["answer"][0]) from None
 
 
 def _clean_rule(rule: Any, where: str) -> dict[str, str]:
