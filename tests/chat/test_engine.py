@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from leadflow.chat.models import ChatScript, Conversation
-from leadflow.chat.services import answer, save_script, start_conversation
+from leadflow.chat.services import FIRST_STEPS, answer, save_script, start_conversation
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import Conflict, InvalidInput
 from leadflow.leads.models import Authority, Lead, LifecycleStage
@@ -178,3 +178,11 @@ def test_scripts_are_offered_by_page(site, marketer):
     assert script_for_page(site, "/").name == "Qualify visitors (BANT)"
     ChatScript.objects.update(is_active=False)
     assert script_for_page(site, "/") is None
+
+
+def test_a_conversation_follows_the_steps_it_started_with(site, script, marketer):
+    conversation = start_conversation(site, script)
+    save_script(script, by=marketer, steps=FIRST_STEPS)  # the question it waits at is gone from the script
+    conversation = answer(conversation, "Reporting")
+    assert conversation.current_step == "email" and bot_lines(conversation)[-1].startswith("What is your work email")
+    assert start_conversation(site, script).current_step == "email"  # a new chat follows the edited script

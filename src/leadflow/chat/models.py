@@ -61,10 +61,12 @@ class Outcome(models.TextChoices):
 
 
 class Conversation(models.Model):
-    """One visitor's chat with a script on a site: where it stands (`current_step`), what they answered (by step id)
-    and the fields those answers set, and the lead once they gave an email."""
+    """One visitor's chat with a script on a site, following the script's steps as they were when it started: where
+    it stands (`current_step`), what they answered (by step id) and the fields those answers set, and the lead once
+    they gave an email."""
 
     script = models.ForeignKey(ChatScript, on_delete=models.PROTECT, related_name="conversations")
+    steps = models.JSONField(default=list, help_text="The script's steps when it started: edits apply to new chats")
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
     visitor_uid = models.CharField(max_length=64, blank=True, help_text="The tracking snippet's visitor id, if any")
     status = models.CharField(max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.STARTED)

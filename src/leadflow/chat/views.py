@@ -90,7 +90,7 @@ def _path(page_url: str) -> str:
 def state(conversation: Conversation) -> dict[str, Any]:
     """What the widget shows: the transcript, and the question waiting for an answer (its kind and buttons)."""
     script = conversation.script
-    step = next((s for s in script.steps if s["id"] == conversation.current_step), None)
+    step = next((s for s in conversation.steps if s["id"] == conversation.current_step), None)
     prompt = None
     if step is not None and not conversation.is_finished:
         prompt = {"kind": step["answer"], "options": [option["label"] for option in step["options"]]}

@@ -105,13 +105,13 @@ def start_conversation(
     closed, then the script's steps up to its first question."""
     at = at or timezone.now()
     conversation = Conversation.objects.create(
-        script=script, site=site, visitor_uid=visitor_uid[:64], page_url=page_url[:500], started_at=at,
-        last_message_at=at,
+        script=script, steps=script.steps, site=site, visitor_uid=visitor_uid[:64], page_url=page_url[:500],
+        started_at=at, last_message_at=at,
     )  # fmt: skip
     notice = off_hours_notice(at)
     if notice:
         _say(conversation, Author.BOT, notice, at)
-    _advance(conversation, _index_of(script, script.steps[0]["id"]), at)
+    _advance(conversation, 0, at)
     return conversation
 
 
@@ -128,8 +128,8 @@ def join_visitor(conversation: Conversation, visitor_uid: str) -> None:
         identify_by_cookie(conversation.site.key, conversation.visitor_uid, conversation.lead, how="chat", create=True)
 
 
-def _index_of(script: ChatScript, step_id: str) -> int:
-    return next(index for index, step in enumerate(script.steps) if step["id"] == step_id)
+def _index_of(steps: list[dict[str, Any]], step_id: str) -> int:
+    return next(index for index, step in enumerate(steps) if step["id"] == step_id)
 
 
 @transaction.atomic
@@ -140,9 +140,8 @@ def answer(conversation: Conversation, text: Any, *, at: datetime | None = None)
     conversation = Conversation.objects.select_for_update().select_related("script", "site").get(pk=conversation.pk)
     if conversation.is_finished:
         raise Conflict("This conversation has ended.", errors={"answer": ["The conversation has ended."]})
-    script = conversation.script
-    index = _index_of(script, conversation.current_step)
-    step = script.steps[index]
+    index = _index_of(conversation.steps, conversation.current_step)
+    step = conversation.steps[index]
     shown, value, intent = read_answer(step, text)
     _say(conversation, Author.VISITOR, shown, at, step_id=step["id"])
     conversation.answers[step["id"]] = value
@@ -157,9 +156,9 @@ def answer(conversation: Conversation, text: Any, *, at: datetime | None = None)
 def _advance(conversation: Conversation, index: int, at: datetime, *, after: bool = False) -> None:
     """Walk from the step at `index` (from the one after it when `after`) through say, set and branch steps to
     the next question, which waits, or to an end, which finishes the conversation."""
-    steps = conversation.script.steps
+    steps = conversation.steps
     if after:
-        index = _index_of(conversation.script, following(steps, index)[0])
+        index = _index_of(steps, following(steps, index)[0])
     for _ in range(len(steps) + 1):  # the script was checked for loops that ask nothing; this bounds a bug
         step = steps[index]
         kind = step["type"]
@@ -168,7 +167,7 @@ def _advance(conversation: Conversation, index: int, at: datetime, *, after: boo
                 (rule["goto"] for rule in step["rules"] if holds(rule, conversation.answers.get(rule["answer"]))),
                 step["else"],
             )
-            index = _index_of(conversation.script, target)
+            index = _index_of(steps, target)
             continue
         if kind in ("say", "ask", "end"):
             options = [option["label"] for option in step.get("options", [])]
@@ -182,7 +181,7 @@ def _advance(conversation: Conversation, index: int, at: datetime, *, after: boo
         if kind == "end":
             _finish(conversation, step, at)
             break
-        index = _index_of(conversation.script, following(steps, index)[0])
+        index = _index_of(steps, following(steps, index)[0])
     else:
         raise RuntimeError(f"Chat script {conversation.script_id} walked in a circle.")
     conversation.last_message_at = at
