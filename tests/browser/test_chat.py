@@ -93,6 +93,7 @@ def test_a_qualified_visitor_arrives_in_the_sales_queue_with_the_transcript(brow
     visitor.keyboard.press("Tab")  # from the answer box's last focus to the first button
     choose(visitor, "Yes, we have a budget")
     say(visitor, "40k")
+    expect(dialog.get_by_text("Who makes the decision to buy?")).to_be_visible()
 
     # On to another page: the conversation comes along, open where it was.
     visitor.goto(f"{origin}/pricing.html")
