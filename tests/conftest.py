@@ -16,7 +16,7 @@ from .factories import TeamFactory, UserFactory
 @pytest.fixture(autouse=True)
 def seeded_defaults(request):
     """Tests that commit end with a flush that empties what the migrations seeded (the default pipeline, the lost
-    reasons, the intent rules); whichever test comes next in the same worker gets the seeds back."""
+    reasons, the intent rules, the chat script); whichever test comes next in the same worker gets the seeds back."""
     marker = request.node.get_closest_marker("django_db")
     committed = {"transactional_db", "live_server"} & set(request.fixturenames) or (
         marker is not None and marker.kwargs.get("transaction")
@@ -27,6 +27,7 @@ def seeded_defaults(request):
     if not Pipeline.objects.exists():
         importlib.import_module("leadflow.pipeline.migrations.0003_default_pipeline").create_defaults(apps, None)
         importlib.import_module("leadflow.qualification.migrations.0002_default_intent_rules").add_rules(apps, None)
+        importlib.import_module("leadflow.chat.migrations.0002_default_script").add_script(apps, None)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Many submissions come from 127.0.0.1 in the tests; those about the limit set it lower.
 LEADFLOW_CAPTURE_RATE_PER_MINUTE = 10_000
+LEADFLOW_CHAT_RATE_PER_MINUTE = 10_000
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: an in-memory test database is one connection, which the live server shares between its

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "leadflow.duplicates",
     "leadflow.capture",
     "leadflow.analytics",
+    "leadflow.chat",
     "leadflow.demo",
     "leadflow.api",
     "leadflow.web",
@@ -284,3 +285,5 @@ LOGGING = {
 
 # Beacons one address may send to the tracking endpoint a minute (0: no limit, for benchmarks on loopback).
 LEADFLOW_TRACKING_RATE_PER_MINUTE = int(os.environ.get("LEADFLOW_TRACKING_RATE_PER_MINUTE", "600"))
+# Chat widget requests (offer, start, answer) per IP address and minute; 0 turns it off.
+LEADFLOW_CHAT_RATE_PER_MINUTE = int(os.environ.get("LEADFLOW_CHAT_RATE_PER_MINUTE", "60"))

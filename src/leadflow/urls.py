@@ -1,6 +1,6 @@
 """URL map: the REST API under /api/v1/, what nurture emails link to under /e/, the tracking snippet and its
-beacons under /t/, the public capture doors (/f/, /forms/, /hooks/), the sample site of the demo world
-(/demo-site/), the web app everywhere else."""
+beacons under /t/, the chat widget and its endpoints under /chat/, the public capture doors (/f/, /forms/,
+/hooks/), the sample site of the demo world (/demo-site/), the web app everywhere else."""
 
 from django.templatetags.static import static
 from django.urls import include, path
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("e/", include("leadflow.nurture.urls")),
     path("t/", include("leadflow.tracking.urls")),
+    path("chat/", include("leadflow.chat.urls")),
     path("", include("leadflow.capture.urls")),
     path("demo-site/", include("leadflow.demo.urls")),
     path("", include("leadflow.web.urls")),

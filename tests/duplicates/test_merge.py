@@ -11,6 +11,7 @@ from django.utils import timezone
 from leadflow.accounts.models import Contact, DuplicatePair, PairStatus
 from leadflow.accounts.services import create_account, create_contact
 from leadflow.capture.models import Form, Submission, WebhookDelivery, WebhookSource
+from leadflow.chat.models import ChatScript, Conversation
 from leadflow.consent.models import Consent, ConsentStatus, Purpose
 from leadflow.demo.world import add_starter_rules
 from leadflow.duplicates.models import ContactMerge
@@ -92,6 +93,7 @@ def world(admin, rep):
                            wording="Email me product news.", through="Form: Request a demo (hosted page)")  # fmt: skip
     site = Site.objects.create(name="Website", allowed_origins="https://northwind.example")
     Visitor.objects.create(site=site, uid="visitor-of-the-second-lead", lead=second, first_seen=now, last_seen=now)
+    Conversation.objects.create(script=ChatScript.objects.create(name="Ask"), site=site, lead=second)
     rescore_leads([first.pk, second.pk, old.pk])
     return ana, other
 

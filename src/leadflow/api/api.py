@@ -15,6 +15,7 @@ from . import (
     accounts,
     analytics,
     capture,
+    chat,
     duplicates,
     engagement,
     exports,
@@ -143,3 +144,4 @@ api.add_router("/", qualification.router)
 api.add_router("/", nurture.router)
 api.add_router("/", duplicates.router)
 api.add_router("/", capture.router)
+api.add_router("/", chat.router)

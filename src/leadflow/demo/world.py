@@ -20,6 +20,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact, EmployeeBand, RevenueBand, Seniority
+from leadflow.chat.models import ChatScript
+from leadflow.chat.services import DEFAULT_SCRIPT, save_script
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import advance_last_activity
 from leadflow.leads.lifecycle import is_allowed
@@ -734,6 +736,10 @@ def build_demo_world(
     _website(world, events)
     say("A nurture sequence for the leads not ready yet…")
     drip = _nurture(world)
+    say("The website chat…")
+    # The default script qualifies visitors on every page; those with no budget yet join the drip.
+    save_script(ChatScript.objects.get(name=DEFAULT_SCRIPT), by=world.users["mia"], sequence=drip,
+                notify=world.managers["East"])  # fmt: skip
     say("The sample site's forms and a lead-ads source…")
     names = [f"{first} {last}" for first, last in zip(FIRST_NAMES, LAST_NAMES[::-1], strict=False)]
     # Its own random stream: how many emails the drip above sent depends on the day the world is built.

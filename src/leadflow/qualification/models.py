@@ -145,6 +145,7 @@ class QualifiedBy(models.TextChoices):
     SCORE = "score", "Score reached the MQL threshold"
     INTENT = "intent", "Explicit intent"
     BY_HAND = "by_hand", "Qualified by hand"
+    CHAT = "chat", "Qualified in a website chat"
 
 
 class HandoffStatus(models.TextChoices):

@@ -326,10 +326,18 @@ def identify_visitor(visitor: Visitor, lead: Lead, *, how: str, at: datetime | N
     return len(events)
 
 
-def identify_by_cookie(site_key: str, visitor_uid: str, lead: Lead, *, how: str) -> int:
+def identify_by_cookie(site_key: str, visitor_uid: str, lead: Lead, *, how: str, create: bool = False) -> int:
     """Join the visitor with this cookie id on the site with this key to the lead (a leadflow form posts both);
-    nothing happens for a key or a visitor not known. Returns how many events the lead gained."""
-    visitor = Visitor.objects.filter(site__key=site_key, site__is_active=True, uid=visitor_uid).first()
+    nothing happens for a key not known, nor for a visitor not known unless `create` (the caller read the id from
+    the snippet on the page, so the visitor exists though its first beacon may not have arrived). Returns how many
+    events the lead gained."""
+    site = Site.objects.filter(key=site_key, is_active=True).first()
+    if site is None or not visitor_uid:
+        return 0
+    if create:
+        visitor: Visitor | None = _visitor(site, visitor_uid[:64], timezone.now())
+    else:
+        visitor = Visitor.objects.filter(site=site, uid=visitor_uid).first()
     if visitor is None or visitor.lead_id == lead.pk:
         return 0
     return identify_visitor(visitor, lead, how=how)

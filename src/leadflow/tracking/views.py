@@ -7,7 +7,6 @@ the rate limit and never stored."""
 import json
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,6 +17,7 @@ from leadflow.throttle import within_rate
 
 from . import services
 from .models import Site
+from .origins import may_send, page_origin, with_cors
 
 SNIPPET = Path(__file__).resolve().parent / "static" / "tracking" / "leadflow.js"
 MAX_BODY = 64 * 1024
@@ -37,23 +37,9 @@ def snippet(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _origin(request: HttpRequest) -> str:
-    """The sending page's origin: the Origin header, else the Referer's scheme and host."""
-    origin = request.headers.get("Origin", "")
-    if origin and origin != "null":
-        return origin.rstrip("/").lower()
-    parts = urlsplit(request.headers.get("Referer", ""))
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-
-
 def _answer(status: int, origin: str, body: dict | None = None) -> HttpResponse:
     response = JsonResponse(body, status=status) if body is not None else HttpResponse(status=status)
-    if origin:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Allow-Methods"] = "POST"
-        response["Access-Control-Allow-Headers"] = "Content-Type"
-        response["Access-Control-Max-Age"] = "86400"
-        response["Vary"] = "Origin"
+    with_cors(response, origin, "POST")
     return response
 
 
@@ -61,10 +47,10 @@ def _answer(status: int, origin: str, body: dict | None = None) -> HttpResponse:
 def collect(request: HttpRequest, key: str) -> HttpResponse:
     """POST a beacon: {"v": visitor id, "t": identity token (optional), "e": [up to 20 events]}."""
     site = Site.objects.filter(key=key, is_active=True).first()
-    origin = _origin(request)
+    origin = page_origin(request)
     if site is None:
         return _answer(404, "", {"detail": "No such site."})
-    if origin not in site.origins and origin != f"{request.scheme}://{request.get_host()}".lower():
+    if not may_send(site, origin, request):
         return _answer(
             403,
             "",

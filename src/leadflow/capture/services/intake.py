@@ -4,7 +4,7 @@ leads services (so duplicates, scoring, qualification and nurture apply), with t
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -22,15 +22,32 @@ from leadflow.engagement.services import store_events
 from leadflow.errors import InvalidInput
 from leadflow.leads.models import Authority, Lead
 from leadflow.leads.services import create_lead, open_lead_for, update_lead
+from leadflow.nurture.models import Sequence
 from leadflow.nurture.services.enrolment import enrol
 from leadflow.qualification.services import promote_for_intent
+from leadflow.users.models import User
 from leadflow.users.services import notify
 
-from ..models import DoorSettings, Target
+from ..models import Target
 
 CONTACT_TARGETS = {Target.FIRST_NAME, Target.LAST_NAME, Target.PHONE, Target.JOB_TITLE}
 LEAD_TARGETS = {Target.COMPANY, Target.BUDGET, Target.AUTHORITY, Target.NEED, Target.TIMING}
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+class DoorRules(Protocol):
+    """What a front door decides about the leads it brings (a form, a lead-ads source, a chat script)."""
+
+    @property
+    def lead_source(self) -> str: ...
+    @property
+    def is_explicit_intent(self) -> bool: ...
+    @property
+    def sequence_id(self) -> int | None: ...
+    @property
+    def sequence(self) -> Sequence | None: ...
+    @property
+    def notify(self) -> User | None: ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +94,7 @@ def _fill_blanks(row: Any, values: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def capture_lead(
     *,
-    door: DoorSettings,
+    door: DoorRules,
     through: str,
     answers: dict[str, Any],
     properties: dict[str, str] | None = None,

@@ -1,6 +1,7 @@
 """Forms: they turn request data into typed values; the services decide what is allowed."""
 
 from .capture import FieldRows, FormSettingsForm, SourceForm, field_rows
+from .chat import NewScriptForm, ScriptSettingsForm, StepRows, step_initial
 from .common import add_domain_errors, error_summary
 from .leads import BantForm, BulkForm, ConvertForm, LeadFilterForm, LeadForm, TransitionForm
 from .nurture import (
@@ -65,12 +66,14 @@ __all__ = [
     "LeadForm",
     "MoveForm",
     "NameForm",
+    "NewScriptForm",
     "NewStageForm",
     "NewUserForm",
     "NoteForm",
     "NotifyStepForm",
     "QuickLogForm",
     "ScoringRuleForm",
+    "ScriptSettingsForm",
     "SegmentForm",
     "SequenceForm",
     "SetStageStepForm",
@@ -78,6 +81,7 @@ __all__ = [
     "SourceForm",
     "StageForm",
     "StepForm",
+    "StepRows",
     "TemplatePreviewForm",
     "ThresholdForm",
     "TransitionForm",
@@ -87,4 +91,5 @@ __all__ = [
     "add_domain_errors",
     "error_summary",
     "field_rows",
+    "step_initial",
 ]

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from leadflow.capture.selectors import doors_of
+from leadflow.chat.selectors import conversations_of, timeline_entries
 from leadflow.consent.selectors import consents_of
 from leadflow.duplicates.selectors import merge_entries
 from leadflow.errors import DomainError
@@ -155,6 +156,7 @@ def _lifecycle_steps(lead: Lead) -> list[dict]:
 
 def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
     user = current(request)
+    chats = list(conversations_of(lead))
     context = {
         "lead": lead,
         "steps": _lifecycle_steps(lead),
@@ -164,7 +166,12 @@ def _lead_page(request: HttpRequest, lead: Lead, **extra) -> HttpResponse:
         ],
         "can_convert": not user.is_marketing and lead.lifecycle_stage in ("lead", "prospect"),
         "opportunities": lead.opportunities.select_related("stage").order_by("-created_at"),
-        "timeline": sorted(lead_timeline(lead) + merge_entries(lead.contact), key=lambda e: e.at, reverse=True),
+        "timeline": sorted(
+            lead_timeline(lead) + merge_entries(lead.contact) + timeline_entries(chats),
+            key=lambda e: e.at,
+            reverse=True,
+        ),
+        "chats": chats,
         "doors": doors_of(lead),
         "consents": consents_of(lead.contact),
         "score": lead_score_card(lead),

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from leadflow.accounts.models import EmployeeBand
+from leadflow.chat.selectors import latest_conversations
 from leadflow.errors import DomainError
 from leadflow.leads.models import Lead, LeadSource
 from leadflow.leads.selectors import leads_visible_to
@@ -69,9 +70,17 @@ def _checklist_pipeline() -> Pipeline:
     return Pipeline.objects.prefetch_related("qualification_criteria").get(pk=default_pipeline().pk)
 
 
-def _queue_row(handoff: Handoff, pipeline: Pipeline, error: DomainError | None = None) -> dict[str, Any]:
+def _queue_row(
+    handoff: Handoff, pipeline: Pipeline, error: DomainError | None = None, *, chats: dict[int, int] | None = None
+) -> dict[str, Any]:
+    """A queue row: the handoff, its checklist, and the lead's latest chat transcript (`chats`: by lead, when the
+    caller loaded them for a page)."""
     checks = selectors.check_criteria(handoff.lead, pipeline)
-    return {"handoff": handoff, "checks": checks, "met": sum(check.met for check in checks), "error": error}
+    chats = chats if chats is not None else latest_conversations([handoff.lead_id])
+    return {
+        "handoff": handoff, "checks": checks, "met": sum(check.met for check in checks), "error": error,
+        "chat": chats.get(handoff.lead_id),
+    }  # fmt: skip
 
 
 @queue_workers
@@ -86,7 +95,8 @@ def sales_queue(request: HttpRequest, tab: str = "waiting") -> HttpResponse:
     if tab == "waiting":
         pipeline = _checklist_pipeline()
         context["page"] = page = page_of(request, _queue(user))
-        context["rows"] = [_queue_row(handoff, pipeline) for handoff in page]
+        chats = latest_conversations([handoff.lead_id for handoff in page])
+        context["rows"] = [_queue_row(handoff, pipeline, chats=chats) for handoff in page]
     elif tab == "at_risk":
         context["page"] = page = page_of(request, selectors.no_lead_lost(user))
         context["rows"] = [{"lead": lead, "problems": selectors.problems_of(lead)} for lead in page]
