@@ -93,7 +93,12 @@ def get_conversation(user: User, conversation_id: int) -> Conversation:
 
 def conversations_of(lead: Lead) -> QuerySet[Conversation]:
     """The lead's conversations, newest first, with their messages (for the lead page's transcripts)."""
-    return lead.conversations.select_related("script").prefetch_related("messages").order_by("-started_at", "-id")
+    return (
+        Conversation.objects.filter(lead=lead)
+        .select_related("script")
+        .prefetch_related("messages")
+        .order_by("-started_at", "-id")
+    )
 
 
 def latest_conversations(lead_ids: list[int]) -> dict[int, int]:
