@@ -44,3 +44,17 @@ def test_a_rep_accepts_one_lead_and_rejects_another_from_the_queue(page, rep):
     rejected.refresh_from_db()
     assert (accepted.status, rejected.status) == ("accepted", "rejected")
     assert Lead.objects.get(pk=rejected.lead_id).lifecycle_stage == "recycled"
+
+
+def test_a_lead_known_only_by_a_long_email_leaves_the_decision_in_view(page, rep):
+    contact = ContactFactory(first_name="", last_name="", email="grace.brewster.hopper@hopper-analytics.example")
+    lead = LeadFactory(contact=contact, owner=rep, team=rep.team)
+    record_lifecycle_change(lead, to="prospect", by=None, reason="Qualified in a chat (Qualify visitors (BANT))")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, rep.username)
+    page.goto("/queue/")
+    reject = page.get_by_role("button", name="Reject")
+    expect(reject).to_be_visible()
+    card = page.locator("section.card", has=reject).bounding_box()
+    button = reject.bounding_box()
+    assert card and button and button["x"] + button["width"] <= card["x"] + card["width"]  # not cut off by the card
