@@ -19,6 +19,12 @@ def database_unavailable(exc: BaseException) -> bool:
     return sqlstate is None or sqlstate.startswith(("08", "57P0"))
 
 
+def deadlocked(exc: BaseException) -> bool:
+    """Whether PostgreSQL undid this transaction to break a deadlock (or a serialization failure): the same work,
+    done again, may well succeed."""
+    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
+
+
 def drop_lost_connection() -> None:
     """Close this thread's connection if it no longer works, so the next query opens a new one. (By the time an
     error has left a transaction, Django may have opened a new one already.)"""

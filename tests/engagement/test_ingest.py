@@ -1,8 +1,10 @@
 """POST /api/v1/events: a batch with per-item results, idempotent by external id."""
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
+from leadflow.engagement import services
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import MAX_BATCH, EventIn, ingest_events
 from leadflow.errors import InvalidInput
@@ -145,3 +147,40 @@ def test_events_show_in_the_lead_timeline(api_as, rep):
     titles = [entry.title for entry in lead_timeline(lead)]
     assert titles.index("Email open") < titles.index("Pricing page view: /pricing")  # newest first
     assert next(entry for entry in lead_timeline(lead) if entry.kind == "event").detail == "via api"
+
+
+class _PostgresError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        self.sqlstate = sqlstate
+
+
+def _fails_once(monkeypatch, sqlstate: str) -> list[int]:
+    """Make the batch's first attempt fail as PostgreSQL does with this SQLSTATE; the calls are counted."""
+    real, calls = services._record, []
+
+    def record(items, by):
+        calls.append(1)
+        if len(calls) == 1:
+            error = OperationalError("deadlock detected")
+            error.__cause__ = _PostgresError(sqlstate)
+            raise error
+        return real(items, by)
+
+    monkeypatch.setattr(services, "_record", record)
+    return calls
+
+
+def test_a_batch_undone_to_break_a_deadlock_is_recorded_on_a_second_try(rep, monkeypatch):
+    lead = LeadFactory(owner=rep)
+    calls = _fails_once(monkeypatch, "40P01")
+    results = ingest_events([EventIn(type="page_visit", occurred_at=timezone.now(), lead_id=lead.pk)], by=rep)
+    assert [result.status for result in results] == ["created"] and len(calls) == 2
+    assert Event.objects.filter(lead=lead).count() == 1
+
+
+def test_any_other_database_error_is_not_tried_again(rep, monkeypatch):
+    lead = LeadFactory(owner=rep)
+    calls = _fails_once(monkeypatch, "42P01")  # undefined table: a bug, not a moment's clash
+    with pytest.raises(OperationalError):
+        ingest_events([EventIn(type="page_visit", occurred_at=timezone.now(), lead_id=lead.pk)], by=rep)
+    assert len(calls) == 1

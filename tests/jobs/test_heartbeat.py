@@ -1,14 +1,16 @@
-"""Workers' heartbeats: the admins' warning when none is running, and the job of a worker that is gone given back."""
+"""Workers' heartbeats: the admins' warning when none is running, the job of a worker that is gone given back, and a
+job that lost a deadlock queued again."""
 
 import subprocess
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from leadflow.jobs.heartbeat import Heartbeat
 from leadflow.jobs.models import WorkerHeartbeat
-from leadflow.jobs.worker import job_key, requeue_orphans, work
+from leadflow.jobs.worker import job_key, requeue_orphans, run, work
 from leadflow.scoring.models import RescoreJob
 
 from ..clients import signed_in
@@ -74,3 +76,20 @@ def _dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
+
+
+class _PostgresError(Exception):
+    sqlstate = "40P01"  # deadlock_detected
+
+
+def test_a_job_that_loses_a_deadlock_goes_back_to_the_queue(admin):
+    job = RescoreJob.objects.create(requested_by=admin, status="running", attempts=1)
+
+    def loses_a_deadlock(job, progress):
+        error = OperationalError("deadlock detected")
+        error.__cause__ = _PostgresError()
+        raise error
+
+    run(job, loses_a_deadlock)
+    job.refresh_from_db()
+    assert job.status == "queued" and "A deadlock with another writer undid attempt 1" in job.message

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -13,6 +13,7 @@ from leadflow.bulk import insert_rows_returning_ids
 from leadflow.errors import InvalidInput
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import being_worked, leads_visible_to
+from leadflow.outages import deadlocked
 from leadflow.users.models import User
 
 from .models import Event, EventType
@@ -97,6 +98,11 @@ def ingest_events(items: list[EventIn], *, by: User) -> list[EventResult]:
         return _record(items, by)
     except IntegrityError:
         # The same batch, retried, committed first while this one ran: its events are duplicates now.
+        return _record(items, by)
+    except OperationalError as exc:
+        if not deadlocked(exc):
+            raise
+        # PostgreSQL undid this batch so a concurrent writer of the same leads' scores (a rescore) could go on.
         return _record(items, by)
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from leadflow.errors import DomainError
-from leadflow.outages import database_unavailable, drop_lost_connection
+from leadflow.outages import database_unavailable, deadlocked, drop_lost_connection
 
 from .heartbeat import Heartbeat, gone_workers
 from .models import BackgroundJob, JobStatus
@@ -133,7 +133,8 @@ def claim(model: type[BackgroundJob], heartbeat: Heartbeat | None = None) -> Bac
 
 def run(job: BackgroundJob, runner: Runner, heartbeat: Heartbeat | None = None) -> None:
     """Run a claimed job, recording its progress as it goes and its outcome at the end. A job cut off by the
-    database (connection dropped, SQLite busy too long) or by the worker being stopped goes back to the queue."""
+    database (connection dropped, SQLite busy too long, a deadlock lost) or by the worker being stopped goes back
+    to the queue."""
     manager = type(job)._default_manager
     done = job.progress
     earlier = job.message  # why earlier attempts did not finish
@@ -155,6 +156,10 @@ def run(job: BackgroundJob, runner: Runner, heartbeat: Heartbeat | None = None) 
             _try_again(job, f"The worker was stopped during attempt {job.attempts}, at {_where(job, done)}.")
         raise
     except Exception as exc:
+        if deadlocked(exc):  # PostgreSQL undid one batch of it so a concurrent request could go on
+            logger.warning("%s lost a deadlock (%s); it goes back to the queue", job, _first_line(exc))
+            _try_again(job, f"A deadlock with another writer undid attempt {job.attempts} at {_where(job, done)}.")
+            return
         if not database_unavailable(exc):
             logger.exception("%s failed", job)
             _finish(job, JobStatus.FAILED, f"Failed unexpectedly ({type(exc).__name__}: {exc}); see the worker's log.")
