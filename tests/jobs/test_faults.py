@@ -5,7 +5,7 @@ count, with a clean run of the same job on a copy of the same data."""
 import pytest
 from django.db import connection
 
-from .worlds import Template, kill
+from .worlds import Template, kill, resume
 
 KINDS = ["import", "rescore", "training"]
 # The point each test cuts a job at: a chunk of the import committed (of 2), the first batch of 8,000 leads
@@ -63,10 +63,9 @@ def test_a_job_whose_worker_is_killed_carries_on_in_the_next_worker(template, cl
     pk = world.queue(kind)
     worker = world.start("worker", log=tmp_path / "worker.log")
     try:
-        world.wait_for(kind, pk, MARKS[kind])
+        cut = world.catch(kind, pk, MARKS[kind], worker)
     finally:
         kill(worker)
-    cut = world.job(kind, pk)
     assert cut["status"] == "running", f"the job finished before the worker was killed: {cut}"
 
     world.leadflow("worker", "--once")
@@ -86,8 +85,9 @@ def test_a_job_whose_connection_drops_is_tried_again_by_the_same_worker(template
     log = tmp_path / "worker.log"
     worker = world.start("worker", "--poll", "0.2", log=log)
     try:
-        world.wait_for(kind, pk, MARKS[kind])
+        world.catch(kind, pk, MARKS[kind], worker)
         assert world.terminate_backends() >= 1
+        resume(worker)
         job = world.wait_for(kind, pk, lambda job: job["status"] in ("done", "failed"))
         assert worker.poll() is None, "the worker died"
     finally:

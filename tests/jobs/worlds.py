@@ -156,6 +156,22 @@ class World:
             time.sleep(0.02)
         raise AssertionError(f"{kind} job {pk} never got there: {self.job(kind, pk)}")
 
+    def catch(self, kind: str, pk: int, until, worker: subprocess.Popen, *, timeout: float = 300) -> dict:
+        """The job's row once `until(job)` holds, with `worker` stopped (SIGSTOP) right there. The worker runs in
+        short steps and is stopped whenever the row is read, so it cannot finish the job unseen however slowly
+        this test is scheduled; the caller kills it, or lets it go on with `resume`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            worker.send_signal(signal.SIGSTOP)
+            _, status = os.waitpid(worker.pid, os.WUNTRACED)
+            assert os.WIFSTOPPED(status), f"the worker ended: status {status}"
+            job = self.job(kind, pk)
+            if until(job):
+                return job
+            assert time.monotonic() < deadline, f"{kind} job {pk} never got there: {job}"
+            resume(worker)
+            time.sleep(0.02)
+
     def wait_for_heartbeat(self, *, timeout: float = 120) -> None:
         """Until a worker has said it is alive."""
         deadline = time.monotonic() + timeout
@@ -220,6 +236,11 @@ class Template:
             for name in self.names:
                 self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             self.admin.close()
+
+
+def resume(process: subprocess.Popen) -> None:
+    """Let a process stopped with SIGSTOP go on."""
+    process.send_signal(signal.SIGCONT)
 
 
 def kill(process: subprocess.Popen) -> None:
