@@ -56,8 +56,8 @@ def other_site(tmp_path, live_server, marketer, settings):
 
 
 def wait_for(condition, seconds=10.0):
-    """Poll the database while the live server writes to it: the test database is SQLite's shared in-memory one,
-    where a read during another thread's write is refused at once ("table is locked") rather than waiting."""
+    """Poll the database until `condition()` holds, while the live server's threads write to it (a read refused
+    because the database is busy is tried again)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with contextlib.suppress(OperationalError):
