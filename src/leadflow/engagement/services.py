@@ -94,41 +94,32 @@ def ingest_events(items: list[EventIn], *, by: User) -> list[EventResult]:
     whose external id was already recorded counts as a duplicate, so a retried batch changes nothing."""
     if len(items) > MAX_BATCH:
         raise InvalidInput.on("events", f"Send at most {MAX_BATCH:,} events at a time.")
+    prepared = _prepare(items, by)
     try:
-        return _record(items, by)
+        return _record(items, prepared)
     except IntegrityError:
         # The same batch, retried, committed first while this one ran: its events are duplicates now.
-        return _record(items, by)
+        return _record(items, prepared)
     except OperationalError as exc:
         if not deadlocked(exc):
             raise
         # PostgreSQL undid this batch so a concurrent writer of the same leads' scores (a rescore) could go on.
-        return _record(items, by)
+        return _record(items, prepared)
 
 
-@transaction.atomic
-def _record(items: list[EventIn], by: User) -> list[EventResult]:
+def _prepare(items: list[EventIn], by: User) -> list[Event | str | None]:
+    """Each item's event, ready to store, or the field that names nobody (None for an unknown type). Worked out
+    before the write transaction: on SQLite that holds the one write lock, so the less it does the better."""
     people = _people(items, leads_visible_to(by))
-    known = set(
-        Event.objects.filter(external_id__in=[i.external_id for i in items if i.external_id]).values_list(
-            "external_id", flat=True
-        )
-    )
-    results: list[EventResult] = []
-    fresh: list[tuple[int, Event]] = []
-    for index, item in enumerate(items):
+    prepared: list[Event | str | None] = []
+    for item in items:
         if item.type not in EVENT_TYPES:
-            results.append(EventResult(index, "error", field="type", message=f"Unknown event type {item.type!r}."))
-            continue
-        if item.external_id and item.external_id in known:
-            results.append(EventResult(index, "duplicate", message="Already recorded."))
+            prepared.append(None)
             continue
         lead_id, contact_id, missing = _locate(item, people)
         if missing:
-            results.append(EventResult(index, "error", field=missing, message=NOBODY[missing]))
+            prepared.append(missing)
             continue
-        if item.external_id:
-            known.add(item.external_id)
         event = Event(
             type=item.type,
             occurred_at=item.occurred_at,
@@ -138,7 +129,31 @@ def _record(items: list[EventIn], by: User) -> list[EventResult]:
             source=item.source,
             external_id=item.external_id or None,
         )
-        fresh.append((index, event))
+        prepared.append(event)
+    return prepared
+
+
+@transaction.atomic
+def _record(items: list[EventIn], prepared: list[Event | str | None]) -> list[EventResult]:
+    """Store the prepared events whose external ids are new, in one transaction; every item's result."""
+    known = set(
+        Event.objects.filter(external_id__in=[i.external_id for i in items if i.external_id]).values_list(
+            "external_id", flat=True
+        )
+    )
+    results: list[EventResult] = []
+    fresh: list[tuple[int, Event]] = []
+    for index, (item, event) in enumerate(zip(items, prepared, strict=True)):
+        if item.type not in EVENT_TYPES:
+            results.append(EventResult(index, "error", field="type", message=f"Unknown event type {item.type!r}."))
+        elif item.external_id and item.external_id in known:
+            results.append(EventResult(index, "duplicate", message="Already recorded."))
+        elif isinstance(event, str):
+            results.append(EventResult(index, "error", field=event, message=NOBODY[event]))
+        elif event is not None:  # always, here: None is an unknown type
+            if item.external_id:
+                known.add(item.external_id)
+            fresh.append((index, event))
     created = store_events([event for _, event in fresh])
     for (index, _), event in zip(fresh, created, strict=True):
         results.append(EventResult(index, "created", id=event.pk))
