@@ -1,13 +1,15 @@
 """Beacons from the snippet: origins, Do-Not-Track, validation, batching, idempotency and the rate limit."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from leadflow.tracking.models import Hit, Site, Visitor
-from leadflow.tracking.services import MAX_EVENTS, save_site
+from leadflow.tracking.services import MAX_EVENTS, collect, save_site
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "https://www.example.com"
@@ -110,6 +112,17 @@ def test_a_beacon_sent_twice_is_stored_once(site):
     assert beacon(site, *events).status_code == 204
     assert beacon(site, *events).status_code == 204
     assert Hit.objects.count() == 2
+
+
+def test_a_visitor_s_last_sighting_moves_by_the_minute_not_by_the_beacon(site):
+    start = timezone.now()
+    collect(site, {"v": "visitor-0001", "e": [view("/", 1)]}, at=start)
+    collect(site, {"v": "visitor-0001", "e": [view("/", 2)]}, at=start + timedelta(seconds=59))
+    assert Visitor.objects.get().last_seen == start
+    collect(site, {"v": "visitor-0001", "e": [view("/", 3)]}, at=start + timedelta(seconds=61))
+    visitor = Visitor.objects.get()
+    assert (visitor.first_seen, visitor.last_seen) == (start, start + timedelta(seconds=61))
+    assert Hit.objects.count() == 3
 
 
 def test_two_visitors_are_kept_apart(site):

@@ -23,6 +23,7 @@ IDENTITY_PARAM = "lf_id"  # the query parameter that carries a tracked email's r
 IDENTITY_SALT = "leadflow.tracking.identity"
 IDENTITY_MAX_AGE = timedelta(days=30)
 MAX_EVENTS = 20  # per beacon, as the snippet batches them
+LAST_SEEN_STEP = timedelta(minutes=1)
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 DOWNLOAD_EVENT = EventType.CONTENT_DOWNLOAD
 SITE_FIELDS = {"name", "allowed_origins", "consent_required", "pricing_paths", "is_active"}
@@ -202,10 +203,11 @@ def read_beacon(payload: Any, *, at: datetime) -> tuple[str, list[Hit], int | No
 
 
 def _visitor(site: Site, uid: str, at: datetime) -> Visitor:
-    """The site's visitor with this cookie id, created on its first beacon; its last sighting moved to `at`."""
+    """The site's visitor with this cookie id, created on its first beacon; its last sighting moved to `at` once
+    that is a minute or more later (the site's page shows it to the minute), not on every beacon of a visit."""
     visitor = Visitor.objects.filter(site=site, uid=uid).first()
     if visitor is not None:
-        if visitor.last_seen < at:
+        if at - visitor.last_seen >= LAST_SEEN_STEP:
             Visitor.objects.filter(pk=visitor.pk).update(last_seen=at)
         return visitor
     try:
@@ -243,13 +245,18 @@ def _insert_new(hits: list[Hit]) -> set[str]:
         return {uid for (uid,) in cursor.fetchall()}
 
 
-@transaction.atomic
 def collect(site: Site, payload: Any, *, at: datetime | None = None) -> int:
     """Store a beacon's events for the site's visitor (a re-sent one adds nothing); a valid identity token joins
     the visitor to that lead first. An identified visitor's events reach the lead's timeline and scoring at once.
-    Returns how many events were new."""
+    Returns how many events were new. The beacon is read before the write transaction, which on SQLite holds the
+    database's one write lock from its start."""
     at = at or timezone.now()
     uid, hits, lead_id = read_beacon(payload, at=at)
+    with transaction.atomic():
+        return _store_beacon(site, uid, hits, lead_id, at)
+
+
+def _store_beacon(site: Site, uid: str, hits: list[Hit], lead_id: int | None, at: datetime) -> int:
     visitor = _visitor(site, uid, at)
     for hit in hits:
         hit.visitor = visitor
