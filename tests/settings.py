@@ -12,7 +12,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LEADFLOW_CAPTURE_RATE_PER_MINUTE = 10_000
 LEADFLOW_CHAT_RATE_PER_MINUTE = 10_000
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "leadflow.sqlite":  # noqa: F405
     # A file, not memory: an in-memory test database is one connection, which the live server shares between its
     # request threads, so two requests at once (a page's beacons) interleaved their transactions. pytest-xdist adds
     # a suffix per worker.

@@ -145,6 +145,7 @@ def _database() -> dict[str, Any]:
             f"DATABASE_URL is not a database URL ({why}): use sqlite:///path/to/file or postgres://user@host:5432/name."
         ) from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["ENGINE"] = "leadflow.sqlite"  # Django's, with a BEGIN that waits for the write lock without dozing
         # How long a write waits for another writer before giving up (the web app then answers 503).
         busy = os.environ.get("SQLITE_BUSY_TIMEOUT") or "20"
         try:

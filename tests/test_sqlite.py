@@ -1,0 +1,54 @@
+"""The SQLite backend: a write transaction waits for another writer's lock, starts once it is free, and gives up
+at the busy timeout as before."""
+
+import sqlite3
+import threading
+
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from leadflow.users.models import Team
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's one write lock"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def other_writer():
+    """Another connection to the test database that holds the write lock until told to let go."""
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    yield holder
+    if holder.in_transaction:
+        holder.execute("ROLLBACK")
+    holder.close()
+
+
+def busy_timeout_ms() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_a_transaction_waits_for_another_writer_and_starts_once_it_is_done(other_writer):
+    connection.ensure_connection()
+    before = busy_timeout_ms()
+    let_go = threading.Timer(0.3, other_writer.execute, ["ROLLBACK"])
+    let_go.start()
+    with transaction.atomic():
+        assert not other_writer.in_transaction  # this transaction began only once the other writer let go
+        Team.objects.create(name="Waited")
+    let_go.join()
+    assert Team.objects.filter(name="Waited").exists()
+    assert busy_timeout_ms() == before  # other statements keep SQLite's own busy handler
+
+
+def test_a_writer_that_keeps_the_lock_past_the_timeout_is_an_error_naming_the_lock(other_writer, monkeypatch):
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.2)
+    with pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
+        Team.objects.create(name="Never")
+    assert busy_timeout_ms() == 200  # the timeout in force again for other statements
+    other_writer.execute("ROLLBACK")
+    assert not Team.objects.filter(name="Never").exists()
