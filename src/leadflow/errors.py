@@ -49,12 +49,11 @@ def clash_with(instance: Model) -> Conflict | None:
     groups = [[field.name] for field in opts.concrete_fields if field.unique and not field.primary_key]
     # Constraints with a condition or an expression (a case-blind email) are the service's to check.
     groups += [list(c.fields) for c in opts.total_unique_constraints if c.fields]
-    others = type(instance)._default_manager.exclude(pk=instance.pk)
     for names in groups:
         lookup = {name: getattr(instance, attnames[name]) for name in names}
         if any(value is None for value in lookup.values()):
             continue
-        existing = others.filter(**lookup).only("pk").first()
+        existing = type(instance)._default_manager.exclude(pk=instance.pk).filter(**lookup).only("pk").first()
         if existing is not None:
             what = " and ".join(name.replace("_", " ") for name in names)
             message = f"Already used by {opts.verbose_name} {existing.pk}."

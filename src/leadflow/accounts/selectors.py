@@ -3,6 +3,8 @@
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
+from leadflow.prepared import Prepared
+
 from .models import Account, Contact
 
 
@@ -30,3 +32,17 @@ def contacts_with_email(email: str) -> QuerySet[Contact]:
     """Contacts whose email is this normalised (lower-case) one, in any case: at most one, found through the
     case-blind unique index rather than by reading every contact."""
     return Contact.objects.alias(email_lower=Lower("email")).filter(email_lower=email, email__isnull=False)
+
+
+_CONTACT_WITH_EMAIL = Prepared(lambda email: contacts_with_email(email).order_by()[:1], email=str)
+_ACCOUNT_WITH_DOMAIN = Prepared(lambda domain: Account.objects.filter(domain=domain).order_by()[:1], domain=str)
+
+
+def contact_with_email(email: str) -> Contact | None:
+    """The contact whose email is this normalised one, in any case, or None (a read every capture makes)."""
+    return next(iter(_CONTACT_WITH_EMAIL(email=email)), None)
+
+
+def account_with_domain(domain: str) -> Account | None:
+    """The account of this company domain, or None (a read every capture of a work email makes)."""
+    return next(iter(_ACCOUNT_WITH_DOMAIN(domain=domain)), None)

@@ -12,7 +12,7 @@ from leadflow.errors import Conflict, InvalidInput, clash_with, save_or_conflict
 
 from .matching import CROWDED_KEY, Person, company_domain, judge, keys_of, plain_name
 from .models import Account, Contact, DuplicatePair, EmployeeBand, PairStatus, RevenueBand, Seniority
-from .selectors import contacts_with_email
+from .selectors import contact_with_email, contacts_with_email
 
 ACCOUNT_FIELDS = {
     "name",
@@ -266,11 +266,8 @@ def find_or_create_contact(*, email: str | None, looked_up: bool = False, **fiel
     """The contact with this email (any case), or a new one; returns (contact, created). `looked_up` when the
     caller has just looked the email up in this transaction and found no one (a second look would find no one)."""
     email = normalise_email(email)
-    if email and not looked_up:
-        try:
-            return contacts_with_email(email).get(), False
-        except Contact.DoesNotExist:
-            pass
+    if email and not looked_up and (found := contact_with_email(email)) is not None:
+        return found, False
     return _new_contact({**fields, "email": email}, email_checked=True), True
 
 

@@ -8,13 +8,27 @@ from django.shortcuts import get_object_or_404
 
 from leadflow.leads.lifecycle import FORWARD
 from leadflow.leads.models import Lead
+from leadflow.prepared import Prepared, keep_related
 from leadflow.users.models import User
 
-from .models import Form, Refusal, RefusalReason, Submission, WebhookDelivery, WebhookSource
+from .models import Form, FormField, Refusal, RefusalReason, Submission, WebhookDelivery, WebhookSource
 from .services.forms import can_manage_capture
 
 REACHED_PROSPECT = FORWARD[FORWARD.index("prospect") :]
 REACHED_OPPORTUNITY = FORWARD[FORWARD.index("opportunity") :]
+
+
+_FORM_WITH_KEY = Prepared(lambda key: Form.objects.filter(key=key).order_by()[:1], key=str)
+_FIELDS_OF_FORM = Prepared(lambda form_id: FormField.objects.filter(form_id=form_id), form_id=int)
+
+
+def form_to_submit(key: str) -> Form:
+    """The form with this public key, its fields read with it; Http404 for none (a read every submission makes)."""
+    form = next(iter(_FORM_WITH_KEY(key=key)), None)
+    if form is None:
+        raise Http404("No such form.")
+    keep_related(form, "fields", _FIELDS_OF_FORM(form_id=form.pk))
+    return form
 
 
 def _ensure_can_see(user: User) -> None:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leadflow.errors import DomainError
 
-from . import services
+from . import selectors, services
 from .models import Door, Form, WebhookSource
 from .services.intake import UTM_KEYS
 
@@ -107,7 +107,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_http_methods(["POST", "OPTIONS"])
 def submit(request: HttpRequest, key: str) -> HttpResponseBase:
     """Where every form posts: hosted, embedded, or a site's own HTML form."""
-    form = get_object_or_404(Form.objects.prefetch_related("fields"), key=key)
+    form = selectors.form_to_submit(key)
     if request.method == "OPTIONS":
         return _with_cors(HttpResponse(status=204), form, request)
     door = request.POST.get(services.DOOR, Door.POST)

@@ -11,9 +11,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.accounts.models import FREE_MAIL_DOMAINS, Account, Contact
+from leadflow.accounts.selectors import account_with_domain
 from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
 from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed, clash_with, save_or_conflict
 from leadflow.history import refresh_spells, set_on
+from leadflow.prepared import Prepared
 from leadflow.users.models import Team, User
 
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
@@ -79,9 +81,15 @@ def _clean_lead(lead: Lead) -> None:
         raise clash
 
 
+_OPEN_LEAD = Prepared(
+    lambda contact_id: being_worked(Lead.objects.filter(contact_id=contact_id)).order_by("created_at", "id")[:1],
+    contact_id=int,
+)
+
+
 def open_lead_for(contact: Contact) -> Lead | None:
-    """The contact's lead that is still being worked, if any."""
-    return being_worked(contact.leads.all()).order_by("created_at", "id").first()
+    """The contact's lead that is still being worked, if any (a read every capture of a known person makes)."""
+    return next(iter(_OPEN_LEAD(contact_id=contact.pk)), None)
 
 
 def _refuse_second_open_lead(contact: Contact, *, except_lead: Lead | None = None) -> None:
@@ -98,10 +106,7 @@ def _account_for_email(email: str | None) -> Account | None:
     domain = email_domain(email)
     if not domain or domain in FREE_MAIL_DOMAINS:
         return None
-    try:
-        return Account.objects.get(domain=domain)
-    except Account.DoesNotExist:
-        return None
+    return account_with_domain(domain)
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from leadflow.accounts.models import Seniority
 from leadflow.leads.models import Assignment, Authority, Lead, LifecycleStage
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.pipeline.models import Activity, ActivityKind, Pipeline
+from leadflow.prepared import Prepared
 from leadflow.scoring.models import LeadScore
 from leadflow.users.models import User
 
@@ -167,6 +168,14 @@ def missing_criteria(lead: Lead, pipeline: Pipeline, *, to_convert: bool) -> lis
 
 def intent_rules() -> QuerySet[IntentRule]:
     return IntentRule.objects.all()
+
+
+_ACTIVE_INTENT_RULES = Prepared(lambda: IntentRule.objects.filter(is_active=True))
+
+
+def active_intent_rules() -> list[IntentRule]:
+    """The intent rules in force, by name (read on every batch of new events)."""
+    return _ACTIVE_INTENT_RULES()
 
 
 def matching_intent(rules: Iterable[IntentRule], event_type: str, properties: dict) -> IntentRule | None:

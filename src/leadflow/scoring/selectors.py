@@ -18,6 +18,7 @@ from leadflow.history import days_between, qualified_column
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
 from leadflow.leads.selectors import leads_visible_to
 from leadflow.pipeline.models import Opportunity
+from leadflow.prepared import Prepared
 from leadflow.users.models import User
 
 from . import predictive
@@ -48,8 +49,12 @@ def scoring_settings() -> ScoringSettings:
     return settings
 
 
+_ACTIVE_RULES = Prepared(lambda: ScoringRule.objects.filter(is_active=True).order_by("kind", "pk"))
+
+
 def active_rules() -> list[ScoringRule]:
-    return list(ScoringRule.objects.filter(is_active=True).order_by("kind", "pk"))
+    """The rules in force, fit before engagement (read on every scoring of new events)."""
+    return _ACTIVE_RULES()
 
 
 class EveryLeadBetween(list[int]):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_date
 
 from leadflow.accounts.models import Contact
-from leadflow.accounts.selectors import contacts_with_email
+from leadflow.accounts.selectors import contact_with_email
 from leadflow.accounts.services import normalise_email, update_contact
 from leadflow.consent.models import Purpose
 from leadflow.consent.services import record_consent
@@ -112,7 +112,7 @@ def capture_lead(
         raise InvalidInput.on("email", "An email address is required.")
     contact_fields: dict[str, Any] = {k: v for k, v in answers.items() if k in CONTACT_TARGETS and v not in ("", None)}
     lead_fields: dict[str, Any] = {k: v for k, v in answers.items() if k in LEAD_TARGETS and v not in ("", None)}
-    found = contacts_with_email(email).first()
+    found = contact_with_email(email)
     if found is not None:
         changes = _fill_blanks(found, contact_fields)
         if properties and any(found.attributes.get(name) != value for name, value in properties.items()):

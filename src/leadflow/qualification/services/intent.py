@@ -17,7 +17,7 @@ from ..models import (
     IntentRule,
     QualifiedBy,
 )
-from ..selectors import matching_intent
+from ..selectors import active_intent_rules, matching_intent
 
 # --- explicit intent ----------------------------------------------------------------------------------------------
 
@@ -67,7 +67,7 @@ def delete_intent_rule(rule: IntentRule, *, by: User) -> None:
 def promote_on_intent(sender: object, *, events: Iterable[Event], **kwargs: Any) -> None:
     """Make each lead whose new event shows explicit intent a prospect at once, the rule named in the reason.
     Connected to `events_ingested` (before scoring, so intent, not the score it also earns, is the recorded why)."""
-    rules = [rule for rule in IntentRule.objects.all() if rule.is_active]
+    rules = active_intent_rules()
     if not rules:
         return
     shown: dict[int, tuple[IntentRule, Event]] = {}

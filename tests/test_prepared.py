@@ -1,0 +1,60 @@
+"""Reads whose SQL is compiled once: the same rows as their queryset, with the model's types, for new values on
+every run; a value the SQL would not carry as given is refused when the read is first made."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from leadflow.accounts.models import Contact
+from leadflow.capture.models import Form, FormField
+from leadflow.leads.models import Lead
+from leadflow.prepared import Prepared, keep_related
+
+from .factories import ContactFactory, LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_prepared_read_gives_what_its_queryset_gives_for_each_new_value():
+    leads = [LeadFactory(company_name=f"Company {n}", budget_amount=n * 1000) for n in range(3)]
+    for n, lead in enumerate(leads):
+        lead.contact.attributes = {"plan": f"tier {n}", "seats": n}
+        lead.contact.save()
+    by_contact = Prepared(lambda contact_id: Lead.objects.filter(contact_id=contact_id), contact_id=int)
+    contact_by_email = Prepared(lambda email: Contact.objects.filter(email=email), email=str)
+    for lead in leads:
+        (found,) = by_contact(contact_id=lead.contact_id)
+        expected = Lead.objects.get(pk=lead.pk)
+        assert (found.pk, found.company_name) == (lead.pk, expected.company_name)
+        assert (found.created_at, found.budget_amount) == (expected.created_at, expected.budget_amount)
+        (contact,) = contact_by_email(email=lead.contact.email)
+        assert (contact.pk, contact.attributes, contact.email_opt_in) == (
+            lead.contact_id,
+            lead.contact.attributes,
+            False,
+        )  # dates, decimals, JSON and booleans come back as their types
+    assert by_contact(contact_id=10**9) == []
+
+
+def test_constants_stay_and_named_values_change():
+    ContactFactory(email="a@x.example", first_name="Ada")
+    ContactFactory(email="b@x.example", first_name="Ada")
+    ContactFactory(email="c@x.example", first_name="Bo")
+    named = Prepared(lambda email: Contact.objects.filter(first_name="Ada", email=email), email=str)
+    assert [c.email for c in named(email="b@x.example")] == ["b@x.example"]
+    assert named(email="c@x.example") == []  # Bo is not Ada
+
+
+def test_a_value_the_sql_would_change_is_refused():
+    contains = Prepared(lambda email: Contact.objects.filter(email__contains=email), email=str)
+    with pytest.raises(ValueError, match="email"):
+        contains(email="x")
+
+
+def test_kept_related_rows_are_read_without_a_query():
+    form = Form.objects.create(name="Kept")
+    rows = [FormField(form=form, position=1, label="Email", name="email", target="email")]
+    keep_related(form, "fields", rows)
+    with CaptureQueriesContext(connection) as queries:
+        assert list(form.fields.all()) == rows
+    assert len(queries) == 0
