@@ -1,14 +1,17 @@
 """Writes for accounts and contacts, with the normalisation that dedupe relies on."""
 
+import operator
+from functools import cache, reduce
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from leadflow.errors import Conflict, InvalidInput, clash_with, save_or_conflict
+from leadflow.prepared import Prepared
 
 from .matching import CROWDED_KEY, Person, company_domain, judge, keys_of, plain_name
 from .models import Account, Contact, DuplicatePair, EmployeeBand, PairStatus, RevenueBand, Seniority
@@ -179,18 +182,27 @@ def record_pair(a: Contact | Person, b: Contact | Person, *, found_by: str) -> D
     return pair
 
 
+@cache
+def _first_sharing(keys: tuple[str, ...]) -> Prepared[Contact]:
+    """A read of one other contact sharing any of these match keys (the pk alone), prepared per set of keys."""
+
+    def build(pk: int, **values: str) -> QuerySet[Contact]:
+        shared = reduce(operator.or_, (Q(**{key: values[key]}) for key in keys))
+        return Contact.objects.filter(shared).exclude(pk=pk).order_by().only("pk")[:1]
+
+    return Prepared(build, pk=int, **dict.fromkeys(keys, str))
+
+
 def flag_likely_duplicates(contact: Contact, *, found_by: str = "capture") -> list[DuplicatePair]:
     """Flag the contacts that share a match key with this one (same Gmail mailbox, phone, or name at the company's
     domain) as likely duplicates of it."""
-    shared = Q()
-    for key in KEY_FIELDS:
-        if getattr(contact, key):
-            shared |= Q(**{key: getattr(contact, key)})
-    if not shared:
+    keys = {key: getattr(contact, key) for key in KEY_FIELDS if getattr(contact, key)}
+    if not keys:
         return []
-    sharing = Contact.objects.filter(shared).exclude(pk=contact.pk)
-    if not sharing.values_list("pk", flat=True)[:1]:  # most people share no key: the light query says so
+    if not _first_sharing(tuple(keys))(pk=contact.pk or 0, **keys):  # most people share no key: a light read says so
         return []
+    sharing = Contact.objects.filter(reduce(operator.or_, (Q(**{key: value}) for key, value in keys.items())))
+    sharing = sharing.exclude(pk=contact.pk)
     others = list(sharing.select_related("account")[: CROWDED_KEY + 1])
     if len(others) > CROWDED_KEY:  # a switchboard or team mailbox: only the stronger keys say anything
         strong = [key for key in ("mailbox_key", "name_key") if getattr(contact, key)]
