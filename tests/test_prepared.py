@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from leadflow.accounts.models import Contact
 from leadflow.capture.models import Form, FormField
 from leadflow.leads.models import Lead
-from leadflow.prepared import Prepared, keep_related
+from leadflow.prepared import Prepared, insert, keep_related
 
 from .factories import ContactFactory, LeadFactory
 
@@ -58,3 +58,32 @@ def test_kept_related_rows_are_read_without_a_query():
     with CaptureQueriesContext(connection) as queries:
         assert list(form.fields.all()) == rows
     assert len(queries) == 0
+
+
+def test_an_inserted_row_is_what_save_would_have_written():
+    saved, inserted = (
+        Contact(first_name="Ada", email=f"{who}@x.example", attributes={"plan": "pro"}) for who in ("saved", "inserted")
+    )
+    saved.save()
+    insert(inserted)
+    assert inserted.pk is not None and not inserted._state.adding and inserted._state.db == "default"
+    fresh = Contact.objects.get(pk=inserted.pk)
+    assert fresh.created_at == inserted.created_at and fresh.updated_at == inserted.updated_at  # auto_now(_add)
+    columns = [f.attname for f in Contact._meta.concrete_fields if f.attname not in ("id", "email", "created_at",
+                                                                                     "updated_at")]  # fmt: skip
+    assert [getattr(fresh, c) for c in columns] == [getattr(Contact.objects.get(pk=saved.pk), c) for c in columns]
+
+
+def test_an_insert_takes_the_key_of_a_related_row_saved_after_it_was_set():
+    contact = Contact(first_name="Bo", email="bo@x.example")
+    lead = Lead(contact=contact)
+    insert(contact)
+    insert(lead)
+    assert Lead.objects.get(pk=lead.pk).contact_id == contact.pk
+
+
+def test_a_row_given_its_key_is_saved_the_usual_way():
+    contact = ContactFactory()
+    copy = Contact(pk=contact.pk + 1000, first_name="Cy", email="cy@x.example")
+    insert(copy)
+    assert Contact.objects.filter(pk=contact.pk + 1000, first_name="Cy").exists()

@@ -6,6 +6,8 @@
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
+from leadflow.prepared import insert
+
 
 class DomainError(Exception):
     """A request the domain refuses; `errors` maps a field name to its messages."""
@@ -71,7 +73,7 @@ def save_or_conflict(instance: Model) -> None:
     is a Conflict naming that row, never an IntegrityError."""
     try:
         with transaction.atomic():
-            instance.save()
+            insert(instance) if instance._state.adding else instance.save()
     except IntegrityError:
         clash = clash_with(instance)
         if clash is None:

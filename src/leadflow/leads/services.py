@@ -15,7 +15,7 @@ from leadflow.accounts.selectors import account_with_domain
 from leadflow.accounts.services import email_domain, find_or_create_contact, normalise_email
 from leadflow.errors import Conflict, DomainError, InvalidInput, NotAllowed, clash_with, save_or_conflict
 from leadflow.history import refresh_spells, set_on
-from leadflow.prepared import Prepared
+from leadflow.prepared import Prepared, insert
 from leadflow.users.models import Team, User
 
 from .lifecycle import FORWARD, NEEDS_REASON, REACHED_THROUGH_DEALS, is_allowed
@@ -158,9 +158,8 @@ def create_lead(
     lead.furthest_stage = LifecycleStage.LEAD
     _clean_lead(lead)
     save_or_conflict(lead)
-    StageChange.objects.create(
-        lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by, reason="Captured"
-    )
+    insert(StageChange(lead=lead, from_stage="", to_stage=LifecycleStage.LEAD, at=lead.created_at, by=by,
+                       reason="Captured"))  # fmt: skip
     return lead
 
 

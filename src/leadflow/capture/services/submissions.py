@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from leadflow.consent.models import Consent, Purpose
 from leadflow.consent.services import confirm_consent
+from leadflow.prepared import insert
 from leadflow.throttle import within_rate
 from leadflow.tracking.services import identify_by_cookie
 
@@ -181,13 +182,14 @@ def _capture(
             door=form, through=through, answers=mapped, properties=properties, utm=utm, consent_wording=wording,
             consent_confirmed=not form.double_opt_in, ip_address=ip_address, at=at,
         )  # fmt: skip
-        submission = Submission.objects.create(
+        submission = Submission(
             form=form, door=door, lead=captured.lead, contact=captured.contact, created_lead=captured.created,
             answers={key: str(value) for key, value in cleaned.items()}, utm=utm,
             referrer=(str(data.get("_lf_referrer", "")) or referrer)[:500],
             page_url=str(data.get("_lf_page", ""))[:500], ip_address=ip_address, consent_wording=wording,
             submitted_at=at,
         )  # fmt: skip
+        insert(submission)
         if wording and form.double_opt_in:
             _send_confirmation(submission)
         site_key, visitor = str(data.get("_lf_site", ""))[:32], str(data.get("_lf_visitor", ""))[:64]
