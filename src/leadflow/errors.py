@@ -73,7 +73,10 @@ def save_or_conflict(instance: Model) -> None:
     is a Conflict naming that row, never an IntegrityError."""
     try:
         with transaction.atomic():
-            insert(instance) if instance._state.adding else instance.save()
+            if instance._state.adding:
+                insert(instance)
+            else:
+                instance.save()
     except IntegrityError:
         clash = clash_with(instance)
         if clash is None:

@@ -182,13 +182,17 @@ def record_pair(a: Contact | Person, b: Contact | Person, *, found_by: str) -> D
     return pair
 
 
+def _sharing_any(keys: dict[str, str]) -> Q:
+    """Contacts with any of these match keys."""
+    return reduce(operator.or_, (Q(**{key: value}) for key, value in keys.items()))
+
+
 @cache
 def _first_sharing(keys: tuple[str, ...]) -> Prepared[Contact]:
     """A read of one other contact sharing any of these match keys (the pk alone), prepared per set of keys."""
 
     def build(pk: int, **values: str) -> QuerySet[Contact]:
-        shared = reduce(operator.or_, (Q(**{key: values[key]}) for key in keys))
-        return Contact.objects.filter(shared).exclude(pk=pk).order_by().only("pk")[:1]
+        return Contact.objects.filter(_sharing_any(values)).exclude(pk=pk).order_by().only("pk")[:1]
 
     return Prepared(build, pk=int, **dict.fromkeys(keys, str))
 
@@ -201,8 +205,7 @@ def flag_likely_duplicates(contact: Contact, *, found_by: str = "capture") -> li
         return []
     if not _first_sharing(tuple(keys))(pk=contact.pk or 0, **keys):  # most people share no key: a light read says so
         return []
-    sharing = Contact.objects.filter(reduce(operator.or_, (Q(**{key: value}) for key, value in keys.items())))
-    sharing = sharing.exclude(pk=contact.pk)
+    sharing = Contact.objects.filter(_sharing_any(keys)).exclude(pk=contact.pk)
     others = list(sharing.select_related("account")[: CROWDED_KEY + 1])
     if len(others) > CROWDED_KEY:  # a switchboard or team mailbox: only the stronger keys say anything
         strong = [key for key in ("mailbox_key", "name_key") if getattr(contact, key)]
