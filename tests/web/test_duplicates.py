@@ -23,7 +23,8 @@ def test_the_list_shows_pairs_best_first_with_the_evidence(manager, pair):
     create_contact(first_name="Bo", email="bo@gmail.com", phone="212 555 0100")
     create_contact(first_name="Cy", email="cy@one.example", phone="212-555-0100")  # a phone alone scores lower
     page = signed_in(manager).get("/duplicates/").content.decode()
-    assert page.index("Janet Doe") < page.index("Cy")
+    listing = page[page.index("<main") :]  # the head's random CSRF token may hold "Cy" by chance
+    assert listing.index("Janet Doe") < listing.index("Cy")
     assert "same Gmail mailbox" in page and "same phone" in page
     assert "Merge 1 exact-key pair" in page
 
