@@ -212,6 +212,22 @@ def test_a_second_run_of_a_bundle_changes_nothing(tiny):
     assert [model.objects.count() for model in (Lead, StageChange, OpportunityStageChange, Event, Activity)] == counts
 
 
+def test_a_lead_carries_its_latest_imported_row_and_a_later_run_moves_it_up(tiny):
+    LeadforgeImport(tiny).run()
+    # lead_open: a touch on the 3rd, a session on the 7th, a demo on the 11th (the pigeon on the 12th is refused)
+    assert Lead.objects.get(external_id="lead_open").last_activity_at.date().isoformat() == "2024-01-11"
+    assert Lead.objects.get(external_id="lead_plain").last_activity_at is None
+    later = [("t3", "lead_open", "2024-03-01"), ("t4", "lead_open", "2024-01-02"), ("t5", "lead_plain", "2024-02-01")]
+    with (tiny / "tables" / "touches.csv").open("a", newline="") as handle:
+        csv.writer(handle).writerows([(touch, lead, at, "email", "", "", "") for touch, lead, at in later])
+    LeadforgeImport(tiny).run()
+    moved = dict(Lead.objects.filter(external_id__in=["lead_open", "lead_plain"]).values_list(
+        "external_id", "last_activity_at"))  # fmt: skip
+    assert {lead: at.date().isoformat() for lead, at in moved.items()} == {
+        "lead_open": "2024-03-01", "lead_plain": "2024-02-01",
+    }  # fmt: skip
+
+
 def forecast_snapshots() -> dict[str, set[tuple[str, str]]]:
     return {
         snapshot.as_of.date().isoformat(): {
@@ -321,6 +337,18 @@ def test_every_table_lands_with_the_counts_of_the_files(world):
         "attributes", flat=True))  # fmt: skip
     assert customers == len(rows("customers"))
     assert all(counts.invalid == 0 for counts in world.tables.values())
+
+
+@needs_world
+def test_every_lead_s_last_activity_is_its_latest_event_or_activity(world):
+    latest: dict[int, datetime] = {}
+    events, activities = (
+        Event.objects.values_list("lead_id", "occurred_at"),
+        Activity.objects.values_list("lead_id", "done_at"),
+    )
+    for lead, at in [*events, *activities]:
+        latest[lead] = max(at, latest.get(lead, at))
+    assert dict(Lead.objects.exclude(last_activity_at=None).values_list("pk", "last_activity_at")) == latest
 
 
 @needs_world

@@ -137,10 +137,15 @@ class LeadforgeImport:
         self.lost_stage = next(stage for stage in stages if stage.is_lost)
         self.reps = dict(User.objects.filter(role=Role.SALES).values_list("username", "pk"))
         self.rep_teams = dict(User.objects.filter(role=Role.SALES).values_list("pk", "team_id"))
+        self.known_events = {
+            table: set(Event.objects.filter(source=f"import:{table}").values_list("external_id", flat=True))
+            for table in ("touches", "sessions")
+        }
+        self.known_activities = set(Activity.objects.exclude(external_id=None).values_list("external_id", flat=True))
         self._accounts()
         self._contacts()
         opportunities = {row["lead_id"]: row for row in self._read("opportunities")}
-        self._leads(opportunities)
+        self._leads(opportunities, self._latest_by_lead())
         self._opportunities(opportunities)
         self._lead_histories(opportunities)
         self._events("touches", "touch_id", self._touch)
@@ -229,13 +234,30 @@ class LeadforgeImport:
 
     # --- leads and deals ----------------------------------------------------------------------------------------
 
-    def _leads(self, opportunities: dict[str, dict[str, str]]) -> None:
+    def _latest_by_lead(self) -> dict[str, str]:
+        """A first pass over the touches, sessions and sales activities to import: each lead's (external id) latest
+        moment among them, so that a new lead is written with its last activity instead of updated afterwards."""
+        latest: dict[str, str] = {}
+        tables: list[tuple[str, str, Callable[[dict[str, str]], str | None], set[str | None]]] = [
+            ("touches", "touch_id", _event_moment(self._touch), self.known_events["touches"]),
+            ("sessions", "session_id", _event_moment(self._session), self.known_events["sessions"]),
+            ("sales_activities", "activity_id", _activity_moment, self.known_activities),
+        ]
+        for table, key, moment, known in tables:
+            for row in self._read(table):
+                at = moment(row)
+                lead = row.get("lead_id", "")
+                if at is not None and row[key] not in known and at > latest.get(lead, ""):
+                    latest[lead] = at
+        return latest
+
+    def _leads(self, opportunities: dict[str, dict[str, str]], latest: dict[str, str]) -> None:
         counts = self.report.table("leads")
         known = ids_by_external_id(Lead)
         self.new_leads: dict[str, dict[str, str]] = {}
         fields = ["external_id", "contact_id", "source", "source_detail", "first_touch_channel", "owner_id", "team_id",
                   "lifecycle_stage", "furthest_stage", "authority", "budget_confirmed", "need", "company_name",
-                  "created_at", "updated_at"]  # fmt: skip
+                  "last_activity_at", "created_at", "updated_at"]  # fmt: skip
 
         def rows() -> Iterator[tuple]:
             for number, row in enumerate(self._read("leads"), start=FIRST_ROW):
@@ -261,14 +283,19 @@ class LeadforgeImport:
                 furthest = max((step[1] for step in steps if step[1] in FORWARD), key=FORWARD.index, default="")
                 counts.new += 1
                 self.new_leads[row["lead_id"]] = row
+                last_activity = latest.get(row["lead_id"])
                 yield (
                     row["lead_id"], contact, source, "", row.get("first_touch_channel", ""), owner, team, stage,
-                    furthest, "unknown", False, "", "", stored_datetime(row["lead_created_at"]), self.now,
+                    furthest, "unknown", False, "", "", stored_datetime(last_activity) if last_activity else None,
+                    stored_datetime(row["lead_created_at"]), self.now,
                 )  # fmt: skip
                 self._tick("leads", number)
 
         insert_rows(Lead, fields, rows())
         self.leads = ids_by_external_id(Lead)
+        self.written_last_activity = {
+            self.leads[external_id]: latest[external_id] for external_id in self.new_leads if external_id in latest
+        }
         self.lead_people = {
             pk: (contact, owner, team)
             for pk, contact, owner, team in Lead.objects.exclude(external_id=None).values_list(
@@ -394,7 +421,7 @@ class LeadforgeImport:
 
     def _events(self, table: str, key: str, convert: Callable[[dict[str, str]], EventFacts | None]) -> None:
         counts = self.report.table(table)
-        known = set(Event.objects.filter(source=f"import:{table}").values_list("external_id", flat=True))
+        known = self.known_events[table]
 
         def rows() -> Iterator[tuple]:
             for number, row in enumerate(self._read(table), start=FIRST_ROW):
@@ -454,7 +481,7 @@ class LeadforgeImport:
 
     def _activities(self) -> None:
         counts = self.report.table("sales_activities")
-        known = set(Activity.objects.exclude(external_id=None).values_list("external_id", flat=True))
+        known = self.known_activities
 
         def rows() -> Iterator[tuple]:
             for number, row in enumerate(self._read("sales_activities"), start=FIRST_ROW):
@@ -464,7 +491,7 @@ class LeadforgeImport:
                     continue
                 lead = self.leads.get(row.get("lead_id", ""))
                 kind = row.get("activity_type", "")
-                at = row.get("activity_timestamp", "")
+                at = _activity_moment(row)
                 if lead is None:
                     self.report.reject("sales_activities", number, "lead_id", f"No lead {row.get('lead_id')!r}.")
                     continue
@@ -492,8 +519,10 @@ class LeadforgeImport:
             self.latest[lead] = at
 
     def _last_activity(self) -> None:
-        """Each lead's last activity time is at least its latest imported touch, session or sales activity."""
-        advance_last_activity({lead: parse_datetime(at) for lead, at in self.latest.items()})
+        """Each lead's last activity time is at least its latest imported touch, session or sales activity: a lead
+        already there moves up to it (a new one was written with it)."""
+        written = self.written_last_activity
+        advance_last_activity({lead: parse_datetime(at) for lead, at in self.latest.items() if written.get(lead) != at})
 
     # --- customers ----------------------------------------------------------------------------------------------
 
@@ -534,6 +563,22 @@ def _moves(first: Stage, path: list[Stage], closing: str = "") -> list[tuple[int
     """The moves from the first stage along the path, as (from id, to id, reason); the last one closes the deal
     with that reason, when it is a closing move."""
     return [(before.pk, after.pk, closing if after.is_closed else "") for before, after in pairwise([first, *path])]
+
+
+def _event_moment(convert: Callable[[dict[str, str]], EventFacts | None]) -> Callable[[dict[str, str]], str | None]:
+    """When an event row happened, by its converter, or None when the converter refuses the row."""
+
+    def moment(row: dict[str, str]) -> str | None:
+        converted = convert(row)
+        return converted[1] if converted else None
+
+    return moment
+
+
+def _activity_moment(row: dict[str, str]) -> str | None:
+    """When a sales activity row happened, or None when it is not one to import (an unknown type or no time)."""
+    at = row.get("activity_timestamp", "")
+    return at if at and row.get("activity_type", "") in ACTIVITY_KINDS else None
 
 
 def _closed_at(row: dict[str, str]) -> str:
