@@ -1,13 +1,17 @@
-"""Set-based writing: rows written over those with the same key."""
+"""Set-based writing: rows written over those with the same key; a first load checked once at its end."""
 
 import json
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow import bulk
-from leadflow.bulk import database_datetime, upsert_rows
+from leadflow.accounts.models import Account, Contact
+from leadflow.bulk import database_datetime, first_load, insert_rows, upsert_rows
+from leadflow.engagement.models import Event
+from leadflow.imports.leadforge import LOADED
+from leadflow.leads.models import Lead
 from leadflow.scoring.models import LeadScore
 
 from .factories import LeadFactory
@@ -45,3 +49,54 @@ def test_inserted_rows_come_back_as_their_ids_in_order(monkeypatch):
     ids = bulk.insert_rows_returning_ids(LeadScore, fields, rows)
     assert [LeadScore.objects.get(pk=pk).fit for pk in ids] == [0, 1, 2, 3, 4]
     assert [LeadScore.objects.get(pk=pk).lead_id for pk in ids] == [lead.pk for lead in reversed(leads)]
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a first load sets keys and indexes aside on PostgreSQL only"
+)
+
+
+def keys_and_indexes(models) -> set[tuple[str, str]]:
+    """The foreign keys and indexes of the models' tables, by name with their definitions."""
+    tables = [model._meta.db_table for model in models]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) "
+            "UNION SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = ANY(%s::regclass[])",
+            [tables, tables],
+        )
+        return set(cursor.fetchall())
+
+
+@postgres_only
+def test_a_first_load_puts_back_every_key_and_index_it_set_aside():
+    before = keys_and_indexes(LOADED)
+    with transaction.atomic(), first_load(LOADED):
+        during = keys_and_indexes(LOADED)
+    names = {name for name, _ in during}
+    assert "engagement_event_lead_id_9e916fc4_fk_leads_lead_id" not in names  # a key between two loaded tables
+    assert "engagement__lead_id_9331d4_idx" not in names and "engagement_event_pkey" in names  # plain index; key
+    assert during < before
+    assert keys_and_indexes(LOADED) == before
+
+
+@postgres_only
+def test_a_first_load_refuses_a_row_whose_key_points_nowhere():
+    before = keys_and_indexes([Account, Contact])
+    fields = ["first_name", "last_name", "phone", "job_title", "seniority", "role_function", "account_id"]
+    with pytest.raises(IntegrityError), transaction.atomic(), first_load([Account, Contact]):
+        insert_rows(Contact, fields, [("Ann", "Lee", "", "", "", "", 987654)])
+    assert not Contact.objects.exists()
+    assert keys_and_indexes([Account, Contact]) == before
+
+
+@postgres_only
+def test_a_table_holding_rows_keeps_its_keys_and_indexes_through_a_first_load():
+    LeadFactory()
+    before = keys_and_indexes([Contact, Lead, Event])
+    with transaction.atomic(), first_load([Contact, Lead, Event]):
+        during = keys_and_indexes([Contact, Lead, Event])
+    lead_and_contact = {(name, definition) for name, definition in before if "engagement" not in name}
+    assert lead_and_contact <= during < before  # the contact and lead tables hold rows; only the events' indexes went
+    assert keys_and_indexes([Contact, Lead, Event]) == before
