@@ -170,45 +170,65 @@ def no_cycle_collection() -> Iterator[None]:
 
 @contextmanager
 def first_load(models: Sequence[type[Model]]) -> Iterator[None]:
-    """A bulk load into tables that are empty, checked once at the end instead of row by row (PostgreSQL; inside a
-    transaction). The empty tables among `models` are locked; their plain indexes and the foreign keys between them
-    are set aside, and put back when the load ends: each index built once, each key checked by one join. A row the
-    keys refuse fails the transaction, as the row-by-row check would. Readers of those tables wait for the load's
-    commit, which only matters in an empty CRM. Tables holding rows, and other databases, load as usual."""
-    if connection.vendor != "postgresql":
-        yield
-        return
+    """A bulk load into tables that are empty, inside a transaction: the plain indexes of the empty tables among
+    `models` are set aside, and on PostgreSQL the foreign keys between them too; all are put back when the load ends,
+    each index built once and each key checked by one join, instead of row by row. A row the keys refuse fails the
+    transaction, as the row-by-row check would. On PostgreSQL those tables are locked until the commit (on SQLite the
+    transaction holds the one write lock already): readers wait for the load, which only matters in an empty CRM.
+    Tables holding rows load as usual."""
     if not connection.in_atomic_block:
         raise RuntimeError("first_load() runs inside a transaction")
-    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        empty = [model._meta.db_table for model in models if not model._base_manager.exists()]
-        if empty:
-            cursor.execute(f"LOCK TABLE {', '.join(quote(table) for table in empty)} IN ACCESS EXCLUSIVE MODE")
-            empty = [model._meta.db_table for model in models if model._meta.db_table in empty
-                     and not model._base_manager.exists()]  # fmt: skip
-        cursor.execute(
-            "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) AND confrelid = ANY(%s::regclass[])",
-            [empty, empty],
-        )
-        keys = cursor.fetchall()
-        cursor.execute(
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index WHERE "
-            "indrelid = ANY(%s::regclass[]) AND NOT indisunique AND NOT indisprimary "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = indexrelid)",
-            [empty],
-        )
-        indexes = cursor.fetchall()
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")  # no checks pending: DDL may run
+        empty = [model for model in models if not model._base_manager.exists()]
+        if connection.vendor == "postgresql":
+            keys, indexes = _set_aside_on_postgresql(cursor, empty)
+        else:
+            keys, indexes = [], _plain_indexes_on_sqlite(cursor, empty)
         for table, name, _ in keys:
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         for name, _ in indexes:
             cursor.execute(f"DROP INDEX {name}")
     yield
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")  # no checks pending
         for _, definition in indexes:
             cursor.execute(definition)
         for table, name, definition in keys:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+
+
+def _set_aside_on_postgresql(cursor: Any, empty: list[type[Model]]) -> tuple[list[tuple], list[tuple]]:
+    """Lock the empty tables, and name the keys between them and their plain indexes, with their definitions."""
+    quote = connection.ops.quote_name
+    if empty:
+        cursor.execute(f"LOCK TABLE {', '.join(quote(m._meta.db_table) for m in empty)} IN ACCESS EXCLUSIVE MODE")
+    tables = [model._meta.db_table for model in empty if not model._base_manager.exists()]  # still empty
+    cursor.execute(
+        "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) AND confrelid = ANY(%s::regclass[])",
+        [tables, tables],
+    )
+    keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index WHERE "
+        "indrelid = ANY(%s::regclass[]) AND NOT indisunique AND NOT indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = indexrelid)",
+        [tables],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")  # no checks pending: DDL may run
+    return keys, indexes
+
+
+def _plain_indexes_on_sqlite(cursor: Any, empty: list[type[Model]]) -> list[tuple]:
+    """The empty tables' indexes made by CREATE INDEX (not unique), with their definitions."""
+    indexes: list[tuple] = []
+    for model in empty:
+        cursor.execute(
+            "SELECT list.name, master.sql FROM pragma_index_list(%s) AS list JOIN sqlite_master AS master "
+            "ON master.name = list.name WHERE list.origin = 'c' AND NOT list.\"unique\"",
+            [model._meta.db_table],
+        )
+        indexes.extend((connection.ops.quote_name(name), definition) for name, definition in cursor.fetchall())
+    return indexes
