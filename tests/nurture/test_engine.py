@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from django.core import mail
 from django.core.signing import Signer
@@ -56,6 +57,7 @@ from leadflow.nurture.services import (
     send_queued,
     wait_until,
 )
+from leadflow.nurture.services.sending import RESERVED
 from leadflow.pipeline.models import Activity
 from leadflow.scoring.models import LeadScore
 from leadflow.users.models import Notification
@@ -290,6 +292,26 @@ def test_outside_a_transaction_the_worker_commits_each_email_itself(marketer, we
     finally:
         transaction.set_autocommit(True)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite takes one writer at a time: no race to avoid")
+def test_a_worker_sends_the_due_emails_another_worker_has_not_reserved(marketer, welcome):
+    enrol_leads(_sequence(marketer, ("email", {}, {"template": welcome})), [_lead() for _ in range(4)], by=marketer)
+    run_due_steps(at=NOON)
+    first, second, *rest = Delivery.objects.order_by("not_before", "id").values_list("pk", flat=True)
+    settings = connection.settings_dict
+    other = psycopg.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or None,
+                            user=settings["USER"], password=settings["PASSWORD"], autocommit=True)  # fmt: skip
+    with other:
+        reserve = "SELECT pg_advisory_lock(%s, mod(%s, 2147483647)::int)"
+        for pk in (first, second):  # another worker's batch
+            other.execute(reserve, [RESERVED, pk])
+        assert send_queued(at=NOON) == {"sent": 2}
+        assert set(Delivery.objects.filter(status="sent").values_list("pk", flat=True)) == set(rest)
+    assert send_queued(at=NOON) == {"sent": 2}  # that worker is gone, and its reservations with it
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        assert cursor.fetchone() == (0,)  # each batch let go of its own
 
 
 def test_one_statement_writes_each_outcome_and_the_next_claim_and_counts_a_delivery_moved_elsewhere_as_taken(

@@ -93,7 +93,7 @@ SETUP = textwrap.dedent(
     from leadflow.nurture.models import NurtureSettings
     from leadflow.nurture.services import add_step, enrol_leads, run_due_steps, save_sequence, save_template
     from leadflow.users.models import User
-    NurtureSettings.objects.create(pk=1, quiet_from=0, quiet_until=0, per_domain_per_hour=1000)  # any hour, no throttle
+    NurtureSettings.objects.create(pk=1, quiet_from=0, quiet_until=0, per_domain_per_hour=5000)  # any hour, no throttle
     mia = User.objects.create(username="mia", role="marketing")
     template = save_template(None, by=mia, name="T", subject="Hello {{ contact.first_name }}", body="<p>Hi</p>")
     sequence = save_sequence(None, by=mia, name="Drip")
@@ -142,8 +142,9 @@ def test_a_worker_killed_mid_batch_sends_each_email_exactly_once(smtp, tmp_path)
     inbox, port = smtp
     url, drop = _database_url(tmp_path)
     two_workers = url.startswith("postgres")
-    # Beside a second worker, enough emails that both are surely sending before the first one dies after 15.
-    count = 200 if two_workers else 40
+    # Beside a second worker, enough emails that both are surely sending before the first one dies after 15: more
+    # than two batches, as each worker reserves a batch of its own.
+    count = 1200 if two_workers else 40
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_URL"))},
         "DATABASE_URL": url, "SECRET_KEY": "crash-test", "LEADFLOW_VAR_DIR": str(tmp_path),

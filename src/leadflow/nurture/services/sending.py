@@ -1,5 +1,5 @@
-"""Sending queued emails: claimed one at a time, quiet hours and throttles respected, each outcome committed with the
-next claim."""
+"""Sending queued emails: a batch reserved per worker, each email claimed one at a time, quiet hours and throttles
+respected, each outcome committed with the next claim."""
 
 import logging
 import os
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 LEASE = timedelta(minutes=10)  # a delivery left `sending` this long by a worker that died is sent again
+RESERVED = 0x6E757274  # the advisory-lock namespace of the deliveries a worker has picked for its batch
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -194,6 +195,33 @@ def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter, claim: Outcom
     return claim is not None and claim[1] in moved
 
 
+def _reserved(due: QuerySet[Delivery], limit: int) -> tuple[QuerySet[Delivery], list[int]]:
+    """Up to `limit` of the due deliveries, and on PostgreSQL the ids this worker reserved among them: those no
+    other worker holds a session advisory lock on, locked for this one. Two workers then send different emails
+    instead of racing, email by email, for the same ones in the same order. A reservation is only a hint (the claim
+    decides who sends); it ends with `_release`, or with the connection of a worker that dies."""
+    if connection.vendor != "postgresql":
+        return due[:limit], []
+    window, params = due.values("id")[: limit * 8].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM ({window}) AS due WHERE pg_try_advisory_lock({RESERVED}, mod(id, 2147483647)::int) "
+            "LIMIT %s",
+            [*params, limit],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return due.filter(pk__in=ids), ids
+
+
+def _release(reserved: list[int]) -> None:
+    if reserved:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT pg_advisory_unlock({RESERVED}, mod(id, 2147483647)::int) FROM unnest(%s::bigint[]) AS id",
+                [reserved],
+            )
+
+
 def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     """Send up to `limit` queued emails that are due, one at a time: each is claimed and committed as `sending`
     before the mail server is called, and its outcome is committed with the next one's claim (one commit per email),
@@ -203,7 +231,14 @@ def send_queued(*, at: datetime | None = None, limit: int = 500) -> Counter:
     at = at or timezone.now()
     quiet, outcome = nurture_settings(), Counter[str]()
     due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, not_before__lte=at).order_by("not_before", "id")
-    batch = QueuedEmail.batch(due[:limit])
+    picked, reserved = _reserved(due, limit)
+    try:
+        return _send(QueuedEmail.batch(picked), quiet, at, outcome)
+    finally:
+        _release(reserved)
+
+
+def _send(batch: list[QueuedEmail], quiet: NurtureSettings, at: datetime, outcome: Counter) -> Counter:
     if not batch:
         return outcome
     steps = Step.objects.select_related("template", "variant_template").in_bulk({e.step_id for e in batch})
