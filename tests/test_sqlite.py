@@ -52,3 +52,25 @@ def test_a_writer_that_keeps_the_lock_past_the_timeout_is_an_error_naming_the_lo
     assert busy_timeout_ms() == 200  # the timeout in force again for other statements
     other_writer.execute("ROLLBACK")
     assert not Team.objects.filter(name="Never").exists()
+
+
+def test_a_long_wait_tries_less_often_a_short_one_every_millisecond(other_writer, monkeypatch):
+    from leadflow.sqlite import base
+
+    connection.ensure_connection()
+    pauses, sleep, began = [], base.time.sleep, base.time.monotonic()
+
+    def recorded(seconds: float) -> None:
+        pauses.append((base.time.monotonic() - began, seconds))
+        sleep(seconds)
+
+    monkeypatch.setattr(base.time, "sleep", recorded)
+    let_go = threading.Timer(0.3, other_writer.execute, ["ROLLBACK"])
+    let_go.start()
+    with transaction.atomic():
+        Team.objects.create(name="Waited long")
+    let_go.join()
+    early = [pause for waited, pause in pauses if waited < 0.004]
+    assert early and max(early) <= base.SHORT_PAUSE_SECONDS  # a short wait tries at least every millisecond
+    assert all(pause <= max(base.SHORT_PAUSE_SECONDS, waited * base.SHARE_OF_WAIT) + 0.001 for waited, pause in pauses)
+    assert max(pause for _, pause in pauses) > 10 * base.SHORT_PAUSE_SECONDS  # 300 ms of waiting: pauses grew
