@@ -79,6 +79,17 @@ TOUCH_TYPES = {
 }
 SESSION_TYPES = {"pricing_page": EventType.PRICING_PAGE_VIEW, "demo_page": EventType.PAGE_VISIT}
 ACTIVITY_KINDS = {"call", "email", "meeting", "demo"}
+# Per table of moments: the columns of its id, its type and its time, and the types it imports.
+MOMENTS = {
+    "touches": ("touch_id", "touch_type", "touch_timestamp"),
+    "sessions": ("session_id", "session_type", "session_timestamp"),
+    "sales_activities": ("activity_id", "activity_type", "activity_timestamp"),
+}
+KINDS: dict[str, Any] = {
+    "touches": TOUCH_TYPES,
+    "sessions": {*SESSION_TYPES, "website"},
+    "sales_activities": ACTIVITY_KINDS,
+}
 COUNTRIES = {"UK": "GB", "US": "US"}
 IMPORTED_LOST_REASON = "Unknown (imported)"
 # An event as a table row describes it: its type, when (ISO text), and its properties as (key, value) pairs.
@@ -97,13 +108,28 @@ def table_path(root: Path, name: str) -> Path | None:
     return None
 
 
-def _rows(path: Path) -> Iterator[dict[str, str]]:
+def _records(path: Path) -> Iterator[list[str]]:
+    """A table file's header, then its rows, as lists of text."""
     opener: Any = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
-        reader = csv.reader(text)
-        header = next(reader)
-        for values in reader:
-            yield dict(zip(header, values, strict=False))
+        yield from csv.reader(text)
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    records = _records(path)
+    header = next(records)
+    for values in records:
+        yield dict(zip(header, values, strict=False))
+
+
+def _columns(path: Path, names: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The named columns of each row, without building the whole row ("" for a column the file lacks or a short
+    row leaves out)."""
+    records = _records(path)
+    header = next(records)
+    places = [header.index(name) if name in header else len(header) for name in names]
+    for values in records:
+        yield tuple(values[place] if place < len(values) else "" for place in places)
 
 
 class LeadforgeImport:
@@ -242,16 +268,11 @@ class LeadforgeImport:
         """A first pass over the touches, sessions and sales activities to import: each lead's (external id) latest
         moment among them, so that a new lead is written with its last activity instead of updated afterwards."""
         latest: dict[str, str] = {}
-        tables: list[tuple[str, str, Callable[[dict[str, str]], str | None], set[str | None]]] = [
-            ("touches", "touch_id", _event_moment(self._touch), self.known_events["touches"]),
-            ("sessions", "session_id", _event_moment(self._session), self.known_events["sessions"]),
-            ("sales_activities", "activity_id", _activity_moment, self.known_activities),
-        ]
-        for table, key, moment, known in tables:
-            for row in self._read(table):
-                at = moment(row)
-                lead = row.get("lead_id", "")
-                if at is not None and row[key] not in known and at > latest.get(lead, ""):
+        known = {**self.known_events, "sales_activities": self.known_activities}
+        for table, (key, kind, when) in MOMENTS.items():
+            path = table_path(self.root, table)
+            for lead, external_id, kind_value, at in _columns(path, ("lead_id", key, kind, when)) if path else ():
+                if _moment(table, kind_value, at) and external_id not in known[table] and at > latest.get(lead, ""):
                     latest[lead] = at
         return latest
 
@@ -455,8 +476,8 @@ class LeadforgeImport:
 
     @staticmethod
     def _touch(row: dict[str, str]) -> EventFacts | None:
-        event_type = TOUCH_TYPES.get(row.get("touch_type", ""))
-        if event_type is None or not row.get("touch_timestamp"):
+        at = _moment("touches", row.get("touch_type", ""), row.get("touch_timestamp", ""))
+        if at is None:
             return None
         properties = (
             ("touch_type", row.get("touch_type", "")),
@@ -464,12 +485,13 @@ class LeadforgeImport:
             ("direction", row.get("touch_direction", "")),
             ("campaign_id", row.get("campaign_id", "")),
         )
-        return event_type, row["touch_timestamp"], properties
+        return TOUCH_TYPES[row["touch_type"]], at, properties
 
     @staticmethod
     def _session(row: dict[str, str]) -> EventFacts | None:
         session_type = row.get("session_type", "")
-        if not row.get("session_timestamp") or session_type not in (*SESSION_TYPES, "website"):
+        at = _moment("sessions", session_type, row.get("session_timestamp", ""))
+        if at is None:
             return None
         properties: dict[str, Any] = {"session_type": session_type}
         for column in ("page_views", "pricing_page_views", "demo_page_views", "session_duration_seconds"):
@@ -477,11 +499,7 @@ class LeadforgeImport:
             properties[column] = int(float(value)) if value else None
         if session_type == "demo_page":
             properties["page"] = "/demo"
-        return (
-            SESSION_TYPES.get(session_type, EventType.PAGE_VISIT),
-            row["session_timestamp"],
-            tuple(properties.items()),
-        )
+        return SESSION_TYPES.get(session_type, EventType.PAGE_VISIT), at, tuple(properties.items())
 
     def _activities(self) -> None:
         counts = self.report.table("sales_activities")
@@ -495,7 +513,7 @@ class LeadforgeImport:
                     continue
                 lead = self.leads.get(row.get("lead_id", ""))
                 kind = row.get("activity_type", "")
-                at = _activity_moment(row)
+                at = _moment("sales_activities", kind, row.get("activity_timestamp", ""))
                 if lead is None:
                     self.report.reject("sales_activities", number, "lead_id", f"No lead {row.get('lead_id')!r}.")
                     continue
@@ -569,20 +587,10 @@ def _moves(first: Stage, path: list[Stage], closing: str = "") -> list[tuple[int
     return [(before.pk, after.pk, closing if after.is_closed else "") for before, after in pairwise([first, *path])]
 
 
-def _event_moment(convert: Callable[[dict[str, str]], EventFacts | None]) -> Callable[[dict[str, str]], str | None]:
-    """When an event row happened, by its converter, or None when the converter refuses the row."""
-
-    def moment(row: dict[str, str]) -> str | None:
-        converted = convert(row)
-        return converted[1] if converted else None
-
-    return moment
-
-
-def _activity_moment(row: dict[str, str]) -> str | None:
-    """When a sales activity row happened, or None when it is not one to import (an unknown type or no time)."""
-    at = row.get("activity_timestamp", "")
-    return at if at and row.get("activity_type", "") in ACTIVITY_KINDS else None
+def _moment(table: str, kind: str, at: str) -> str | None:
+    """When a touch, session or sales activity row happened, or None when it is not one to import (a type the
+    table does not know, or no time)."""
+    return at if at and kind in KINDS[table] else None
 
 
 def _closed_at(row: dict[str, str]) -> str:
