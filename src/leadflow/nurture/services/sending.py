@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)  # a delivery left `sending` this long by a worker that died is sent again
 RESERVED = 0x6E757274  # the advisory-lock namespace of the deliveries a worker has picked for its batch
+RESERVATION = f"{RESERVED}, mod(id, 2147483647)::int"  # a delivery's advisory-lock key: namespace, id in an int
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -205,8 +206,7 @@ def _reserved(due: QuerySet[Delivery], limit: int) -> tuple[QuerySet[Delivery], 
     window, params = due.values("id")[: limit * 8].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM ({window}) AS due WHERE pg_try_advisory_lock({RESERVED}, mod(id, 2147483647)::int) "
-            "LIMIT %s",
+            f"SELECT id FROM ({window}) AS due WHERE pg_try_advisory_lock({RESERVATION}) LIMIT %s",
             [*params, limit],
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -217,7 +217,7 @@ def _release(reserved: list[int]) -> None:
     if reserved:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT pg_advisory_unlock({RESERVED}, mod(id, 2147483647)::int) FROM unnest(%s::bigint[]) AS id",
+                f"SELECT pg_advisory_unlock({RESERVATION}) FROM unnest(%s::bigint[]) AS id",
                 [reserved],
             )
 
