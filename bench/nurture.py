@@ -16,6 +16,7 @@ import argparse
 import gc
 import multiprocessing
 import os
+import queue
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +34,16 @@ def in_workers(count: int, work: Callable[[], int]) -> list[int]:
     processes = [context.Process(target=lambda: results.put(work())) for _ in range(count)]
     for process in processes:
         process.start()
-    done = [results.get() for _ in processes]
+    done: list[int] = []
+    while len(done) < count:  # a process that dies sends nothing: stop then instead of waiting for ever
+        try:
+            done.append(results.get(timeout=1))
+        except queue.Empty:
+            failed = [process.exitcode for process in processes if process.exitcode not in (None, 0)]
+            if failed:
+                for process in processes:
+                    process.terminate()
+                raise SystemExit(f"a worker process failed (exit code {failed[0]})") from None
     for process in processes:
         process.join()
         if process.exitcode != 0:
