@@ -3,11 +3,13 @@ tracking and the A/B decision (emails through Django's locmem backend; test_smtp
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from smtplib import SMTPRecipientsRefused
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.signing import Signer
 from django.db import connection, transaction
 from django.test import Client
@@ -55,6 +57,7 @@ from leadflow.nurture.services import (
     save_sequence,
     save_template,
     send_queued,
+    sending,
     wait_until,
 )
 from leadflow.nurture.services.sending import RESERVED
@@ -338,6 +341,37 @@ def test_one_statement_writes_each_outcome_and_the_next_claim_and_counts_a_deliv
     assert rows[postponed.pk][0] == "queued" and rows[postponed.pk][2:4] == (NOON + timedelta(hours=1), "Later")
     assert rows[taken.pk][0] == "sending" and rows[taken.pk][3] == "another worker"
     assert rows[next_one.pk][0] == "sending" and rows[next_one.pk][4] == NOON and rows[next_one.pk][1] is None
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a worker sends: each outcome goes in with the next claim
+def test_an_email_that_cannot_be_built_or_is_refused_fails_alone_with_the_reason(marketer, welcome, monkeypatch):
+    NurtureSettings.objects.get_or_create(pk=1, defaults={"quiet_from": 0, "quiet_until": 0})
+    names = ["Ann", "Broken", "Cy", "Refused", "Dee"]
+    enrol_leads(_sequence(marketer, ("email", {}, {"template": welcome})), [_lead(first_name=n) for n in names],
+                by=marketer)  # fmt: skip
+    run_due_steps(at=NOON)
+    render = sending.render_email
+
+    def render_or_fail(subject, body, fields, **kwargs):
+        if fields["contact__first_name"] == "Broken":
+            raise ValueError("a merge field would not render")
+        return render(subject, body, fields, **kwargs)
+
+    class RefusingOne(locmem.EmailBackend):
+        def send_messages(self, messages):
+            if any("Refused" in message.subject for message in messages):
+                raise SMTPRecipientsRefused({messages[0].to[0]: (550, b"No such user")})
+            return super().send_messages(messages)
+
+    monkeypatch.setattr(sending, "render_email", render_or_fail)
+    monkeypatch.setattr(sending, "get_connection", RefusingOne)
+    assert send_queued(at=NOON) == {"sent": 3, "failed": 2}
+    assert sorted(message.subject for message in mail.outbox) == ["Welcome Ann", "Welcome Cy", "Welcome Dee"]
+    outcomes = dict(Delivery.objects.values_list("lead__contact__first_name", "status"))
+    assert outcomes == {"Ann": "sent", "Broken": "failed", "Cy": "sent", "Refused": "failed", "Dee": "sent"}
+    notes = dict(Delivery.objects.filter(status="failed").values_list("lead__contact__first_name", "note"))
+    assert notes["Broken"] == "ValueError: a merge field would not render"
+    assert notes["Refused"].startswith("SMTPRecipientsRefused: ") and "No such user" in notes["Refused"]
 
 
 def test_wait_until_a_weekday_in_the_leads_time_zone(marketer, welcome):
