@@ -1,6 +1,8 @@
-"""Set-based writing: rows written over those with the same key; a first load checked once at its end."""
+"""Set-based writing: rows written over those with the same key; rows made in a helper process; a first load checked
+once at its end."""
 
 import json
+import os
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -8,7 +10,7 @@ from django.utils import timezone
 
 from leadflow import bulk
 from leadflow.accounts.models import Account, Contact
-from leadflow.bulk import database_datetime, first_load, insert_rows, upsert_rows
+from leadflow.bulk import database_datetime, drawn_aside, first_load, insert_rows, upsert_rows
 from leadflow.engagement.models import Event
 from leadflow.imports.leadforge import LOADED
 from leadflow.leads.models import Lead
@@ -106,3 +108,74 @@ def test_a_table_holding_rows_keeps_its_keys_and_indexes_through_a_first_load():
     lead_and_contact = {(name, definition) for name, definition in before if "engagement" not in name}
     assert lead_and_contact <= during < before  # the contact and lead tables hold rows; only the events' indexes went
     assert keys_and_indexes([Contact, Lead, Event]) == before
+
+
+# --- rows made in a helper process ----------------------------------------------------------------------------------
+
+
+def _no_child_left() -> bool:
+    """Whether this process has no child process, running or waiting to be reaped."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_rows_made_aside_come_in_order_with_the_news_after_the_rows_before_it(monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 3)
+    made: list[int] = []  # what the helper changes in its own memory stays there
+    seen: list[tuple] = []
+
+    def rows():
+        for number in range(7):
+            made.append(number)
+            yield (number, f"row {number}", {"n": number})
+
+    taken = []
+    for row in drawn_aside(
+        rows, news=lambda final: (final, list(made)), apply=lambda told: seen.append((len(taken), told))
+    ):
+        taken.append(row)
+    assert taken == [(number, f"row {number}", {"n": number}) for number in range(7)]
+    assert seen == [(3, (False, [0, 1, 2])), (6, (False, [0, 1, 2, 3, 4, 5])), (7, (False, list(range(7)))),
+                    (7, (True, list(range(7))))]  # fmt: skip
+    assert made == [] and _no_child_left()
+
+
+def test_an_error_in_the_helper_is_raised_where_its_rows_are_taken(monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 2)
+
+    def failing():
+        yield (1,)
+        yield (2,)
+        raise ValueError("row 3 is broken")
+
+    taken = []
+    with pytest.raises(ValueError, match="row 3 is broken"):
+        taken.extend(drawn_aside(failing))
+    assert taken == [(1,), (2,)] and _no_child_left()
+
+    def unpicklable():
+        raise type("Local", (Exception,), {})("made inside a function")  # its class cannot be found by name
+        yield
+
+    with pytest.raises(RuntimeError, match="made inside a function"):
+        list(drawn_aside(unpicklable))
+
+
+def test_the_helper_may_not_use_the_database():
+    def querying():
+        yield (Account.objects.count(),)
+
+    with pytest.raises(RuntimeError, match="may not use the database"):
+        list(drawn_aside(querying))
+    assert Account.objects.count() == 0  # and this process's connection still works
+
+
+def test_a_writer_that_stops_early_stops_the_helper(monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 10)
+    rows = drawn_aside(lambda: ((number,) for number in range(10**9)))  # would run for hours
+    assert next(rows) == (0,)
+    rows.close()
+    assert _no_child_left()

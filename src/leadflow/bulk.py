@@ -1,12 +1,18 @@
 """Set-based writing for bulk work (imports, rescoring, the nurture engine): many rows per statement (COPY on
-PostgreSQL), dates adapted once, ids looked up by external id, and the cycle collector held off during a batch."""
+PostgreSQL), rows made in a helper process while they are written, dates adapted once, ids looked up by external
+id, and the cycle collector held off during a batch."""
 
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import pickle
+import signal
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
+from multiprocessing import Pipe
 from typing import Any
 
 from django.db import connection, transaction
@@ -59,6 +65,66 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
                 cursor.executemany(insert, batch)
             written += len(batch)
     return written
+
+
+def drawn_aside(
+    rows: Callable[[], Iterable[Sequence[Any]]],
+    news: Callable[[bool], Any] = lambda final: None,
+    apply: Callable[[Any], None] = lambda told: None,
+) -> Iterator[Sequence[Any]]:
+    """The rows `rows()` gives, made in a helper process forked for them while this one writes them (reading and
+    converting a big file takes as long as inserting it: on two cores the two overlap). After each BATCH of rows the
+    helper sends what `news(False)` returns, and at the end what `news(True)` returns; this process passes it to
+    `apply` once it has taken the rows before it. So what making the rows changes (counts, reasons, progress) comes
+    back: the helper's own changes to memory are lost with it. The helper may not use the database (it would share
+    this process's connection): a query there raises. An error there is raised here, when its rows are reached."""
+    receiving, sending = Pipe(duplex=False)
+    helper = os.fork()
+    if helper == 0:  # the helper: make, send, and leave without running anything of this process's on exit
+        receiving.close()
+        status = 0
+        try:
+            with connection.execute_wrapper(_no_database_in_a_helper):
+                made = iter(rows())
+                while batch := list(islice(made, BATCH)):
+                    sending.send(("rows", batch, news(False)))
+                sending.send(("end", [], news(True)))
+        except BaseException as exc:  # whatever stops the helper is raised in the writing process
+            status = 1
+            sending.send(("error", [], _portable(exc)))
+        finally:
+            os._exit(status)
+    sending.close()
+    try:
+        while True:
+            try:
+                kind, batch, told = receiving.recv()
+            except EOFError:
+                raise RuntimeError("the helper process making the rows stopped without a word") from None
+            if kind == "error":
+                raise told
+            yield from batch
+            apply(told)
+            if kind == "end":
+                return
+    finally:
+        receiving.close()
+        if os.waitpid(helper, os.WNOHANG) == (0, 0):  # still making rows nobody will take
+            os.kill(helper, signal.SIGKILL)
+            os.waitpid(helper, 0)
+
+
+def _no_database_in_a_helper(*args: Any) -> None:
+    raise RuntimeError("a helper process making rows may not use the database")
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception, if it survives pickling to the other process; else a RuntimeError with its traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # any exception that does not pickle
+        return RuntimeError("".join(traceback.format_exception(exc)))
+    return exc
 
 
 def insert_rows_returning_ids(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:

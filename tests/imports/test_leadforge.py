@@ -17,7 +17,8 @@ from django.db.models.functions import Coalesce
 from leadflow.accounts.models import Account, Contact
 from leadflow.engagement.models import Event
 from leadflow.imports.labels import NO_CONVERSION, import_labels
-from leadflow.imports.leadforge import LeadforgeImport
+from leadflow.imports.leadforge import TICK, LeadforgeImport
+from leadflow.imports.report import FIRST_ROW
 from leadflow.leads.lifecycle import is_allowed
 from leadflow.leads.models import Lead, StageChange
 from leadflow.leads.services import refresh_lead_history
@@ -401,6 +402,16 @@ def test_a_second_run_of_the_world_changes_nothing_and_says_so(world):
     call_command("import", str(WORLD), "--preset", "leadforge", stdout=out, stderr=StringIO())
     assert "Nothing changed" in out.getvalue()
     assert Lead.objects.count() == len(rows("leads"))
+
+
+@needs_world
+def test_progress_is_told_as_rows_are_read_also_from_the_tables_made_aside(db):
+    told = []
+    LeadforgeImport(WORLD, dry_run=True, progress=lambda table, row: told.append((table, row))).run()
+    expected = [(table, row) for table in ("accounts", "contacts", "leads", "opportunities", "touches", "sessions",
+                                           "sales_activities")
+                for row in range(TICK, len(rows(table)) + FIRST_ROW, TICK)]  # fmt: skip
+    assert told == expected and ("sales_activities", 60000) in told
 
 
 @needs_world

@@ -23,7 +23,7 @@ import gzip
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -36,7 +36,9 @@ from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
 from leadflow.bulk import (
+    BATCH,
     database_datetime,
+    drawn_aside,
     first_load,
     ids_by_external_id,
     insert_rows,
@@ -424,7 +426,7 @@ class LeadforgeImport:
 
         # A new deal's whole history is written here, so its spells go in with it (no pass afterwards).
         insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason",
-                                             "left_at", "days_in_stage"], rows())  # fmt: skip
+                                             "left_at", "days_in_stage"], drawn_aside(rows))  # fmt: skip
         # The forecast snapshots hold them too: those stored already, and those the history now reaches.
         refresh_forecast_snapshots([self.deals[external_id] for external_id, _ in self.new_deals])
         take_forecast_snapshots()
@@ -440,7 +442,7 @@ class LeadforgeImport:
 
         # A new lead's whole history (and its furthest stage, with the lead) is written here, spells included.
         insert_rows(StageChange, ["lead_id", "from_stage", "to_stage", "at", "reason", "left_at", "days_in_stage"],
-                    rows())  # fmt: skip
+                    drawn_aside(rows))  # fmt: skip
 
     # --- engagement ---------------------------------------------------------------------------------------------
 
@@ -472,7 +474,7 @@ class LeadforgeImport:
                 self._tick(table, number)
 
         fields = ["type", "occurred_at", "lead_id", "contact_id", "properties", "source", "external_id", "created_at"]
-        insert_rows(Event, fields, rows())
+        insert_rows(Event, fields, self._drawn_aside(table, rows, self.latest))
 
     @staticmethod
     def _touch(row: dict[str, str]) -> EventFacts | None:
@@ -504,6 +506,13 @@ class LeadforgeImport:
     def _activities(self) -> None:
         counts = self.report.table("sales_activities")
         known = self.known_activities
+        unseen_reps: dict[str, list[str]] = {}  # a rep first seen here → its activities (given it afterwards)
+
+        def owner(rep_id: str, activity_id: str) -> int | None:
+            """The activity's owner, if known; a new rep is made once the rows are in (not where they are made)."""
+            if rep_id and rep_id not in self.reps:
+                unseen_reps.setdefault(rep_id, []).append(activity_id)
+            return self.reps.get(rep_id)
 
         def rows() -> Iterator[tuple]:
             for number, row in enumerate(self._read("sales_activities"), start=FIRST_ROW):
@@ -528,13 +537,44 @@ class LeadforgeImport:
                 when = stored_datetime(at)
                 yield (
                     kind, f"{kind.capitalize()} (imported)", "", True, when, row.get("activity_outcome", ""),
-                    self._rep(row.get("rep_id", "")), lead, row["activity_id"], when, self.now,
+                    owner(row.get("rep_id", ""), row["activity_id"]), lead, row["activity_id"], when, self.now,
                 )  # fmt: skip
                 self._tick("sales_activities", number)
 
         fields = ["kind", "subject", "body", "is_done", "done_at", "outcome", "owner_id", "lead_id", "external_id",
                   "created_at", "updated_at"]  # fmt: skip
-        insert_rows(Activity, fields, rows())
+        insert_rows(Activity, fields, self._drawn_aside("sales_activities", rows, self.latest, unseen_reps))
+        for rep_id, activities in unseen_reps.items():  # in the order first seen, as they were made before
+            rep = self._rep(rep_id)
+            for start in range(0, len(activities), BATCH):
+                Activity.objects.filter(external_id__in=activities[start : start + BATCH]).update(owner_id=rep)
+
+    def _drawn_aside(self, table: str, rows: Callable[[], Iterator[tuple]], *kept: dict) -> Iterator[Sequence[Any]]:
+        """The table's rows, made in a helper process while this one inserts them (`drawn_aside`). What making them
+        finds comes back: the table's counts and refused rows at the end, the progress with each batch, and each
+        dict in `kept` (filled as the rows are made) as the helper left it."""
+        report, reasons_before, ticks = self.report, len(self.report.errors), []
+
+        def make() -> Iterator[tuple]:
+            self.progress = lambda _, row: ticks.append(row)  # in the helper: told with the batches instead
+            return rows()
+
+        def news(final: bool) -> tuple:
+            told = (ticks.copy(), (report.tables[table], report.errors[reasons_before:], kept) if final else None)
+            ticks.clear()
+            return told
+
+        def apply(told: tuple) -> None:
+            done, end = told
+            for row in done:
+                self.progress(table, row)
+            if end is not None:
+                report.tables[table], report.errors[reasons_before:], filled = end
+                for mine, theirs in zip(kept, filled, strict=True):
+                    mine.clear()
+                    mine.update(theirs)
+
+        return drawn_aside(make, news, apply)
 
     def _saw_activity(self, lead: int, at: str) -> None:
         if at > self.latest.get(lead, ""):
