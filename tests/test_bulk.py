@@ -123,7 +123,7 @@ def _no_child_left() -> bool:
 
 
 def test_rows_made_aside_come_in_order_with_the_news_after_the_rows_before_it(monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 3)
+    monkeypatch.setattr(bulk, "ASIDE", 3)
     made: list[int] = []  # what the helper changes in its own memory stays there
     seen: list[tuple] = []
 
@@ -144,7 +144,7 @@ def test_rows_made_aside_come_in_order_with_the_news_after_the_rows_before_it(mo
 
 
 def test_an_error_in_the_helper_is_raised_where_its_rows_are_taken(monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 2)
+    monkeypatch.setattr(bulk, "ASIDE", 2)
 
     def failing():
         yield (1,)
@@ -174,7 +174,7 @@ def test_the_helper_may_not_use_the_database():
 
 
 def test_a_writer_that_stops_early_stops_the_helper(monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 10)
+    monkeypatch.setattr(bulk, "ASIDE", 10)
     rows = drawn_aside(lambda: ((number,) for number in range(10**9)))  # would run for hours
     assert next(rows) == (0,)
     rows.close()

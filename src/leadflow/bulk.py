@@ -2,13 +2,14 @@
 PostgreSQL), rows made in a helper process while they are written, dates adapted once, ids looked up by external
 id, and the cycle collector held off during a batch."""
 
+import fcntl
 import gc
 import os
 import pickle
 import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
@@ -20,6 +21,8 @@ from django.db.models import Model
 from django.utils import timezone
 
 BATCH = 5000
+ASIDE = 1000  # rows a helper sends at a time (`drawn_aside`)
+F_SETPIPE_SZ = 1031  # fcntl's command to resize a pipe (Linux)
 COPY_FROM = 500
 ROWS_PER_INSERT = 1000
 
@@ -73,12 +76,15 @@ def drawn_aside(
     apply: Callable[[Any], None] = lambda told: None,
 ) -> Iterator[Sequence[Any]]:
     """The rows `rows()` gives, made in a helper process forked for them while this one writes them (reading and
-    converting a big file takes as long as inserting it: on two cores the two overlap). After each BATCH of rows the
-    helper sends what `news(False)` returns, and at the end what `news(True)` returns; this process passes it to
-    `apply` once it has taken the rows before it. So what making the rows changes (counts, reasons, progress) comes
-    back: the helper's own changes to memory are lost with it. The helper may not use the database (it would share
-    this process's connection): a query there raises. An error there is raised here, when its rows are reached."""
+    converting a big file takes as long as inserting it: on two cores the two overlap). The helper sends ASIDE rows
+    at a time, through a pipe widened to hold several, so it works ahead. With each lot it sends what `news(False)`
+    returns, and at the end what `news(True)` returns; this process passes it to `apply` once it has taken the rows
+    before it. So what making the rows changes (counts, reasons, progress) comes back: the helper's own changes to
+    memory are lost with it. The helper may not use the database (it would share this process's connection): a
+    query there raises. An error there is raised here, when its rows are reached."""
     receiving, sending = Pipe(duplex=False)
+    with suppress(OSError):  # Linux lets a pipe hold up to 1 MiB (pipe-max-size) instead of 64 KiB
+        fcntl.fcntl(sending.fileno(), F_SETPIPE_SZ, 1 << 20)
     helper = os.fork()
     if helper == 0:  # the helper: make, send, and leave without running anything of this process's on exit
         receiving.close()
@@ -86,7 +92,7 @@ def drawn_aside(
         try:
             with connection.execute_wrapper(_no_database_in_a_helper):
                 made = iter(rows())
-                while batch := list(islice(made, BATCH)):
+                while batch := list(islice(made, ASIDE)):
                     sending.send(("rows", batch, news(False)))
                 sending.send(("end", [], news(True)))
         except BaseException as exc:  # whatever stops the helper is raised in the writing process
@@ -202,8 +208,10 @@ def database_datetime(moment: datetime) -> Any:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def stored_json(items: tuple[tuple[str, Any], ...]) -> Any:
-    """A JSON object, given as its items, as the database driver takes it (imports repeat the same few objects)."""
+    """A JSON object, given as its items, as the database driver takes it (imports repeat the same objects: 15
+    kinds among 573,252 touches of the scoring-100k bundle, 40,376 among its 154,234 sessions)."""
     return connection.ops.adapt_json_value(dict(items), None)
 
 
