@@ -3,6 +3,7 @@ once at its end."""
 
 import json
 import os
+import time
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from leadflow import bulk
 from leadflow.accounts.models import Account, Contact
-from leadflow.bulk import database_datetime, drawn_aside, first_load, insert_rows, upsert_rows
+from leadflow.bulk import database_datetime, drawn_aside, first_load, insert_rows, upsert_rows, worked_out_aside
 from leadflow.engagement.models import Event
 from leadflow.imports.leadforge import LOADED
 from leadflow.leads.models import Lead
@@ -178,4 +179,20 @@ def test_a_writer_that_stops_early_stops_the_helper(monkeypatch):
     rows = drawn_aside(lambda: ((number,) for number in range(10**9)))  # would run for hours
     assert next(rows) == (0,)
     rows.close()
+    assert _no_child_left()
+
+
+def test_work_done_aside_gives_its_result_while_this_process_goes_on():
+    with worked_out_aside(lambda: {"lead_1": "2024-01-02", "lead_2": "2024-03-04"}) as result:
+        assert Account.objects.count() == 0  # this process uses the database meanwhile
+        assert result() == {"lead_1": "2024-01-02", "lead_2": "2024-03-04"}
+    assert _no_child_left()
+
+    def failing():
+        raise ValueError("no such file")
+
+    with pytest.raises(ValueError, match="no such file"), worked_out_aside(failing) as result:
+        result()
+    with worked_out_aside(lambda: time.sleep(3600)):  # left without asking: the helper is stopped
+        pass
     assert _no_child_left()

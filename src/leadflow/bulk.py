@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
 from multiprocessing import Pipe
+from multiprocessing.connection import Connection
 from typing import Any
 
 from django.db import connection, transaction
@@ -82,46 +83,76 @@ def drawn_aside(
     before it. So what making the rows changes (counts, reasons, progress) comes back: the helper's own changes to
     memory are lost with it. The helper may not use the database (it would share this process's connection): a
     query there raises. An error there is raised here, when its rows are reached."""
+
+    def send(pipe: Connection) -> None:
+        made = iter(rows())
+        while batch := list(islice(made, ASIDE)):
+            pipe.send(("rows", batch, news(False)))
+        pipe.send(("end", [], news(True)))
+
+    with _helper(send) as receive:  # forked when the first row is asked for
+        while True:
+            kind, batch, told = receive()
+            yield from batch
+            apply(told)
+            if kind == "end":
+                return
+
+
+@contextmanager
+def worked_out_aside(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
+    """`work()` done in a helper process forked now, while this one goes on: the block gets what waits for its
+    result. As in `drawn_aside`, the helper may not use the database, and its error is raised here."""
+
+    def send(pipe: Connection) -> None:
+        pipe.send(("end", [], work()))
+
+    with _helper(send) as receive:
+        yield lambda: receive()[2]
+
+
+@contextmanager
+def _helper(send: Callable[[Connection], None]) -> Iterator[Callable[[], tuple]]:
+    """A helper process forked to run `send` (which sends (kind, rows, news) messages, "end" last) with the
+    database out of its reach; the block gets what receives its next message. On leaving, a helper still at work is
+    stopped."""
     receiving, sending = Pipe(duplex=False)
     with suppress(OSError):  # Linux lets a pipe hold up to 1 MiB (pipe-max-size) instead of 64 KiB
         fcntl.fcntl(sending.fileno(), F_SETPIPE_SZ, 1 << 20)
     helper = os.fork()
-    if helper == 0:  # the helper: make, send, and leave without running anything of this process's on exit
+    if helper == 0:  # the helper: send, and leave without running anything of this process's on exit
         receiving.close()
         status = 0
         try:
             with connection.execute_wrapper(_no_database_in_a_helper):
-                made = iter(rows())
-                while batch := list(islice(made, ASIDE)):
-                    sending.send(("rows", batch, news(False)))
-                sending.send(("end", [], news(True)))
-        except BaseException as exc:  # whatever stops the helper is raised in the writing process
+                send(sending)
+        except BaseException as exc:  # whatever stops the helper is raised in the other process
             status = 1
             sending.send(("error", [], _portable(exc)))
         finally:
             os._exit(status)
     sending.close()
+
+    def receive() -> tuple:
+        try:
+            kind, rows, told = receiving.recv()
+        except EOFError:
+            raise RuntimeError("a helper process stopped without a word") from None
+        if kind == "error":
+            raise told
+        return kind, rows, told
+
     try:
-        while True:
-            try:
-                kind, batch, told = receiving.recv()
-            except EOFError:
-                raise RuntimeError("the helper process making the rows stopped without a word") from None
-            if kind == "error":
-                raise told
-            yield from batch
-            apply(told)
-            if kind == "end":
-                return
+        yield receive
     finally:
         receiving.close()
-        if os.waitpid(helper, os.WNOHANG) == (0, 0):  # still making rows nobody will take
+        if os.waitpid(helper, os.WNOHANG) == (0, 0):  # still at work nobody will take
             os.kill(helper, signal.SIGKILL)
             os.waitpid(helper, 0)
 
 
 def _no_database_in_a_helper(*args: Any) -> None:
-    raise RuntimeError("a helper process making rows may not use the database")
+    raise RuntimeError("a helper process may not use the database")
 
 
 def _portable(exc: BaseException) -> BaseException:

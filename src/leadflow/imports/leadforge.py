@@ -46,6 +46,7 @@ from leadflow.bulk import (
     stored_datetime,
     stored_json,
     update_rows,
+    worked_out_aside,
 )
 from leadflow.engagement.models import Event, EventType
 from leadflow.engagement.services import advance_last_activity
@@ -174,10 +175,11 @@ class LeadforgeImport:
             for table in ("touches", "sessions")
         }
         self.known_activities = set(Activity.objects.exclude(external_id=None).values_list("external_id", flat=True))
-        self._accounts()
-        self._contacts()
-        opportunities = {row["lead_id"]: row for row in self._read("opportunities")}
-        self._leads(opportunities, self._latest_by_lead())
+        with worked_out_aside(self._latest_by_lead) as latest:  # read while the people and companies go in
+            self._accounts()
+            self._contacts()
+            opportunities = {row["lead_id"]: row for row in self._read("opportunities")}
+            self._leads(opportunities, latest())
         self._opportunities(opportunities)
         self._lead_histories(opportunities)
         self._events("touches", "touch_id", self._touch)
