@@ -238,7 +238,6 @@ def database_datetime(moment: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-@lru_cache(maxsize=4096)
 @lru_cache(maxsize=65536)
 def stored_json(items: tuple[tuple[str, Any], ...]) -> Any:
     """A JSON object, given as its items, as the database driver takes it (imports repeat the same objects: 15
