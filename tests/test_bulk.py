@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from leadflow import bulk
 from leadflow.accounts.models import Account, Contact
-from leadflow.bulk import database_datetime, drawn_aside, first_load, insert_rows, upsert_rows, worked_out_aside
+from leadflow.bulk import (
+    database_datetime,
+    drawn_aside,
+    first_load,
+    insert_rows,
+    insert_rows_returning_ids,
+    upsert_rows,
+    worked_out_aside,
+)
 from leadflow.engagement.models import Event
 from leadflow.imports.leadforge import LOADED
 from leadflow.leads.models import Lead
@@ -54,11 +62,6 @@ def test_inserted_rows_come_back_as_their_ids_in_order(monkeypatch):
     assert [LeadScore.objects.get(pk=pk).lead_id for pk in ids] == [lead.pk for lead in reversed(leads)]
 
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="foreign keys are part of a table on SQLite: a first load keeps them"
-)
-
-
 def keys_and_indexes(models) -> set[tuple[str, str]]:
     """The foreign keys (PostgreSQL) and indexes of the models' tables, by name with their definitions."""
     tables = [model._meta.db_table for model in models]
@@ -80,7 +83,7 @@ def keys_and_indexes(models) -> set[tuple[str, str]]:
 
 def test_a_first_load_puts_back_every_key_and_index_it_set_aside():
     before = keys_and_indexes(LOADED)
-    with transaction.atomic(), first_load(LOADED):
+    with first_load(LOADED):
         during = keys_and_indexes(LOADED)
     names = {name for name, _ in during}
     assert "engagement__lead_id_9331d4_idx" not in names  # a plain index
@@ -91,20 +94,47 @@ def test_a_first_load_puts_back_every_key_and_index_it_set_aside():
     assert keys_and_indexes(LOADED) == before
 
 
-@postgres_only
+def key_checks_are_on() -> bool:
+    """Whether the connection checks foreign keys row by row (always on PostgreSQL; a pragma on SQLite)."""
+    if connection.vendor != "sqlite":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA foreign_keys")
+        return bool(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)  # the load opens its own transaction, as an import does
 def test_a_first_load_refuses_a_row_whose_key_points_nowhere():
     before = keys_and_indexes([Account, Contact])
     fields = ["first_name", "last_name", "phone", "job_title", "seniority", "role_function", "account_id"]
-    with pytest.raises(IntegrityError), transaction.atomic(), first_load([Account, Contact]):
+    with pytest.raises(IntegrityError, match="account_id"), first_load([Account, Contact]):
+        assert key_checks_are_on() == (connection.vendor != "sqlite")  # SQLite checks every key once, at the end
+        insert_rows(Account, ["name", "domain"], [("Acme", "acme.example")])
         insert_rows(Contact, fields, [("Ann", "Lee", "", "", "", "", 987654)])
-    assert not Contact.objects.exists()
+    assert not Account.objects.exists() and not Contact.objects.exists()
     assert keys_and_indexes([Account, Contact]) == before
+    assert key_checks_are_on()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_load_keeps_rows_whose_keys_hold_and_rolls_back_a_dry_run():
+    for rollback, kept in ((True, 0), (False, 1)):
+        with first_load([Account, Contact], rollback=rollback):
+            account = insert_rows_returning_ids(Account, ["name", "domain"], [("Acme", "acme.example")])[0]
+            insert_rows(Contact, ["first_name", "last_name", "account_id"], [("Ann", "Lee", account)])
+        assert Contact.objects.filter(account__name="Acme").count() == kept
+        assert key_checks_are_on()
+
+
+def test_a_first_load_inside_a_transaction_checks_keys_row_by_row():
+    with first_load([Account, Contact]):
+        assert key_checks_are_on()  # SQLite cannot turn them off inside a transaction
 
 
 def test_a_table_holding_rows_keeps_its_keys_and_indexes_through_a_first_load():
     LeadFactory()
     before = keys_and_indexes([Contact, Lead, Event])
-    with transaction.atomic(), first_load([Contact, Lead, Event]):
+    with first_load([Contact, Lead, Event]):
         during = keys_and_indexes([Contact, Lead, Event])
     lead_and_contact = {(name, definition) for name, definition in before if "engagement" not in name}
     assert lead_and_contact <= during < before  # the contact and lead tables hold rows; only the events' indexes went

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from leadflow.accounts.models import Account, Contact
@@ -153,11 +153,8 @@ class LeadforgeImport:
     def run(self) -> ImportReport:
         """Import every table in one transaction (rolled back for a dry run) and report what happened."""
         started = time.perf_counter()
-        with transaction.atomic():
-            with first_load(LOADED):
-                self._import_all()
-            if self.report.dry_run:
-                transaction.set_rollback(True)
+        with first_load(LOADED, rollback=self.report.dry_run):
+            self._import_all()
         self.report.seconds = time.perf_counter() - started
         return self.report
 
