@@ -163,11 +163,11 @@ def test_rows_made_aside_come_in_order_with_the_news_after_the_rows_before_it(mo
             made.append(number)
             yield (number, f"row {number}", {"n": number})
 
-    taken = []
-    for row in drawn_aside(
+    taken: list[tuple] = []
+    with drawn_aside(
         rows, news=lambda final: (final, list(made)), apply=lambda told: seen.append((len(taken), told))
-    ):
-        taken.append(row)
+    ) as rows_made:
+        taken.extend(rows_made)
     assert taken == [(number, f"row {number}", {"n": number}) for number in range(7)]
     assert seen == [(3, (False, [0, 1, 2])), (6, (False, [0, 1, 2, 3, 4, 5])), (7, (False, list(range(7)))),
                     (7, (True, list(range(7))))]  # fmt: skip
@@ -183,32 +183,49 @@ def test_an_error_in_the_helper_is_raised_where_its_rows_are_taken(monkeypatch):
         raise ValueError("row 3 is broken")
 
     taken = []
-    with pytest.raises(ValueError, match="row 3 is broken"):
-        taken.extend(drawn_aside(failing))
+    with pytest.raises(ValueError, match="row 3 is broken"), drawn_aside(failing) as rows:
+        taken.extend(rows)
     assert taken == [(1,), (2,)] and _no_child_left()
 
     def unpicklable():
         raise type("Local", (Exception,), {})("made inside a function")  # its class cannot be found by name
         yield
 
-    with pytest.raises(RuntimeError, match="made inside a function"):
-        list(drawn_aside(unpicklable))
+    with pytest.raises(RuntimeError, match="made inside a function"), drawn_aside(unpicklable) as rows:
+        list(rows)
 
 
 def test_the_helper_may_not_use_the_database():
     def querying():
         yield (Account.objects.count(),)
 
-    with pytest.raises(RuntimeError, match="may not use the database"):
-        list(drawn_aside(querying))
+    with pytest.raises(RuntimeError, match="may not use the database"), drawn_aside(querying) as rows:
+        list(rows)
     assert Account.objects.count() == 0  # and this process's connection still works
 
 
 def test_a_writer_that_stops_early_stops_the_helper(monkeypatch):
     monkeypatch.setattr(bulk, "ASIDE", 10)
-    rows = drawn_aside(lambda: ((number,) for number in range(10**9)))  # would run for hours
-    assert next(rows) == (0,)
-    rows.close()
+    with drawn_aside(lambda: ((number,) for number in range(10**9))) as rows:  # would run for hours
+        assert next(rows) == (0,)
+    assert _no_child_left()
+
+
+def _a_child_has_finished(within: float) -> bool:
+    """Whether a child process of this one ends within `within` seconds (it is left to be reaped)."""
+    until = time.monotonic() + within
+    while time.monotonic() < until:
+        if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_helper_makes_all_its_rows_before_any_is_taken():
+    rows = [(number, "x" * 1000) for number in range(20_000)]  # 20 MB: far more than a pipe holds
+    with drawn_aside(lambda: iter(rows)) as made:
+        assert _a_child_has_finished(within=30)  # it never waited for this process
+        assert list(made) == rows
     assert _no_child_left()
 
 

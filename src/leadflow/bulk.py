@@ -2,19 +2,18 @@
 PostgreSQL), rows made in a helper process while they are written, dates adapted once, ids looked up by external
 id, and the cycle collector held off during a batch."""
 
-import fcntl
 import gc
 import os
 import pickle
 import signal
+import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
 from multiprocessing import Pipe
-from multiprocessing.connection import Connection
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -23,7 +22,8 @@ from django.utils import timezone
 
 BATCH = 5000
 ASIDE = 1000  # rows a helper sends at a time (`drawn_aside`)
-F_SETPIPE_SZ = 1031  # fcntl's command to resize a pipe (Linux)
+# A helper yields the CPU to the process writing its rows, and to the helpers forked before it (needed sooner).
+HELPER_NICENESS, LATER_HELPER_NICENESS = 5, 3
 COPY_FROM = 500
 ROWS_PER_INSERT = 1000
 
@@ -71,26 +71,28 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
     return written
 
 
+@contextmanager
 def drawn_aside(
     rows: Callable[[], Iterable[Sequence[Any]]],
     news: Callable[[bool], Any] = lambda final: None,
     apply: Callable[[Any], None] = lambda told: None,
-) -> Iterator[Sequence[Any]]:
-    """The rows `rows()` gives, made in a helper process forked for them while this one writes them (reading and
-    converting a big file takes as long as inserting it: on two cores the two overlap). The helper sends ASIDE rows
-    at a time, through a pipe widened to hold several, so it works ahead. With each lot it sends what `news(False)`
-    returns, and at the end what `news(True)` returns; this process passes it to `apply` once it has taken the rows
-    before it. So what making the rows changes (counts, reasons, progress) comes back: the helper's own changes to
-    memory are lost with it. The helper may not use the database (it would share this process's connection): a
-    query there raises. An error there is raised here, when its rows are reached."""
+) -> Iterator[Iterator[Sequence[Any]]]:
+    """The rows `rows()` gives, made in a helper process forked now, while this one goes on: the block gets them as
+    they come, to write them (reading and converting a big file takes as long as inserting it: on two cores the two
+    overlap). The helper sends ASIDE rows at a time and never waits for them to be taken, so one forked before its
+    rows are needed has them ready. With each lot it sends what `news(False)` returns, and at the end what
+    `news(True)` returns; this process passes it to `apply` once it has taken the rows before it. So what making the
+    rows changes (counts, reasons, progress) comes back: the helper's own changes to memory are lost with it. The
+    helper may not use the database (it would share this process's connection): a query there raises. An error
+    there is raised here, when its rows are reached."""
 
-    def send(pipe: Connection) -> None:
+    def send(post: Callable[[tuple], None]) -> None:
         made = iter(rows())
         while batch := list(islice(made, ASIDE)):
-            pipe.send(("rows", batch, news(False)))
-        pipe.send(("end", [], news(True)))
+            post(("rows", batch, news(False)))
+        post(("end", [], news(True)))
 
-    with _helper(send) as receive:  # forked when the first row is asked for
+    def taken(receive: Callable[[], tuple]) -> Iterator[Sequence[Any]]:
         while True:
             kind, batch, told = receive()
             yield from batch
@@ -98,57 +100,81 @@ def drawn_aside(
             if kind == "end":
                 return
 
+    with _helper(send) as receive:
+        yield taken(receive)
+
 
 @contextmanager
 def worked_out_aside(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
     """`work()` done in a helper process forked now, while this one goes on: the block gets what waits for its
     result. As in `drawn_aside`, the helper may not use the database, and its error is raised here."""
 
-    def send(pipe: Connection) -> None:
-        pipe.send(("end", [], work()))
+    def send(post: Callable[[tuple], None]) -> None:
+        post(("end", [], work()))
 
     with _helper(send) as receive:
         yield lambda: receive()[2]
 
 
 @contextmanager
-def _helper(send: Callable[[Connection], None]) -> Iterator[Callable[[], tuple]]:
-    """A helper process forked to run `send` (which sends (kind, rows, news) messages, "end" last) with the
-    database out of its reach; the block gets what receives its next message. On leaving, a helper still at work is
-    stopped."""
-    receiving, sending = Pipe(duplex=False)
-    with suppress(OSError):  # Linux lets a pipe hold up to 1 MiB (pipe-max-size) instead of 64 KiB
-        fcntl.fcntl(sending.fileno(), F_SETPIPE_SZ, 1 << 20)
-    helper = os.fork()
-    if helper == 0:  # the helper: send, and leave without running anything of this process's on exit
-        receiving.close()
-        status = 0
+def _helper(send: Callable[[Callable[[tuple], None]], None]) -> Iterator[Callable[[], tuple]]:
+    """A helper process forked to run `send`, which posts (kind, rows, news) messages, "end" last, with the database
+    out of its reach; the block gets what receives the next message. The messages are appended to a spool (an
+    unnamed temporary file: the page cache holds it) and only their sizes go through a pipe, so the helper never
+    waits for this process. It runs at a lower priority, so it takes a spare core rather than this process's, and
+    lower still for each helper at work already, whose rows will be wanted first. On leaving, a helper still at work
+    is stopped."""
+    niceness = min(19, HELPER_NICENESS + LATER_HELPER_NICENESS * len(_helpers_at_work))
+    with tempfile.TemporaryFile() as spool:
+        receiving, sending = Pipe(duplex=False)
+        helper = os.fork()
+        if helper == 0:  # the helper: send, and leave without running anything of this process's on exit
+            receiving.close()
+            status = 0
+
+            def post(message: tuple) -> None:
+                data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+                left = memoryview(data)
+                while left:  # the spool's offset is shared with the other process, which reads by position only
+                    left = left[os.write(spool.fileno(), left) :]
+                sending.send(len(data))
+
+            try:
+                os.nice(niceness)
+                with connection.execute_wrapper(_no_database_in_a_helper):
+                    send(post)
+            except BaseException as exc:  # whatever stops the helper is raised in the other process
+                status = 1
+                post(("error", [], _portable(exc)))
+            finally:
+                os._exit(status)
+        sending.close()
+        _helpers_at_work.add(helper)
+        read = 0
+
+        def receive() -> tuple:
+            nonlocal read
+            try:
+                size = receiving.recv()
+            except EOFError:
+                raise RuntimeError("a helper process stopped without a word") from None
+            kind, rows, told = pickle.loads(os.pread(spool.fileno(), size, read))
+            read += size
+            if kind == "error":
+                raise told
+            return kind, rows, told
+
         try:
-            with connection.execute_wrapper(_no_database_in_a_helper):
-                send(sending)
-        except BaseException as exc:  # whatever stops the helper is raised in the other process
-            status = 1
-            sending.send(("error", [], _portable(exc)))
+            yield receive
         finally:
-            os._exit(status)
-    sending.close()
+            receiving.close()
+            _helpers_at_work.discard(helper)
+            if os.waitpid(helper, os.WNOHANG) == (0, 0):  # still at work nobody will take
+                os.kill(helper, signal.SIGKILL)
+                os.waitpid(helper, 0)
 
-    def receive() -> tuple:
-        try:
-            kind, rows, told = receiving.recv()
-        except EOFError:
-            raise RuntimeError("a helper process stopped without a word") from None
-        if kind == "error":
-            raise told
-        return kind, rows, told
 
-    try:
-        yield receive
-    finally:
-        receiving.close()
-        if os.waitpid(helper, os.WNOHANG) == (0, 0):  # still at work nobody will take
-            os.kill(helper, signal.SIGKILL)
-            os.waitpid(helper, 0)
+_helpers_at_work: set[int] = set()  # the process ids of this process's helpers not yet reaped
 
 
 def _no_database_in_a_helper(*args: Any) -> None:

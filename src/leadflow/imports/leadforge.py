@@ -24,6 +24,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -148,7 +149,6 @@ class LeadforgeImport:
         self.report = ImportReport(dry_run=dry_run)
         self.progress = progress or (lambda table, rows: None)
         self.now = database_datetime(timezone.now())
-        self.latest: dict[int, str] = {}  # lead id → its latest touch, session or activity (ISO text)
 
     def run(self) -> ImportReport:
         """Import every table in one transaction (rolled back for a dry run) and report what happened."""
@@ -177,13 +177,16 @@ class LeadforgeImport:
             self._contacts()
             opportunities = {row["lead_id"]: row for row in self._read("opportunities")}
             self._leads(opportunities, latest())
-        self._opportunities(opportunities)
-        self._lead_histories(opportunities)
-        self._events("touches", "touch_id", self._touch)
-        self._events("sessions", "session_id", self._session)
-        self._activities()
+        with ExitStack() as ahead:  # the rows that take longest to make are made in helpers meanwhile
+            touches = ahead.enter_context(self._events("touches", "touch_id", self._touch))
+            sessions = ahead.enter_context(self._events("sessions", "session_id", self._session))
+            activities = ahead.enter_context(self._activities())
+            self._opportunities(opportunities)
+            lead_histories = ahead.enter_context(self._lead_histories(opportunities))
+            deal_histories = ahead.enter_context(self._deal_histories())
+            for write in (touches, sessions, activities, lead_histories, deal_histories):  # as forked
+                write()
         self._last_activity()
-        self._deal_histories()
         self._customers()
 
     def _read(self, table: str) -> Iterator[dict[str, str]]:
@@ -267,7 +270,8 @@ class LeadforgeImport:
 
     def _latest_by_lead(self) -> dict[str, str]:
         """A first pass over the touches, sessions and sales activities to import: each lead's (external id) latest
-        moment among them, so that a new lead is written with its last activity instead of updated afterwards."""
+        moment among them, so that a new lead is written with its last activity instead of updated afterwards, and
+        the helpers making those rows have nothing to tell of it."""
         latest: dict[str, str] = {}
         known = {**self.known_events, "sales_activities": self.known_activities}
         for table, (key, kind, when) in MOMENTS.items():
@@ -319,6 +323,8 @@ class LeadforgeImport:
 
         insert_rows(Lead, fields, rows())
         self.leads = ids_by_external_id(Lead)
+        # Each lead's latest touch, session or sales activity to import (the rows that make it are made aside).
+        self.latest = {self.leads[external_id]: at for external_id, at in latest.items() if external_id in self.leads}
         self.written_last_activity = {
             self.leads[external_id]: latest[external_id] for external_id in self.new_leads if external_id in latest
         }
@@ -396,8 +402,10 @@ class LeadforgeImport:
             return self.lost_stage
         return self.stages.get(STAGES.get(stage, ""))
 
-    def _deal_histories(self) -> None:
-        """Each new deal's moves: opened in the first stage, then forward a stage at a time to where it is now."""
+    @contextmanager
+    def _deal_histories(self) -> Iterator[Callable[[], object]]:
+        """Each new deal's moves: opened in the first stage, then forward a stage at a time to where it is now (made
+        in a helper forked now; the block gets what writes them)."""
         first = self.open_stages[0]
         # Per stage a deal can be in: the moves that lead there from the first stage, as (from, to, reason).
         paths = {
@@ -423,14 +431,21 @@ class LeadforgeImport:
                 ]
                 yield from _with_spells(deal, history, database_datetime)
 
-        # A new deal's whole history is written here, so its spells go in with it (no pass afterwards).
-        insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason",
-                                             "left_at", "days_in_stage"], drawn_aside(rows))  # fmt: skip
-        # The forecast snapshots hold them too: those stored already, and those the history now reaches.
-        refresh_forecast_snapshots([self.deals[external_id] for external_id, _ in self.new_deals])
-        take_forecast_snapshots()
+        def write(made: Iterator[Sequence[Any]]) -> None:
+            # A new deal's whole history is written here, so its spells go in with it (no pass afterwards).
+            insert_rows(OpportunityStageChange, ["opportunity_id", "from_stage_id", "to_stage_id", "at", "reason",
+                                                 "left_at", "days_in_stage"], made)  # fmt: skip
+            # The forecast snapshots hold them too: those stored already, and those the history now reaches.
+            refresh_forecast_snapshots([self.deals[external_id] for external_id, _ in self.new_deals])
+            take_forecast_snapshots()
 
-    def _lead_histories(self, opportunities: dict[str, dict[str, str]]) -> None:
+        with drawn_aside(rows) as made:
+            yield lambda: write(made)
+
+    @contextmanager
+    def _lead_histories(self, opportunities: dict[str, dict[str, str]]) -> Iterator[Callable[[], object]]:
+        """Each new lead's lifecycle moves (made in a helper forked now; the block gets what writes them)."""
+
         def rows() -> Iterator[tuple]:
             for external_id, row in self.new_leads.items():
                 steps = _lifecycle(row, opportunities.get(external_id), self.deals)
@@ -440,16 +455,22 @@ class LeadforgeImport:
                 yield from _with_spells(self.leads[external_id], history, database_datetime)
 
         # A new lead's whole history (and its furthest stage, with the lead) is written here, spells included.
-        insert_rows(StageChange, ["lead_id", "from_stage", "to_stage", "at", "reason", "left_at", "days_in_stage"],
-                    drawn_aside(rows))  # fmt: skip
+        fields = ["lead_id", "from_stage", "to_stage", "at", "reason", "left_at", "days_in_stage"]
+        with drawn_aside(rows) as made:
+            yield lambda: insert_rows(StageChange, fields, made)
 
     # --- engagement ---------------------------------------------------------------------------------------------
 
-    def _events(self, table: str, key: str, convert: Callable[[dict[str, str]], EventFacts | None]) -> None:
-        counts = self.report.table(table)
+    @contextmanager
+    def _events(
+        self, table: str, key: str, convert: Callable[[dict[str, str]], EventFacts | None]
+    ) -> Iterator[Callable[[], object]]:
+        """The table's touches or sessions as events (made in a helper forked now; the block gets what writes
+        them)."""
         known = self.known_events[table]
 
         def rows() -> Iterator[tuple]:
+            counts = self.report.table(table)
             for number, row in enumerate(self._read(table), start=FIRST_ROW):
                 counts.read += 1
                 if row[key] in known:
@@ -464,7 +485,6 @@ class LeadforgeImport:
                     self.report.reject(table, number, "type", "Unknown type or no timestamp.")
                     continue
                 event_type, at, properties = converted
-                self._saw_activity(lead, at)
                 counts.new += 1
                 yield (
                     event_type, stored_datetime(at), lead, self.lead_people[lead][0], stored_json(properties),
@@ -473,7 +493,8 @@ class LeadforgeImport:
                 self._tick(table, number)
 
         fields = ["type", "occurred_at", "lead_id", "contact_id", "properties", "source", "external_id", "created_at"]
-        insert_rows(Event, fields, self._drawn_aside(table, rows, self.latest))
+        with self._drawn_aside(table, rows) as made:
+            yield lambda: insert_rows(Event, fields, made)
 
     @staticmethod
     def _touch(row: dict[str, str]) -> EventFacts | None:
@@ -502,8 +523,9 @@ class LeadforgeImport:
             properties["page"] = "/demo"
         return SESSION_TYPES.get(session_type, EventType.PAGE_VISIT), at, tuple(properties.items())
 
-    def _activities(self) -> None:
-        counts = self.report.table("sales_activities")
+    @contextmanager
+    def _activities(self) -> Iterator[Callable[[], object]]:
+        """The sales activities (made in a helper forked now; the block gets what writes them)."""
         known = self.known_activities
         unseen_reps: dict[str, list[str]] = {}  # a rep first seen here → its activities (given it afterwards)
 
@@ -514,6 +536,7 @@ class LeadforgeImport:
             return self.reps.get(rep_id)
 
         def rows() -> Iterator[tuple]:
+            counts = self.report.table("sales_activities")
             for number, row in enumerate(self._read("sales_activities"), start=FIRST_ROW):
                 counts.read += 1
                 if row["activity_id"] in known:
@@ -531,7 +554,6 @@ class LeadforgeImport:
                 if not at:
                     self.report.reject("sales_activities", number, "activity_timestamp", "Missing.")
                     continue
-                self._saw_activity(lead, at)
                 counts.new += 1
                 when = stored_datetime(at)
                 yield (
@@ -542,16 +564,24 @@ class LeadforgeImport:
 
         fields = ["kind", "subject", "body", "is_done", "done_at", "outcome", "owner_id", "lead_id", "external_id",
                   "created_at", "updated_at"]  # fmt: skip
-        insert_rows(Activity, fields, self._drawn_aside("sales_activities", rows, self.latest, unseen_reps))
-        for rep_id, activities in unseen_reps.items():  # in the order first seen, as they were made before
-            rep = self._rep(rep_id)
-            for start in range(0, len(activities), BATCH):
-                Activity.objects.filter(external_id__in=activities[start : start + BATCH]).update(owner_id=rep)
 
-    def _drawn_aside(self, table: str, rows: Callable[[], Iterator[tuple]], *kept: dict) -> Iterator[Sequence[Any]]:
-        """The table's rows, made in a helper process while this one inserts them (`drawn_aside`). What making them
-        finds comes back: the table's counts and refused rows at the end, the progress with each batch, and each
-        dict in `kept` (filled as the rows are made) as the helper left it."""
+        def write(made: Iterator[Sequence[Any]]) -> None:
+            insert_rows(Activity, fields, made)
+            for rep_id, activities in unseen_reps.items():  # in the order first seen, as they were made before
+                rep = self._rep(rep_id)
+                for start in range(0, len(activities), BATCH):
+                    Activity.objects.filter(external_id__in=activities[start : start + BATCH]).update(owner_id=rep)
+
+        with self._drawn_aside("sales_activities", rows, unseen_reps) as made:
+            yield lambda: write(made)
+
+    @contextmanager
+    def _drawn_aside(
+        self, table: str, rows: Callable[[], Iterator[tuple]], *kept: dict
+    ) -> Iterator[Iterator[Sequence[Any]]]:
+        """The table's rows, made in a helper process forked now (`drawn_aside`). What making them finds comes back:
+        the table's counts and refused rows at the end, the progress with each batch, and each dict in `kept`
+        (filled as the rows are made) as the helper left it."""
         report, reasons_before, ticks = self.report, len(self.report.errors), []
 
         def make() -> Iterator[tuple]:
@@ -568,16 +598,14 @@ class LeadforgeImport:
             for row in done:
                 self.progress(table, row)
             if end is not None:
-                report.tables[table], report.errors[reasons_before:], filled = end
+                report.tables[table], errors, filled = end
+                report.errors.extend(errors)
                 for mine, theirs in zip(kept, filled, strict=True):
                     mine.clear()
                     mine.update(theirs)
 
-        return drawn_aside(make, news, apply)
-
-    def _saw_activity(self, lead: int, at: str) -> None:
-        if at > self.latest.get(lead, ""):
-            self.latest[lead] = at
+        with drawn_aside(make, news, apply) as made:
+            yield made
 
     def _last_activity(self) -> None:
         """Each lead's last activity time is at least its latest imported touch, session or sales activity: a lead
