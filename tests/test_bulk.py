@@ -103,9 +103,21 @@ def key_checks_are_on() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def sqlite_settings() -> list[int]:
+    """The SQLite connection settings a first load changes for a while (none on PostgreSQL)."""
+    if connection.vendor != "sqlite":
+        return []
+    settings = []
+    with connection.cursor() as cursor:
+        for name in ("temp_store", "threads", "cache_size"):
+            cursor.execute(f"PRAGMA {name}")
+            settings.append(cursor.fetchone()[0])
+    return settings
+
+
 @pytest.mark.django_db(transaction=True)  # the load opens its own transaction, as an import does
 def test_a_first_load_refuses_a_row_whose_key_points_nowhere():
-    before = keys_and_indexes([Account, Contact])
+    before, settings = keys_and_indexes([Account, Contact]), sqlite_settings()
     fields = ["first_name", "last_name", "phone", "job_title", "seniority", "role_function", "account_id"]
     with pytest.raises(IntegrityError, match="account_id"), first_load([Account, Contact]):
         assert key_checks_are_on() == (connection.vendor != "sqlite")  # SQLite checks every key once, at the end
@@ -113,17 +125,18 @@ def test_a_first_load_refuses_a_row_whose_key_points_nowhere():
         insert_rows(Contact, fields, [("Ann", "Lee", "", "", "", "", 987654)])
     assert not Account.objects.exists() and not Contact.objects.exists()
     assert keys_and_indexes([Account, Contact]) == before
-    assert key_checks_are_on()
+    assert key_checks_are_on() and sqlite_settings() == settings
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_first_load_keeps_rows_whose_keys_hold_and_rolls_back_a_dry_run():
+    settings = sqlite_settings()
     for rollback, kept in ((True, 0), (False, 1)):
         with first_load([Account, Contact], rollback=rollback):
             account = insert_rows_returning_ids(Account, ["name", "domain"], [("Acme", "acme.example")])[0]
             insert_rows(Contact, ["first_name", "last_name", "account_id"], [("Ann", "Lee", account)])
         assert Contact.objects.filter(account__name="Acme").count() == kept
-        assert key_checks_are_on()
+        assert key_checks_are_on() and sqlite_settings() == settings
 
 
 def test_a_first_load_inside_a_transaction_checks_keys_row_by_row():

@@ -9,7 +9,7 @@ import signal
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
@@ -25,6 +25,10 @@ ASIDE = 1000  # rows a helper sends at a time (`drawn_aside`)
 # A helper yields the CPU to the process writing its rows, and to the helpers forked before it (needed sooner).
 HELPER_NICENESS, LATER_HELPER_NICENESS = 5, 3
 COPY_FROM = 500
+# How SQLite builds an index in `first_load`: sorting runs of a megabyte (the page cache's size), spilled to
+# temporary files and merged on worker threads, instead of one run in memory over the whole table as the
+# connection otherwise does (temp_store=MEMORY). On scoring-100k its indexes took 4.4-4.6 s instead of 7.0-7.6 s.
+SORTED_IN_RUNS = {"threads": 2, "cache_size": -1024}
 ROWS_PER_INSERT = 1000
 
 
@@ -311,14 +315,11 @@ def first_load(models: Sequence[type[Model]], *, rollback: bool = False) -> Iter
     only outside a transaction and for the whole connection: when the load opens the transaction and every table
     among `models` is empty, they are off during the load, and every key in the database is checked at its end (the
     load may write other tables, as an import does its reps)."""
-    unchecked = (
-        connection.vendor == "sqlite"
-        and not connection.in_atomic_block
-        and not any(model._base_manager.exists() for model in models)
-        and connection.disable_constraint_checking()
-    )
-    try:
-        with transaction.atomic():
+    owned = connection.vendor == "sqlite" and not connection.in_atomic_block
+    unchecked = owned and not any(model._base_manager.exists() for model in models)
+    unchecked = unchecked and connection.disable_constraint_checking()
+    try:  # temporary files: see SORTED_IN_RUNS (changed only outside a transaction)
+        with _pragmas(temp_store="FILE") if owned else nullcontext(), transaction.atomic():
             with connection.cursor() as cursor:
                 empty = [model for model in models if not model._base_manager.exists()]
                 if connection.vendor == "postgresql":
@@ -333,8 +334,9 @@ def first_load(models: Sequence[type[Model]], *, rollback: bool = False) -> Iter
             with connection.cursor() as cursor:
                 if connection.vendor == "postgresql":
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")  # no checks pending
-                for _, definition in indexes:
-                    cursor.execute(definition)
+                with _pragmas(**SORTED_IN_RUNS):
+                    for _, definition in indexes:
+                        cursor.execute(definition)
                 for table, name, definition in keys:
                     cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
                 if unchecked:
@@ -344,6 +346,26 @@ def first_load(models: Sequence[type[Model]], *, rollback: bool = False) -> Iter
     finally:
         if unchecked:
             connection.enable_constraint_checking()
+
+
+@contextmanager
+def _pragmas(**settings: Any) -> Iterator[None]:
+    """On SQLite, the connection's settings (PRAGMAs) changed for the block, and restored after it."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    kept = {}
+    with connection.cursor() as cursor:
+        for name, value in settings.items():
+            cursor.execute(f"PRAGMA {name}")
+            kept[name] = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA {name} = {value}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in kept.items():
+                cursor.execute(f"PRAGMA {name} = {value}")
 
 
 def _check_keys_on_sqlite(cursor: Any) -> None:
