@@ -257,8 +257,9 @@ def update_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
 
 
 def ids_by_external_id(model: type[Model]) -> dict[str, int]:
-    """Every row of the model that has an external id, as {external id: primary key}."""
-    return dict(model._default_manager.exclude(external_id=None).values_list("external_id", "pk"))
+    """Every row of the model that has an external id, as {external id: primary key} (in no order: sorting 100k rows
+    by the model's ordering took two thirds of the time)."""
+    return dict(model._default_manager.exclude(external_id=None).order_by().values_list("external_id", "pk"))
 
 
 @lru_cache(maxsize=65536)

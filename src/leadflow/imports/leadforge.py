@@ -165,13 +165,15 @@ class LeadforgeImport:
         self.stages = {stage.name: stage for stage in stages}
         self.won_stage = next(stage for stage in stages if stage.is_won)
         self.lost_stage = next(stage for stage in stages if stage.is_lost)
-        self.reps = dict(User.objects.filter(role=Role.SALES).values_list("username", "pk"))
-        self.rep_teams = dict(User.objects.filter(role=Role.SALES).values_list("pk", "team_id"))
+        self.reps = dict(User.objects.filter(role=Role.SALES).order_by().values_list("username", "pk"))
+        self.rep_teams = dict(User.objects.filter(role=Role.SALES).order_by().values_list("pk", "team_id"))
         self.known_events = {
-            table: set(Event.objects.filter(source=f"import:{table}").values_list("external_id", flat=True))
+            table: set(Event.objects.filter(source=f"import:{table}").order_by().values_list("external_id", flat=True))
             for table in ("touches", "sessions")
         }
-        self.known_activities = set(Activity.objects.exclude(external_id=None).values_list("external_id", flat=True))
+        self.known_activities = set(
+            Activity.objects.exclude(external_id=None).order_by().values_list("external_id", flat=True)
+        )
         with worked_out_aside(self._latest_by_lead) as latest:  # read while the people and companies go in
             self._accounts()
             self._contacts()
@@ -328,25 +330,23 @@ class LeadforgeImport:
         self.written_last_activity = {
             self.leads[external_id]: latest[external_id] for external_id in self.new_leads if external_id in latest
         }
-        self.lead_people = {
-            pk: (contact, owner, team)
-            for pk, contact, owner, team in Lead.objects.exclude(external_id=None).values_list(
-                "pk", "contact_id", "owner_id", "team_id"
-            )
-        }
+        people = (
+            Lead.objects.exclude(external_id=None).order_by().values_list("pk", "contact_id", "owner_id", "team_id")
+        )
+        self.lead_people = {pk: (contact, owner, team) for pk, contact, owner, team in people}
 
     def _opportunities(self, opportunities: dict[str, dict[str, str]]) -> None:
         counts = self.report.table("opportunities")
         known = ids_by_external_id(Opportunity)
         lost_reason, _ = LostReason.objects.get_or_create(name=IMPORTED_LOST_REASON)
         contact_accounts: dict[int, int] = dict(
-            Contact.objects.exclude(external_id=None, account=None).values_list("pk", "account_id")
+            Contact.objects.exclude(external_id=None, account=None).order_by().values_list("pk", "account_id")
         )
-        account_names = dict(Account.objects.exclude(external_id=None).values_list("pk", "name"))
+        account_names = dict(Account.objects.exclude(external_id=None).order_by().values_list("pk", "name"))
         fields = ["external_id", "name", "account_id", "contact_id", "lead_id", "lead_source", "owner_id", "team_id",
                   "pipeline_id", "stage_id", "furthest_stage_id", "amount", "currency", "closed_at", "lost_reason_id",
                   "review_note", "created_at", "updated_at"]  # fmt: skip
-        sources = dict(Lead.objects.exclude(external_id=None).values_list("pk", "source"))
+        sources = dict(Lead.objects.exclude(external_id=None).order_by().values_list("pk", "source"))
         self.new_deals: list[tuple[str, dict[str, str]]] = []
 
         def rows() -> Iterator[tuple]:
@@ -624,9 +624,10 @@ class LeadforgeImport:
         won = dict(
             Opportunity.objects.filter(stage__is_won=True)
             .exclude(external_id=None)
+            .order_by()
             .values_list("external_id", "account_id")
         )
-        attributes = dict(Account.objects.filter(pk__in=set(won.values())).values_list("pk", "attributes"))
+        attributes = dict(Account.objects.filter(pk__in=set(won.values())).order_by().values_list("pk", "attributes"))
         changed: set[int] = set()
         for number, row in enumerate(_rows(path), start=FIRST_ROW):
             counts.read += 1
