@@ -1,7 +1,7 @@
 """Writes for opportunities and activities: conversion, stage moves, closing, re-opening, logging work."""
 
 from .activities import ACTIVITY_FIELDS, delete_activity, log_activity, update_activity
-from .forecast import refresh_forecast_snapshots, take_forecast_snapshot, take_forecast_snapshots
+from .forecast import refresh_forecast_snapshots, take_forecast_snapshots
 from .opportunities import (
     OPPORTUNITY_FIELDS,
     close_opportunity,
@@ -48,7 +48,6 @@ __all__ = [
     "refresh_forecast_snapshots",
     "reopen_opportunity",
     "set_lost_reason_active",
-    "take_forecast_snapshot",
     "take_forecast_snapshots",
     "update_activity",
     "update_opportunity",
