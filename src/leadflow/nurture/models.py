@@ -171,8 +171,10 @@ class Delivery(models.Model):
     """One email an enrolment's step sends: queued once (unique per enrolment and step), then claimed (`sending`,
     committed before the mail server is called) and marked sent; its Message-ID is fixed by its id."""
 
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="deliveries")
-    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="deliveries")
+    # Looked up by the unique (enrolment, step) and the (step, variant) index: an index of the key alone would be
+    # one more written with each claim and each email sent.
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     to_email = models.CharField(max_length=254)
     domain = models.CharField(max_length=254, help_text="The address's domain, for throttling")
