@@ -2,13 +2,13 @@
 every run; a value the SQL would not carry as given is refused when the read is first made."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from leadflow.accounts.models import Contact
 from leadflow.capture.models import Form, FormField
 from leadflow.leads.models import Lead
-from leadflow.prepared import Prepared, insert, keep_related
+from leadflow.prepared import Prepared, insert, keep_related, run_prepared
 
 from .factories import ContactFactory, LeadFactory
 
@@ -87,3 +87,20 @@ def test_a_row_given_its_key_is_saved_the_usual_way():
     copy = Contact(pk=contact.pk + 1000, first_name="Cy", email="cy@x.example")
     insert(copy)
     assert Contact.objects.filter(pk=contact.pk + 1000, first_name="Cy").exists()
+
+
+def test_a_statement_run_over_and_over_is_prepared_once_with_its_values_bound_by_the_server():
+    contact = ContactFactory(first_name="O'Brien; --")
+    sql = "SELECT first_name FROM accounts_contact WHERE id = %s AND first_name = %s"
+    for _ in range(3):
+        assert run_prepared(sql, [contact.pk, "O'Brien; --"]) == [("O'Brien; --",)]
+    assert run_prepared(sql, [contact.pk, "O'Brien"]) == []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT first_name %%'")
+            assert cursor.fetchone() == (1,)
+
+
+def test_a_prepared_statement_that_fails_raises_djangos_database_error():
+    with pytest.raises(DatabaseError, match="no_such_column"):
+        run_prepared("SELECT no_such_column FROM accounts_contact WHERE id = %s", [1])

@@ -5,12 +5,13 @@ database answers in 20. A `Prepared` read is a queryset written once with its ch
 compiles it, with a stand-in value of the named type in each place, and every run after sends that SQL with the
 real values and builds the rows as Django does, through the columns' converters (dates, JSON, booleans): under
 100 µs. It is for the few reads every capture makes; anything built per request stays a queryset. `insert` does the
-same for a new row's INSERT."""
+same for a new row's INSERT, and `run_prepared` runs a statement of its own prepared on PostgreSQL."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 
@@ -122,3 +123,19 @@ def insert(instance: Model) -> None:
         (pk,) = cursor.fetchone()
     setattr(instance, meta.pk.attname, pk)
     instance._state.db, instance._state.adding = DEFAULT_DB_ALIAS, False
+
+
+def run_prepared(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """The rows of a statement (with `%s` placeholders) that a connection runs over and over: on PostgreSQL
+    prepared, parsed and planned once per connection, its values bound by the server (Django's cursors bind them
+    into the text, which the server then parses and plans each time: for a nurture worker's claim, 0.16 ms more
+    of the server's CPU per email). SQLite keeps the statements it ran compiled by itself."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()

@@ -331,10 +331,9 @@ def test_one_statement_writes_each_outcome_and_the_next_claim_and_counts_a_deliv
         ("suppressed", taken.pk, "queued", "suppressed", {"note": "suppressed: bounced"}),
     ]
     counts = Counter()
-    with connection.cursor() as cursor:
-        assert _settle(cursor, decided, counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
-        assert counts == {"sent": 1, "postponed": 1, "taken": 1} and decided == []
-        assert not _settle(cursor, [], counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
+    assert _settle(decided, counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
+    assert counts == {"sent": 1, "postponed": 1, "taken": 1} and decided == []
+    assert not _settle([], counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
     rows = {row[0]: row[1:] for row in Delivery.objects.values_list("pk", "status", "sent_at", "not_before", "note",
                                                                      "claimed_at")}  # fmt: skip
     assert rows[sent.pk][:2] == ("sent", NOON) and rows[sent.pk][3] == ""

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from leadflow.bulk import database_datetime, no_cycle_collection
 from leadflow.consent.selectors import has_given_consent
+from leadflow.prepared import run_prepared
 
 from ..emails import MERGE_COLUMNS, render_email
 from ..models import (
@@ -161,7 +162,7 @@ def _database_value(value: Any) -> Any:
     return database_datetime(value) if isinstance(value, datetime) else value
 
 
-def _moved(cursor: Any, moves: list[Outcome]) -> set[int]:
+def _moved(moves: list[Outcome]) -> set[int]:
     """Move these deliveries each from one status to another (with other columns) in one UPDATE statement, so a
     worker's email costs one round trip and one commit (in autocommit a statement is its own transaction; in a
     caller's, part of it). A delivery no longer in its status before is left as it is. Returns the ids moved."""
@@ -177,19 +178,18 @@ def _moved(cursor: Any, moves: list[Outcome]) -> set[int]:
     befores = " ".join(["WHEN %s THEN %s"] * len(moves))
     params += [pk for _, pk, *_ in moves] + [part for _, pk, before, _, _ in moves for part in (pk, before)]
     table = quote(Delivery._meta.db_table)
-    cursor.execute(
-        f"UPDATE {table} SET {', '.join(cases)} WHERE id IN ({ids}) AND status = CASE id {befores} END RETURNING id",
-        params,
+    update = (
+        f"UPDATE {table} SET {', '.join(cases)} WHERE id IN ({ids}) AND status = CASE id {befores} END RETURNING id"
     )
-    return {row[0] for row in cursor.fetchall()}
+    return {row[0] for row in run_prepared(update, params)}  # prepared: most emails' statements are alike
 
 
-def _settle(cursor: Any, outcomes: list[Outcome], counts: Counter, claim: Outcome | None = None) -> bool:
+def _settle(outcomes: list[Outcome], counts: Counter, claim: Outcome | None = None) -> bool:
     """Write the outcomes decided since the last commit, and count them, with the next email's claim if any: one
     statement. A move that finds its delivery no longer where it was (another worker claimed it first) counts as
     taken. Returns whether the claim was made."""
     moves = [*outcomes, claim] if claim else outcomes
-    moved = _moved(cursor, moves) if moves else set()
+    moved = _moved(moves) if moves else set()
     for label, delivery_id, *_ in outcomes:
         counts[label if delivery_id in moved else "taken"] += 1
     outcomes.clear()
@@ -260,7 +260,7 @@ def _send(batch: list[QueuedEmail], quiet: NurtureSettings, at: datetime, outcom
     queued, sending = DeliveryStatus.QUEUED, DeliveryStatus.SENDING
     decided: list[Outcome] = []
     sent = 0
-    with connection.cursor() as cursor, no_cycle_collection():
+    with no_cycle_collection():
         try:
             for email in batch:
                 skip = _skip_reason(email, suppressed)
@@ -273,10 +273,10 @@ def _send(batch: list[QueuedEmail], quiet: NurtureSettings, at: datetime, outcom
                     decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
                     continue
                 if crash_after and sent >= crash_after:
-                    _settle(cursor, decided, outcome)
+                    _settle(decided, outcome)
                     os._exit(3)  # killed between two emails, after the last one's outcome was committed
                 claim = ("claimed", email.pk, queued, sending, {"claimed_at": at})
-                if not _settle(cursor, decided, outcome, claim):  # the previous emails' outcomes, this one's claim
+                if not _settle(decided, outcome, claim):  # the previous emails' outcomes, this one's claim
                     outcome["taken"] += 1  # another worker claimed it
                     continue
                 try:
@@ -291,6 +291,6 @@ def _send(batch: list[QueuedEmail], quiet: NurtureSettings, at: datetime, outcom
                 total += 1
                 sent += 1
         finally:
-            _settle(cursor, decided, outcome)
+            _settle(decided, outcome)
             mail.close()
     return outcome
