@@ -4,9 +4,10 @@ once at its end."""
 import json
 import os
 import time
+from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow import bulk
@@ -60,6 +61,25 @@ def test_inserted_rows_come_back_as_their_ids_in_order(monkeypatch):
     ids = bulk.insert_rows_returning_ids(LeadScore, fields, rows)
     assert [LeadScore.objects.get(pk=pk).fit for pk in ids] == [0, 1, 2, 3, 4]
     assert [LeadScore.objects.get(pk=pk).lead_id for pk in ids] == [lead.pk for lead in reversed(leads)]
+
+
+def test_updated_rows_take_their_values_many_to_a_statement_and_no_value_is_cut(monkeypatch):
+    accounts = Account.objects.bulk_create([Account(name=f"Company {n}", domain=f"c{n}.example") for n in range(5)])
+    moment = timezone.now().replace(microsecond=0)
+    monkeypatch.setattr(bulk, "ROWS_PER_INSERT", 2)  # three statements on PostgreSQL
+    rows = [  # the first row's values are empty: their types come from the columns all the same
+        (None, "GB" if place else "", connection.ops.adapt_json_value({"place": place}, None), None,
+         database_datetime(moment + timedelta(days=place)), account.pk)
+        for place, account in enumerate(accounts)
+    ]  # fmt: skip
+    bulk.update_rows(Account, ["domain", "country", "attributes", "owner", "updated_at"], rows)
+    written = Account.objects.order_by("pk").values_list("domain", "country", "attributes", "owner", "updated_at")
+    assert list(written) == [
+        (None, "GB" if place else "", {"place": place}, None, moment + timedelta(days=place)) for place in range(5)
+    ]
+    if connection.vendor == "postgresql":  # SQLite keeps any length
+        with pytest.raises(DataError), transaction.atomic():  # too long for the column: refused, not cut to fit
+            bulk.update_rows(Account, ["country"], [("GBR", accounts[0].pk)])
 
 
 def keys_and_indexes(models) -> set[tuple[str, str]]:
