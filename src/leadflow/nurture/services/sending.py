@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.db import connection
 from django.db.models import Count, QuerySet
 from django.utils import timezone
@@ -20,6 +20,7 @@ from leadflow.consent.selectors import has_given_consent
 from leadflow.prepared import run_prepared
 
 from ..emails import MERGE_COLUMNS, render_email
+from ..mime import NurtureEmail
 from ..models import (
     Delivery,
     DeliveryStatus,
@@ -99,11 +100,11 @@ class QueuedEmail:
         ]
 
 
-def _message(email: QueuedEmail, step: Step, sender: str) -> EmailMultiAlternatives:
+def _message(email: QueuedEmail, step: Step, sender: str) -> NurtureEmail:
     template = step.variant_template if email.variant == "B" and step.variant_template else step.template
     assert template is not None
     rendered = render_email(template.subject, template.body, email.fields, delivery_id=email.pk)
-    message = EmailMultiAlternatives(
+    message = NurtureEmail(
         rendered.subject,
         rendered.text,
         sender,
