@@ -2,13 +2,13 @@
 every run; a value the SQL would not carry as given is refused when the read is first made."""
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, DataError, connection
 from django.test.utils import CaptureQueriesContext
 
 from leadflow.accounts.models import Contact
 from leadflow.capture.models import Form, FormField
 from leadflow.leads.models import Lead
-from leadflow.prepared import Prepared, insert, keep_related, run_prepared
+from leadflow.prepared import Prepared, insert, keep_related, send_prepared
 
 from .factories import ContactFactory, LeadFactory
 
@@ -93,8 +93,8 @@ def test_a_statement_run_over_and_over_is_prepared_once_with_its_values_bound_by
     contact = ContactFactory(first_name="O'Brien; --")
     sql = "SELECT first_name FROM accounts_contact WHERE id = %s AND first_name = %s"
     for _ in range(3):
-        assert run_prepared(sql, [contact.pk, "O'Brien; --"]) == [("O'Brien; --",)]
-    assert run_prepared(sql, [contact.pk, "O'Brien"]) == []
+        assert send_prepared(sql, [contact.pk, "O'Brien; --"]).rows() == [("O'Brien; --",)]
+    assert send_prepared(sql, [contact.pk, "O'Brien"]).rows() == []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT first_name %%'")
@@ -103,4 +103,12 @@ def test_a_statement_run_over_and_over_is_prepared_once_with_its_values_bound_by
 
 def test_a_prepared_statement_that_fails_raises_djangos_database_error():
     with pytest.raises(DatabaseError, match="no_such_column"):
-        run_prepared("SELECT no_such_column FROM accounts_contact WHERE id = %s", [1])
+        send_prepared("SELECT no_such_column FROM accounts_contact WHERE id = %s", [1]).rows()
+
+
+def test_a_sent_statement_that_fails_as_it_runs_raises_when_its_rows_are_read():
+    assert send_prepared("SELECT 100 / %s, '50%%'", [4]).rows() == [(25, "50%")]
+    if connection.vendor == "postgresql":  # SQLite divides by zero into NULL
+        pending = send_prepared("SELECT 100 / %s", [0])  # sent: its error comes back with its rows
+        with pytest.raises(DataError, match="division by zero"):
+            pending.rows()

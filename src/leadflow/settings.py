@@ -169,11 +169,6 @@ def _database() -> dict[str, Any]:
         }
         if config["NAME"] not in ("", ":memory:"):
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    else:
-        # Django turns prepared statements off (for poolers in transaction mode, which leadflow does not use); the
-        # statements `prepared.run_prepared` runs over and over are prepared. Django's own cursors bind values into
-        # the text and never prepare.
-        config["OPTIONS"] = {"prepare_threshold": 5, **config.get("OPTIONS", {})}
     return config
 
 

@@ -331,9 +331,11 @@ def test_one_statement_writes_each_outcome_and_the_next_claim_and_counts_a_deliv
         ("suppressed", taken.pk, "queued", "suppressed", {"note": "suppressed: bounced"}),
     ]
     counts = Counter()
-    assert _settle(decided, counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
-    assert counts == {"sent": 1, "postponed": 1, "taken": 1} and decided == []
-    assert not _settle([], counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
+    answer = _settle(decided, counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))
+    assert decided == [] and not counts  # sent: counted once the answer is read
+    assert answer()
+    assert counts == {"sent": 1, "postponed": 1, "taken": 1}
+    assert not _settle([], counts, ("claimed", next_one.pk, "queued", "sending", {"claimed_at": NOON}))()
     rows = {row[0]: row[1:] for row in Delivery.objects.values_list("pk", "status", "sent_at", "not_before", "note",
                                                                      "claimed_at")}  # fmt: skip
     assert rows[sent.pk][:2] == ("sent", NOON) and rows[sent.pk][3] == ""

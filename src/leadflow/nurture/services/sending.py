@@ -4,6 +4,7 @@ respected, each outcome committed with the next claim."""
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from leadflow.bulk import database_datetime, no_cycle_collection
 from leadflow.consent.selectors import has_given_consent
-from leadflow.prepared import run_prepared
+from leadflow.prepared import Pending, send_prepared
 
 from ..emails import MERGE_COLUMNS, render_email
 from ..mime import NurtureEmail
@@ -163,10 +164,11 @@ def _database_value(value: Any) -> Any:
     return database_datetime(value) if isinstance(value, datetime) else value
 
 
-def _moved(moves: list[Outcome]) -> set[int]:
+def _moved(moves: list[Outcome]) -> Pending:
     """Move these deliveries each from one status to another (with other columns) in one UPDATE statement, so a
     worker's email costs one round trip and one commit (in autocommit a statement is its own transaction; in a
-    caller's, part of it). A delivery no longer in its status before is left as it is. Returns the ids moved."""
+    caller's, part of it). A delivery no longer in its status before is left as it is. The statement is sent; its
+    rows are the ids moved."""
     quote = connection.ops.quote_name
     cases, params = [], []
     for name in ("status", *sorted({column for *_, columns in moves for column in columns})):
@@ -182,19 +184,33 @@ def _moved(moves: list[Outcome]) -> set[int]:
     update = (
         f"UPDATE {table} SET {', '.join(cases)} WHERE id IN ({ids}) AND status = CASE id {befores} END RETURNING id"
     )
-    return {row[0] for row in run_prepared(update, params)}  # prepared: most emails' statements are alike
+    return send_prepared(update, params)  # prepared: most emails' statements are alike
 
 
-def _settle(outcomes: list[Outcome], counts: Counter, claim: Outcome | None = None) -> bool:
-    """Write the outcomes decided since the last commit, and count them, with the next email's claim if any: one
-    statement. A move that finds its delivery no longer where it was (another worker claimed it first) counts as
-    taken. Returns whether the claim was made."""
+def _settle(outcomes: list[Outcome], counts: Counter, claim: Outcome | None = None) -> Callable[[], bool]:
+    """Send the outcomes decided since the last commit, with the next email's claim if any: one statement. Returns
+    what reads its answer (the caller may work meanwhile): it counts the outcomes (a move that finds its delivery
+    no longer where it was, because another worker claimed it first, counts as taken) and says whether the claim
+    was made."""
     moves = [*outcomes, claim] if claim else outcomes
-    moved = _moved(moves) if moves else set()
-    for label, delivery_id, *_ in outcomes:
-        counts[label if delivery_id in moved else "taken"] += 1
+    pending = _moved(moves) if moves else None
+    settled = list(outcomes)
     outcomes.clear()
-    return claim is not None and claim[1] in moved
+
+    def answer() -> bool:
+        moved = {row[0] for row in pending.rows()} if pending else set()
+        for label, delivery_id, *_ in settled:
+            counts[label if delivery_id in moved else "taken"] += 1
+        return claim is not None and claim[1] in moved
+
+    return answer
+
+
+def _failed(email: QueuedEmail, problem: Exception) -> Outcome:
+    """A claimed email that could not be sent (a refused recipient, a template that fails): this email only."""
+    logger.warning("delivery %s failed: %s", email.pk, problem)
+    note = f"{type(problem).__name__}: {problem}"[:300]
+    return ("failed", email.pk, DeliveryStatus.SENDING, DeliveryStatus.FAILED, {"note": note})
 
 
 def _reserved(due: QuerySet[Delivery], limit: int) -> tuple[QuerySet[Delivery], list[int]]:
@@ -274,24 +290,32 @@ def _send(batch: list[QueuedEmail], quiet: NurtureSettings, at: datetime, outcom
                     decided.append(("postponed", email.pk, queued, queued, {"not_before": until, "note": note}))
                     continue
                 if crash_after and sent >= crash_after:
-                    _settle(decided, outcome)
+                    _settle(decided, outcome)()
                     os._exit(3)  # killed between two emails, after the last one's outcome was committed
                 claim = ("claimed", email.pk, queued, sending, {"claimed_at": at})
-                if not _settle(decided, outcome, claim):  # the previous emails' outcomes, this one's claim
+                answer = _settle(decided, outcome, claim)  # the previous emails' outcomes, this one's claim
+                try:  # rendered while the database commits the claim; sent only once it is made
+                    message: NurtureEmail | Exception = _message(email, steps[email.step_id], sender)
+                except Exception as exc:
+                    message = exc
+                finally:
+                    claimed = answer()
+                if not claimed:
                     outcome["taken"] += 1  # another worker claimed it
                     continue
+                if isinstance(message, Exception):
+                    decided.append(_failed(email, message))
+                    continue
                 try:
-                    mail.send_messages([_message(email, steps[email.step_id], sender)])
-                except Exception as exc:  # a refused recipient or a template that fails: this email only
-                    logger.warning("delivery %s failed: %s", email.pk, exc)
-                    note = f"{type(exc).__name__}: {exc}"[:300]
-                    decided.append(("failed", email.pk, sending, DeliveryStatus.FAILED, {"note": note}))
+                    mail.send_messages([message])
+                except Exception as exc:
+                    decided.append(_failed(email, exc))
                     continue
                 decided.append(("sent", email.pk, sending, DeliveryStatus.SENT, {"sent_at": at}))
                 per_domain[email.domain] += 1
                 total += 1
                 sent += 1
         finally:
-            _settle(decided, outcome)
+            _settle(decided, outcome)()
             mail.close()
     return outcome
