@@ -74,3 +74,26 @@ def test_a_long_wait_tries_less_often_a_short_one_every_millisecond(other_writer
     assert early and max(early) <= base.SHORT_PAUSE_SECONDS  # a short wait tries at least every millisecond
     assert all(pause <= max(base.SHORT_PAUSE_SECONDS, waited * base.SHARE_OF_WAIT) + 0.001 for waited, pause in pauses)
     assert max(pause for _, pause in pauses) > 10 * base.SHORT_PAUSE_SECONDS  # 300 ms of waiting: pauses grew
+    assert max(pause for _, pause in pauses) <= base.LONGEST_PAUSE_SECONDS
+
+
+def test_a_writer_that_has_waited_long_tries_every_millisecond_again(other_writer, monkeypatch):
+    from leadflow.sqlite import base
+
+    connection.ensure_connection()
+    monkeypatch.setattr(base, "URGENT_AFTER_SECONDS", 0.15)
+    pauses, sleep, began = [], base.time.sleep, base.time.monotonic()
+
+    def recorded(seconds: float) -> None:
+        pauses.append((base.time.monotonic() - began, seconds))
+        sleep(seconds)
+
+    monkeypatch.setattr(base.time, "sleep", recorded)
+    let_go = threading.Timer(0.4, other_writer.execute, ["ROLLBACK"])
+    let_go.start()
+    with transaction.atomic():
+        Team.objects.create(name="Waited longest")
+    let_go.join()
+    late = [pause for waited, pause in pauses if waited > 0.15 + base.LONGEST_PAUSE_SECONDS]
+    assert late and max(late) <= base.SHORT_PAUSE_SECONDS  # not left behind by writers that came after it
+    assert any(pause > 10 * base.SHORT_PAUSE_SECONDS for waited, pause in pauses if waited < 0.15)
