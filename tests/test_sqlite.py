@@ -54,7 +54,8 @@ def test_a_writer_that_keeps_the_lock_past_the_timeout_is_an_error_naming_the_lo
     assert not Team.objects.filter(name="Never").exists()
 
 
-def test_a_long_wait_tries_less_often_a_short_one_every_millisecond(other_writer, monkeypatch):
+def pauses_waiting_for(other_writer, monkeypatch, *, held: float, name: str) -> list[tuple[float, float]]:
+    """Each pause (seconds waited so far, pause) a transaction took while `other_writer` kept the lock `held` s."""
     from leadflow.sqlite import base
 
     connection.ensure_connection()
@@ -65,11 +66,18 @@ def test_a_long_wait_tries_less_often_a_short_one_every_millisecond(other_writer
         sleep(seconds)
 
     monkeypatch.setattr(base.time, "sleep", recorded)
-    let_go = threading.Timer(0.3, other_writer.execute, ["ROLLBACK"])
+    let_go = threading.Timer(held, other_writer.execute, ["ROLLBACK"])
     let_go.start()
     with transaction.atomic():
-        Team.objects.create(name="Waited long")
+        Team.objects.create(name=name)
     let_go.join()
+    return pauses
+
+
+def test_a_long_wait_tries_less_often_a_short_one_every_millisecond(other_writer, monkeypatch):
+    from leadflow.sqlite import base
+
+    pauses = pauses_waiting_for(other_writer, monkeypatch, held=0.3, name="Waited long")
     early = [pause for waited, pause in pauses if waited < 0.004]
     assert early and max(early) <= base.SHORT_PAUSE_SECONDS  # a short wait tries at least every millisecond
     assert all(pause <= max(base.SHORT_PAUSE_SECONDS, waited * base.SHARE_OF_WAIT) + 0.001 for waited, pause in pauses)
@@ -80,20 +88,8 @@ def test_a_long_wait_tries_less_often_a_short_one_every_millisecond(other_writer
 def test_a_writer_that_has_waited_long_tries_every_millisecond_again(other_writer, monkeypatch):
     from leadflow.sqlite import base
 
-    connection.ensure_connection()
     monkeypatch.setattr(base, "URGENT_AFTER_SECONDS", 0.15)
-    pauses, sleep, began = [], base.time.sleep, base.time.monotonic()
-
-    def recorded(seconds: float) -> None:
-        pauses.append((base.time.monotonic() - began, seconds))
-        sleep(seconds)
-
-    monkeypatch.setattr(base.time, "sleep", recorded)
-    let_go = threading.Timer(0.4, other_writer.execute, ["ROLLBACK"])
-    let_go.start()
-    with transaction.atomic():
-        Team.objects.create(name="Waited longest")
-    let_go.join()
+    pauses = pauses_waiting_for(other_writer, monkeypatch, held=0.4, name="Waited longest")
     late = [pause for waited, pause in pauses if waited > 0.15 + base.LONGEST_PAUSE_SECONDS]
     assert late and max(late) <= base.SHORT_PAUSE_SECONDS  # not left behind by writers that came after it
     assert any(pause > 10 * base.SHORT_PAUSE_SECONDS for waited, pause in pauses if waited < 0.15)
