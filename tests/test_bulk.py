@@ -18,6 +18,7 @@ from leadflow.bulk import (
     first_load,
     insert_rows,
     insert_rows_returning_ids,
+    one_of,
     upsert_rows,
     worked_out_aside,
 )
@@ -61,6 +62,17 @@ def test_inserted_rows_come_back_as_their_ids_in_order(monkeypatch):
     ids = bulk.insert_rows_returning_ids(LeadScore, fields, rows)
     assert [LeadScore.objects.get(pk=pk).fit for pk in ids] == [0, 1, 2, 3, 4]
     assert [LeadScore.objects.get(pk=pk).lead_id for pk in ids] == [lead.pk for lead in reversed(leads)]
+
+
+def test_rows_are_picked_by_a_list_of_keys_sent_as_one_value():
+    leads = [LeadFactory(external_id=external_id) for external_id in ("a'b", 'say "hi"', "c,{d}")]
+    picked = Lead.objects.filter(one_of(Lead, "id", [leads[0].pk, leads[2].pk, 2**40]))
+    assert sorted(picked.values_list("pk", flat=True)) == [leads[0].pk, leads[2].pk]
+    named = Lead.objects.filter(one_of(Lead, "external_id", ['say "hi"', "c,{d}", "nobody"]))
+    assert sorted(named.values_list("pk", flat=True)) == [leads[1].pk, leads[2].pk]
+    assert not Lead.objects.filter(one_of(Lead, "id", [])).exists()
+    _, params = Lead.objects.filter(one_of(Lead, "id", range(40_000))).query.sql_with_params()
+    assert len(params) == 1  # past SQLite's limit of bound values, were they one each
 
 
 def test_updated_rows_take_their_values_many_to_a_statement_and_no_value_is_cut(monkeypatch):

@@ -1,6 +1,6 @@
 """Set-based writing for bulk work (imports, rescoring, the nurture engine): many rows per statement (COPY on
 PostgreSQL), rows made in a helper process while they are written, dates adapted once, ids looked up by external
-id, and the cycle collector held off during a batch."""
+id, rows picked by a long list of keys in one parameter, and the cycle collector held off during a batch."""
 
 import gc
 import json
@@ -19,7 +19,8 @@ from multiprocessing import Pipe
 from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Model
+from django.db.models import BooleanField, Field, Model
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 BATCH = 5000
@@ -283,6 +284,17 @@ def ids_by_external_id(model: type[Model]) -> dict[str, int]:
     """Every row of the model that has an external id, as {external id: primary key} (in no order: sorting 100k rows
     by the model's ordering took two thirds of the time)."""
     return dict(model._default_manager.exclude(external_id=None).order_by().values_list("external_id", "pk"))
+
+
+def one_of(model: type[Model], field: str, values: Iterable[int | str]) -> RawSQL:
+    """A filter for `queryset.filter()`: the model's `field` holds one of these values (numbers or text), all sent
+    as one parameter (an array on PostgreSQL, a JSON list on SQLite). For an event batch's thousand ids, Django's
+    `field__in` took 1 ms to prepare each value apart and 2 ms more to run on SQLite, three times this."""
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(cast(Field, model._meta.get_field(field)).column)}"
+    if connection.vendor == "postgresql":
+        return RawSQL(f"{column} = ANY(%s)", (list(values),), output_field=BooleanField())
+    return RawSQL(f"{column} IN (SELECT value FROM json_each(%s))", (json.dumps(list(values)),), BooleanField())
 
 
 @lru_cache(maxsize=65536)

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from leadflow.accounts.models import Contact
-from leadflow.bulk import insert_rows_returning_ids
+from leadflow.bulk import insert_rows_returning_ids, one_of
 from leadflow.errors import InvalidInput
 from leadflow.leads.models import Lead
 from leadflow.leads.selectors import being_worked, leads_visible_to
@@ -59,7 +59,9 @@ def _people(items: list[EventIn], visible: QuerySet[Lead]) -> tuple[dict, dict, 
     ids = {item.lead_id for item in items if item.lead_id is not None}
     emails = {item.email.strip().lower() for item in items if item.email}
     external = {item.lead_external_id for item in items if item.lead_external_id}
-    by_id = {lead: (lead, contact) for lead, contact in visible.filter(pk__in=ids).values_list("pk", "contact")}
+    by_id = {
+        lead: (lead, contact) for lead, contact in visible.filter(one_of(Lead, "id", ids)).values_list("pk", "contact")
+    }
     by_external = {}
     if external:
         named = visible.filter(external_id__in=external).values_list("external_id", "pk", "contact")
@@ -136,11 +138,8 @@ def _prepare(items: list[EventIn], by: User) -> list[Event | str | None]:
 @transaction.atomic
 def _record(items: list[EventIn], prepared: list[Event | str | None]) -> list[EventResult]:
     """Store the prepared events whose external ids are new, in one transaction; every item's result."""
-    known = set(
-        Event.objects.filter(external_id__in=[i.external_id for i in items if i.external_id]).values_list(
-            "external_id", flat=True
-        )
-    )
+    sent = [item.external_id for item in items if item.external_id]
+    known = set(Event.objects.filter(one_of(Event, "external_id", sent)).values_list("external_id", flat=True))
     results: list[EventResult] = []
     fresh: list[tuple[int, Event]] = []
     for index, (item, event) in enumerate(zip(items, prepared, strict=True)):
@@ -202,7 +201,8 @@ def advance_last_activity(latest: dict[int, datetime]) -> None:
         for start in range(0, len(moments), 1000):
             batch = moments[start : start + 1000]
             if connection.features.has_select_for_update:  # lock in id order: concurrent batches queue, not deadlock
-                locking = Lead.objects.select_for_update().filter(pk__in=[lead for lead, _ in batch]).order_by("pk")
+                ids = [lead for lead, _ in batch]
+                locking = Lead.objects.select_for_update().filter(one_of(Lead, "id", ids)).order_by("pk")
                 list(locking.values_list("pk", flat=True))
             cursor.execute(
                 f"WITH latest (id, at) AS (VALUES {', '.join(['(%s, %s)'] * len(batch))}) "

@@ -9,10 +9,11 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, TextField, When
+from django.db.models import Case, Count, F, FloatField, Model, Q, QuerySet, Sum, TextField, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from leadflow.bulk import one_of
 from leadflow.engagement.models import Event
 from leadflow.history import days_between, qualified_column
 from leadflow.leads.models import Lead, LifecycleStage, StageChange
@@ -62,18 +63,18 @@ class EveryLeadBetween(list[int]):
     id range, not by a list of ids, which costs more to build and match than the rows it finds."""
 
 
-def of_leads(field: str, lead_ids: Sequence[int]) -> Q:
-    """A filter on `field` (a lead's id) for these leads."""
+def of_leads(model: type[Model], field: str, lead_ids: Sequence[int]) -> Q:
+    """A filter on the model's `field` (a lead's id) for these leads."""
     if isinstance(lead_ids, EveryLeadBetween) and lead_ids:
         return Q(**{f"{field}__gte": lead_ids[0], f"{field}__lte": lead_ids[-1]})
-    return Q(**{f"{field}__in": lead_ids})
+    return Q(one_of(model, field, lead_ids))
 
 
 def lead_facts(lead_ids: Sequence[int], rules: Sequence[ScoringRule]) -> dict[int, dict[str, Any]]:
     """What these rules' fit rules look at, per lead (leads with the same facts share one dict)."""
     names = sorted({rule.field for rule in rules if rule.kind == RuleKind.FIT})
     paths = [FIT_FIELDS[name].path for name in names]
-    rows = Lead.objects.filter(of_leads("pk", lead_ids)).order_by().values_list("pk", *paths)
+    rows = Lead.objects.filter(of_leads(Lead, "id", lead_ids)).order_by().values_list("pk", *paths)
     shared: dict[tuple[Any, ...], dict[str, Any]] = {}
     facts = {}
     for pk, *raws in rows:
@@ -113,7 +114,7 @@ def engagement_points(
     # Selected by lead alone: a filter on the type steers the planner to the type index, through every lead's
     # events of that type.
     rows = (
-        Event.objects.filter(of_leads("lead", lead_ids))
+        Event.objects.filter(of_leads(Event, "lead", lead_ids))
         .alias(days_ago=days_ago)
         .values("lead", **values)
         .annotate(**sums)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from leadflow.bulk import database_datetime, insert_rows, no_cycle_collection, upsert_rows
+from leadflow.bulk import database_datetime, insert_rows, no_cycle_collection, one_of, upsert_rows
 from leadflow.engagement.models import Event, EventType
 from leadflow.errors import Conflict, InvalidInput, NotAllowed
 from leadflow.history import chunks
@@ -217,7 +217,7 @@ class Kept(NamedTuple):
 
 
 def _kept(lead_ids: Sequence[int]) -> dict[int, Kept]:
-    rows = LeadScore.objects.filter(of_leads("lead", lead_ids)).values_list("lead", "total", "mql_at")
+    rows = LeadScore.objects.filter(of_leads(LeadScore, "lead", lead_ids)).values_list("lead", "total", "mql_at")
     return {lead: Kept(total, mql_at is not None) for lead, total, mql_at in rows}
 
 
@@ -312,7 +312,8 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
     rules = active_rules()
     if not by_lead or not any(rule.kind == RuleKind.ENGAGEMENT for rule in rules):
         return
-    stored = LeadScore.objects.select_for_update().filter(lead__in=list(by_lead))  # not the breakdowns: unread
+    # The stored scores, locked; not their breakdowns, which are not read.
+    stored = LeadScore.objects.select_for_update().filter(one_of(LeadScore, "lead", by_lead))
     kept = {lead: rest for lead, *rest in stored.values_list("lead", "total", "mql_at", "decaying", "computed_at")}
     unscored = [lead for lead in by_lead if lead not in kept]
     if unscored:
