@@ -193,20 +193,26 @@ def _advance_last_activity(events: list[Event]) -> None:
 
 def advance_last_activity(latest: dict[int, datetime]) -> None:
     """Move each lead's last activity up to the moment given for it, where it is earlier or unset: one statement
-    per thousand leads."""
+    per thousand leads (on PostgreSQL, given as an array of ids and one of moments: short SQL, which psycopg parses
+    once, where the placeholders of a thousand pairs took it milliseconds to find at every batch)."""
     table = connection.ops.quote_name(Lead._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     moments = [(lead, adapt(at)) for lead, at in sorted(latest.items())]
+    update = (
+        f"UPDATE {table} SET last_activity_at = latest.at FROM latest WHERE {table}.id = latest.id "
+        f"AND ({table}.last_activity_at IS NULL OR {table}.last_activity_at < latest.at)"
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(moments), 1000):
             batch = moments[start : start + 1000]
+            ids = [lead for lead, _ in batch]
             if connection.features.has_select_for_update:  # lock in id order: concurrent batches queue, not deadlock
-                ids = [lead for lead, _ in batch]
                 locking = Lead.objects.select_for_update().filter(one_of(Lead, "id", ids)).order_by("pk")
                 list(locking.values_list("pk", flat=True))
-            cursor.execute(
-                f"WITH latest (id, at) AS (VALUES {', '.join(['(%s, %s)'] * len(batch))}) "
-                f"UPDATE {table} SET last_activity_at = latest.at FROM latest WHERE {table}.id = latest.id "
-                f"AND ({table}.last_activity_at IS NULL OR {table}.last_activity_at < latest.at)",
-                [value for pair in batch for value in pair],
-            )
+            if connection.vendor == "postgresql":
+                rows = "SELECT * FROM UNNEST(%s::bigint[], %s::timestamptz[])"
+                values: list[Any] = [ids, [at for _, at in batch]]
+            else:
+                rows = f"VALUES {', '.join(['(%s, %s)'] * len(batch))}"
+                values = [value for pair in batch for value in pair]
+            cursor.execute(f"WITH latest (id, at) AS ({rows}) {update}", values)
