@@ -14,7 +14,14 @@ from leadflow.leads.services import merge_leads
 from leadflow.scoring.models import LeadScore, ScoreChange, ScoringRule
 from leadflow.scoring.rules import add_events, fit_matches, score_of
 from leadflow.scoring.selectors import current_score, preview_mql
-from leadflow.scoring.services import apply_decay, create_rule, delete_rule, rescore_leads, set_mql_threshold
+from leadflow.scoring.services import (
+    apply_decay,
+    create_rule,
+    delete_rule,
+    rescore_leads,
+    set_mql_threshold,
+    update_rule,
+)
 
 from ..factories import AccountFactory, ContactFactory, LeadFactory
 
@@ -120,6 +127,20 @@ def test_reaching_the_mql_threshold_makes_a_prospect_once(rules, rep, marketer):
     assert (
         lead.lifecycle_stage == "prospect" and StageChange.objects.filter(lead=lead, to_stage="prospect").count() == 1
     )
+
+
+def test_a_fit_worked_out_before_is_worked_out_again_once_a_rule_changes(rules, rep, marketer):
+    lead = vp_lead(rep)
+    view_pricing(rep, lead)  # the fit part of these facts under these rules is kept for the next batch
+    update_rule(rules["vp"], by=marketer, name="Senior buyer", points=12)
+    view_pricing(rep, lead)
+    score = LeadScore.objects.get(lead=lead)
+    assert score.fit == 12 and {"rule": rules["vp"].pk, "name": "Senior buyer", "kind": "fit", "points": 12} in (
+        score.breakdown
+    )
+    update_rule(rules["vp"], by=marketer, value=["c_level"])
+    view_pricing(rep, lead)
+    assert LeadScore.objects.get(lead=lead).fit == 0
 
 
 def test_engagement_keeps_decaying_after_it_was_stored(rules, rep):

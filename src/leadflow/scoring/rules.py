@@ -3,11 +3,13 @@ and the arithmetic of points, caps and half-lives. Plain functions over plain va
 the per-event update, the preview and reading a score; an event's decayed points also as SQL, for the full rescore
 to sum in the database."""
 
+import json
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models import Case, Expression, FloatField, Value, When
 from django.db.models.expressions import Combinable
@@ -172,6 +174,30 @@ def fit_of(rules: Iterable[ScoringRule], facts: Mapping[str, Any]) -> FitPart:
     return fit, round(100 * icp_met / icp) if icp else None, entries
 
 
+KEPT_RULE_SETS = 2  # the rules in force, and a preview's
+KEPT_FITS = 10_000  # fit parts kept under one set of rules; past that, the set starts over
+_known_fits: OrderedDict[tuple[Any, ...], dict[tuple[Any, ...], FitPart]] = OrderedDict()
+
+
+def known_fits(rules: Sequence[ScoringRule]) -> dict[tuple[Any, ...], FitPart]:
+    """The fit parts this process worked out under rules like these, by the facts (their values, in the order of
+    `lead_facts`) they came from, for the caller to add to. A fit part is `fit_of` those rules and facts alone, and
+    a lead's facts come back with its next events: a batch of events finds its leads' fits here instead of working
+    them out while it holds the write lock. Rules are alike when all that `fit_of` reads of them is."""
+    key = tuple(
+        (rule.pk, rule.kind)
+        if rule.kind != RuleKind.FIT
+        else (rule.pk, rule.kind, rule.name, rule.field, rule.matcher, json.dumps(rule.value), rule.points,
+              rule.cap, rule.in_icp)
+        for rule in rules
+    )  # fmt: skip
+    fits = _known_fits.pop(key, None)
+    _known_fits[key] = fits = {} if fits is None or len(fits) > KEPT_FITS else fits
+    while len(_known_fits) > KEPT_RULE_SETS:
+        _known_fits.popitem(last=False)
+    return fits
+
+
 def _entry(rule: ScoringRule, points: float) -> dict[str, Any]:
     return {"rule": rule.id, "name": rule.name, "kind": rule.kind, "points": points}
 
@@ -223,20 +249,43 @@ def add_events(
 ) -> dict[str, float]:
     """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, days before
     `at` it happened, properties) earn, each decayed from when it happened."""
-    elapsed = days_between(since, at)
-    moved: dict[str, float] = {}
-    by_type: dict[str, list[ScoringRule]] = {}  # an event is tried against the rules for its type only
-    for rule in rules:
-        if rule.kind == RuleKind.ENGAGEMENT:
-            if decaying.get(key := str(rule.id)):
-                moved[key] = decayed(decaying[key], rule, elapsed)
-            by_type.setdefault(rule.event_type, []).append(rule)
-    for event_type, days_ago, properties in events:
-        for rule in by_type.get(event_type, ()):
-            if event_matches(rule, event_type, properties):
-                key = str(rule.id)
-                moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, days_ago)
-    return moved
+    return events_adder(rules)(decaying, since, events, at=at)
+
+
+class EventsAdder(Protocol):
+    def __call__(
+        self,
+        decaying: Mapping[str, float],
+        since: datetime,
+        events: Iterable[tuple[str, float, Mapping[str, Any]]],
+        *,
+        at: datetime,
+    ) -> dict[str, float]: ...
+
+
+def events_adder(rules: Iterable[ScoringRule]) -> EventsAdder:
+    """`add_events` under these rules, the rules sorted out once for the many leads of a batch of events."""
+    engagement = [(str(rule.id), rule) for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
+    by_type: dict[str, list[tuple[str, ScoringRule]]] = {}  # an event is tried against the rules for its type only
+    for key, rule in engagement:
+        by_type.setdefault(rule.event_type, []).append((key, rule))
+
+    def add(
+        decaying: Mapping[str, float],
+        since: datetime,
+        events: Iterable[tuple[str, float, Mapping[str, Any]]],
+        *,
+        at: datetime,
+    ) -> dict[str, float]:
+        elapsed = days_between(since, at)
+        moved = {key: decayed(decaying[key], rule, elapsed) for key, rule in engagement if decaying.get(key)}
+        for event_type, days_ago, properties in events:
+            for key, rule in by_type.get(event_type, ()):
+                if event_matches(rule, event_type, properties):
+                    moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, days_ago)
+        return moved
+
+    return add
 
 
 def describe_rule(rule: ScoringRule) -> str:

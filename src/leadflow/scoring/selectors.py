@@ -40,6 +40,7 @@ from .rules import (
     engagement_at,
     fact,
     fit_of,
+    known_fits,
     property_matches,
     scores_of,
 )
@@ -163,8 +164,8 @@ def scores_from(
     leads: Sequence[int],
 ) -> dict[int, Score]:
     """These leads' scores from their facts (`lead_facts`) and their engagement rules' uncapped points; leads with
-    the same facts score the same fit, worked out once."""
-    fit_parts: dict[tuple[Any, ...], FitPart] = {}
+    the same facts score the same fit, worked out once (`known_fits`)."""
+    fit_parts = known_fits(rules)
 
     def fit(known: dict[str, Any]) -> FitPart:
         same = tuple(known.values())
