@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from django.db.models import Case, Expression, FloatField, Value, When
 from django.db.models.expressions import Combinable
@@ -249,28 +249,20 @@ def add_events(
 ) -> dict[str, float]:
     """Engagement rules' uncapped points moved from `since` to `at`, plus what these events (type, days before
     `at` it happened, properties) earn, each decayed from when it happened."""
-    return events_adder(rules)(decaying, since, events, at=at)
+    return EventPoints(rules).add(decaying, since, events, at=at)
 
 
-class EventsAdder(Protocol):
-    def __call__(
-        self,
-        decaying: Mapping[str, float],
-        since: datetime,
-        events: Iterable[tuple[str, float, Mapping[str, Any]]],
-        *,
-        at: datetime,
-    ) -> dict[str, float]: ...
+class EventPoints:
+    """`add_events` under these rules, sorted out once for the many leads of a batch of events."""
 
-
-def events_adder(rules: Iterable[ScoringRule]) -> EventsAdder:
-    """`add_events` under these rules, the rules sorted out once for the many leads of a batch of events."""
-    engagement = [(str(rule.id), rule) for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
-    by_type: dict[str, list[tuple[str, ScoringRule]]] = {}  # an event is tried against the rules for its type only
-    for key, rule in engagement:
-        by_type.setdefault(rule.event_type, []).append((key, rule))
+    def __init__(self, rules: Iterable[ScoringRule]) -> None:
+        self.engagement = [(str(rule.id), rule) for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
+        self.by_type: dict[str, list[tuple[str, ScoringRule]]] = {}  # an event is tried against its type's rules
+        for key, rule in self.engagement:
+            self.by_type.setdefault(rule.event_type, []).append((key, rule))
 
     def add(
+        self,
         decaying: Mapping[str, float],
         since: datetime,
         events: Iterable[tuple[str, float, Mapping[str, Any]]],
@@ -278,14 +270,12 @@ def events_adder(rules: Iterable[ScoringRule]) -> EventsAdder:
         at: datetime,
     ) -> dict[str, float]:
         elapsed = days_between(since, at)
-        moved = {key: decayed(decaying[key], rule, elapsed) for key, rule in engagement if decaying.get(key)}
+        moved = {key: decayed(decaying[key], rule, elapsed) for key, rule in self.engagement if decaying.get(key)}
         for event_type, days_ago, properties in events:
-            for key, rule in by_type.get(event_type, ()):
+            for key, rule in self.by_type.get(event_type, ()):
                 if event_matches(rule, event_type, properties):
                     moved[key] = moved.get(key, 0.0) + decayed(rule.points, rule, days_ago)
         return moved
-
-    return add
 
 
 def describe_rule(rule: ScoringRule) -> str:

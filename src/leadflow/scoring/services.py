@@ -37,7 +37,7 @@ from .models import (
     ScoringSettings,
     TrainingJob,
 )
-from .rules import FIT_FIELDS, MATCHERS, NUMBER, Score, days_between, events_adder
+from .rules import FIT_FIELDS, MATCHERS, NUMBER, EventPoints, Score, days_between
 from .selectors import (
     CONVERSION_DAYS,
     EveryLeadBetween,
@@ -320,8 +320,8 @@ def score_new_events(sender: object, *, events: Iterable[Event], **kwargs: Any) 
         rescore_leads(unscored, reason="First events")
     facts = lead_facts([lead for lead in by_lead if lead in kept], rules)
     leads = [lead for lead in by_lead if lead in kept and lead in facts]
-    add_events = events_adder(rules)
-    points = {lead: add_events(kept[lead][2], kept[lead][3], by_lead[lead], at=at) for lead in leads}
+    earned = EventPoints(rules)
+    points = {lead: earned.add(kept[lead][2], kept[lead][3], by_lead[lead], at=at) for lead in leads}
     scores = scores_from(rules, facts, points, leads)
     before = {lead: Kept(kept[lead][0], kept[lead][1] is not None) for lead in leads}
     if scores:
